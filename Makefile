@@ -1,0 +1,46 @@
+# One task runner for people and CI. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint types pytest bench soak format clean geodata
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: set up and run the main job (today: a demonstration of the transparency log on SQLite)
+run: $(STAMP)
+	$(BIN)/detente demo --dir var/demo
+
+## test: lint, strict types, and every test (warnings are errors)
+test: lint types pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n 2 -W error
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+## bench: benchmarks with their baselines, measured in one run (see docs/performance.md)
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks
+
+## soak: long crash and soak runs, outside make test
+soak: $(STAMP)
+	DETENTE_SOAK=1 $(BIN)/python -m benchmarks.soak
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

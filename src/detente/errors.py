@@ -1,0 +1,72 @@
+"""The one error tree of detente.
+
+Every error a user can see is a :class:`DetenteError`. Foreign exceptions (``ValueError`` from a decoder,
+``sqlite3.Error``, ``nacl`` errors) are wrapped at the trust boundary where they occur, so callers catch
+one family and the message always says what is wrong and what to do::
+
+    DetenteError
+    ├── InputError              bad input from outside: refused, nothing changed
+    │   ├── MalformedError      cannot be parsed (a note, proof, tile, entry, log line)
+    │   ├── TooLargeError       over a size limit
+    │   └── VerificationError   parsed, but a signature or proof does not verify
+    ├── SecurityError           the log itself is not what it signed: treat as an incident
+    │   ├── TamperError         stored data does not match the signed tree (a flipped byte)
+    │   └── ForkError           two views of the log that cannot both be true (rollback, fork)
+    ├── ConflictError           a state change lost a race or is not allowed now
+    │   └── WriterBusyError     another writer holds the log
+    ├── NotFoundError           asked for something that does not exist (yet)
+    └── ConfigError             the installation is not set up as required
+
+Security errors are kept apart from input errors on purpose (as Go's sumdb keeps ``SecurityError``): a
+bad proof from a stranger is routine, a stored hash that does not match our own signed checkpoint is not.
+"""
+
+from __future__ import annotations
+
+
+class DetenteError(Exception):
+    """Base of every error detente raises on purpose."""
+
+
+class InputError(DetenteError):
+    """Input from outside was refused; nothing was changed."""
+
+
+class MalformedError(InputError):
+    """Input cannot be parsed: the message names the part that is wrong."""
+
+
+class TooLargeError(InputError):
+    """Input is over a size limit."""
+
+
+class VerificationError(InputError):
+    """Input parsed, but a signature or proof does not verify."""
+
+
+class SecurityError(DetenteError):
+    """Stored or served data contradicts what was signed: possible tampering or a fork."""
+
+
+class TamperError(SecurityError):
+    """Stored data does not match the signed tree; it is never served."""
+
+
+class ForkError(SecurityError):
+    """Two checkpoints that cannot both be true, such as a rollback to an old backup."""
+
+
+class ConflictError(DetenteError):
+    """A state change lost a race or is not allowed in the current state."""
+
+
+class WriterBusyError(ConflictError):
+    """Another writer holds the log: there is one writer per log."""
+
+
+class NotFoundError(DetenteError):
+    """The thing asked for does not exist (yet)."""
+
+
+class ConfigError(DetenteError):
+    """The installation is not set up as required (missing key, wrong permissions, bad URL)."""
