@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
+from detente.shell import reported
+from detente.tlog.cli import app as log_app
+
 app = typer.Typer(no_args_is_help=True, help="detente: verifiable assurances of non-interference.")
+app.add_typer(log_app, name="log")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demonstration log.")] = Path(
+        "var/demo"
+    ),
+) -> None:
+    """Demonstrate the log: create, append, sign a checkpoint, prove and verify."""
+    from detente.demo import run_demo
+
+    with reported():
+        run_demo(directory)
 
 
 def main() -> None:

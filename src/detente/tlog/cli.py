@@ -1,0 +1,194 @@
+"""``detente log``: build a log, publish its tiles, prove and verify, back up and restore."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detente.errors import ConflictError, MalformedError
+from detente.shell import progress_bar, reported
+from detente.tlog.backup import copy_log, rebuild_root
+from detente.tlog.export import export_tiles, verify_tiles
+from detente.tlog.home import LogHome
+from detente.tlog.log import Log
+from detente.tlog.note import parse_ed25519_vkey
+from detente.tlog.proof import format_tlog_proof, verify_tlog_proof
+from detente.tlog.storage.port import open_store
+
+app = typer.Typer(no_args_is_help=True, help="The transparency log: append, checkpoint, prove, verify.")
+
+DirOption = Annotated[Path, typer.Option("--dir", help="The log's folder (key, settings, database).")]
+
+
+@app.command()
+def init(
+    directory: DirOption,
+    origin: Annotated[
+        str, typer.Option(help="The log's name, as in its checkpoints.")
+    ] = "detente.example/log",
+    database: Annotated[
+        str | None, typer.Option(help="postgresql://... URL; default: log.db in the folder.")
+    ] = None,
+) -> None:
+    """Create a log: a new key (mode 0600), settings, and an empty signed tree."""
+    with reported():
+        log = LogHome(directory).init(origin, database)
+        typer.echo(f"created log {origin} in {directory}")
+        typer.echo(f"verifier key: {log.log_key.vkey}")
+        log.close()
+
+
+@app.command()
+def append(
+    directory: DirOption,
+    files: Annotated[list[Path] | None, typer.Argument(help="Files to append, one entry each.")] = None,
+    lines: Annotated[bool, typer.Option("--lines", help="Append each line of stdin as an entry.")] = False,
+) -> None:
+    """Append entries (files, or lines of stdin) as one batch and print their indexes."""
+    with reported():
+        if lines:
+            entries = [line.rstrip(b"\n") for line in sys.stdin.buffer]
+        else:
+            entries = [f.read_bytes() for f in files or []]
+        if not entries:
+            raise MalformedError("nothing to append: give files, or --lines with input on stdin")
+        log = LogHome(directory).open(write=True)
+        try:
+            done = log.append(entries)
+        finally:
+            log.close()
+        typer.echo(f"appended entries {done.first_index}..{done.first_index + done.count - 1}")
+        typer.echo(f"tree size {done.checkpoint.size}")
+
+
+@app.command()
+def checkpoint(directory: DirOption) -> None:
+    """Print the current signed checkpoint."""
+    with reported():
+        log = LogHome(directory).open()
+        typer.echo(log.signed_checkpoint, nl=False)
+        log.close()
+
+
+@app.command()
+def prove(
+    directory: DirOption,
+    index: Annotated[int | None, typer.Argument(help="Entry index for an inclusion proof.")] = None,
+    consistency: Annotated[
+        int | None,
+        typer.Option(help="Print a consistency proof from this older tree size instead."),
+    ] = None,
+) -> None:
+    """Print a C2SP tlog-proof@v1 for an entry, or a consistency proof (base64 lines)."""
+    with reported():
+        log = LogHome(directory).open()
+        try:
+            if consistency is not None:
+                for h in log.consistency_proof(consistency):
+                    typer.echo(base64.b64encode(h).decode())
+                return
+            if index is None:
+                raise MalformedError("give an entry INDEX, or --consistency OLD_SIZE")
+            proof = log.inclusion_proof(index)
+            typer.echo(format_tlog_proof(index, proof, log.signed_checkpoint), nl=False)
+        finally:
+            log.close()
+
+
+@app.command()
+def verify(
+    log_key: Annotated[str, typer.Option("--log-key", help="The log's verifier key string.")],
+    directory: Annotated[Path | None, typer.Option("--dir", help="Check this log's whole store.")] = None,
+    tiles: Annotated[Path | None, typer.Option(help="Check an exported tile folder offline.")] = None,
+    proof: Annotated[Path | None, typer.Option(help="A tlog-proof file to check...")] = None,
+    entry: Annotated[Path | None, typer.Option(help="...for this entry (its exact bytes).")] = None,
+) -> None:
+    """Verify offline: a proof file for an entry, an exported tile folder, or a whole store."""
+    with reported():
+        key = parse_ed25519_vkey(log_key)
+        if proof is not None and entry is not None:
+            parsed, signed = verify_tlog_proof(proof.read_text(), entry.read_bytes(), key)
+            size = signed.checkpoint.size
+            typer.echo(f"OK: entry {parsed.index} is in {key.name} as of checkpoint {size}")
+        elif tiles is not None:
+            cp = verify_tiles(tiles, key)
+            typer.echo(f"OK: {tiles} holds all {cp.size} entries of {key.name}, matching its checkpoint")
+        elif directory is not None:
+            home = LogHome(directory)
+            log = Log.open(home.store(), key, published=home.published)
+            try:
+                _verify_store(log)
+            finally:
+                log.close()
+            typer.echo(f"OK: every entry and tile of {directory} matches checkpoint {log.size}")
+        else:
+            raise MalformedError("give --proof and --entry, or --tiles, or --dir")
+
+
+def _verify_store(log: Log) -> None:
+    """Rebuild the tree from every stored entry and compare with the signed root."""
+    with progress_bar("checking entries", log.size) as advance:
+        rebuild_root(log, advance)
+
+
+@app.command("tiles")
+def tiles_command(
+    directory: DirOption,
+    out: Annotated[Path, typer.Argument(help="Folder to write checkpoint and tile/ into.")],
+) -> None:
+    """Export the checkpoint, hash tiles and entry bundles as static files."""
+    with reported():
+        log = LogHome(directory).open()
+        try:
+            with progress_bar("exporting tiles", log.size) as advance:
+                count = export_tiles(log, out, advance)
+        finally:
+            log.close()
+        typer.echo(f"wrote {count} files for tree size {log.size} under {out}")
+
+
+@app.command()
+def backup(
+    directory: DirOption,
+    out: Annotated[Path, typer.Argument(help="New SQLite file to write the backup to.")],
+) -> None:
+    """Back up the log into a new SQLite file, verified entry by entry."""
+    with reported():
+        if out.exists():
+            raise ConflictError(f"{out} exists; choose a new file name")
+        log = LogHome(directory).open()
+        target = open_store(str(out))
+        try:
+            with progress_bar("backing up", log.size) as advance:
+                copy_log(log, target, advance)
+        finally:
+            target.close()
+            log.close()
+        typer.echo(f"backed up {log.size} entries (checkpoint {log.size}) to {out}")
+
+
+@app.command()
+def restore(
+    directory: DirOption,
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `detente log backup`.")],
+    force: Annotated[bool, typer.Option(help="Replace the log's current contents.")] = False,
+) -> None:
+    """Restore a backup into the log's store; an outdated backup then fails closed on open."""
+    with reported():
+        home = LogHome(directory)
+        source = Log.open(open_store(str(backup_file)), home.verifier())
+        target = home.store()
+        try:
+            if force:
+                target.reset()
+            with progress_bar("restoring", source.size) as advance:
+                copy_log(source, target, advance)
+        finally:
+            target.close()
+            source.close()
+        typer.echo(f"restored {source.size} entries into {directory}")
+        home.open().close()  # fails closed (ForkError) if the backup is older than what was published

@@ -1,0 +1,81 @@
+"""C2SP tlog-cosignature: cosignature/v1, a witness's timestamped signature of a checkpoint.
+
+Key id = ``SHA-256(name || 0x0A || 0x04 || public key)[:4]``. The signature is an 8-byte big-endian UNIX
+time followed by Ed25519 over ``cosignature/v1\\ntime <T>\\n`` + the checkpoint body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nacl.exceptions
+import nacl.signing
+
+from detente.errors import MalformedError
+from detente.tlog.checkpoint import parse_checkpoint_body
+from detente.tlog.note import (
+    ALG_COSIGNATURE_V1,
+    NoteSignature,
+    Signer,
+    b64encode,
+    key_id,
+    parse_vkey,
+)
+
+
+def cosigned_message(body: str, timestamp: int) -> bytes:
+    """The bytes a cosignature/v1 signs."""
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+@dataclass(frozen=True)
+class CosignatureVerifier:
+    """A note verifier for cosignature/v1 witness keys."""
+
+    name: str
+    public_key: bytes
+
+    @property
+    def key_id(self) -> int:
+        """The 4-byte key id (algorithm 0x04)."""
+        return key_id(self.name, ALG_COSIGNATURE_V1, self.public_key)
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key string."""
+        encoded = b64encode(bytes([ALG_COSIGNATURE_V1]) + self.public_key)
+        return f"{self.name}+{self.key_id:08x}+{encoded}"
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """Return whether ``signature`` (timestamp || Ed25519) cosigns the checkpoint ``text``."""
+        if len(signature) != 8 + 64:
+            return False
+        timestamp = int.from_bytes(signature[:8], "big")
+        try:
+            parse_checkpoint_body(text.decode())
+            message = cosigned_message(text.decode(), timestamp)
+            nacl.signing.VerifyKey(self.public_key).verify(message, signature[8:])
+        except (nacl.exceptions.BadSignatureError, ValueError, MalformedError):
+            return False
+        return True
+
+    @staticmethod
+    def timestamp(signature: NoteSignature) -> int:
+        """The UNIX time a cosignature claims."""
+        return int.from_bytes(signature.signature[:8], "big")
+
+
+def parse_cosignature_vkey(text: str) -> CosignatureVerifier:
+    """Parse a cosignature/v1 verifier key string (algorithm 0x04)."""
+    name, _, alg, public_key = parse_vkey(text)
+    if alg != ALG_COSIGNATURE_V1:
+        raise MalformedError(f"verifier key for {name!r} is algorithm {alg}, not cosignature/v1 (4)")
+    return CosignatureVerifier(name, public_key)
+
+
+def cosign(body: str, witness: Signer, timestamp: int) -> NoteSignature:
+    """Return the cosignature/v1 signature line of ``witness`` over a checkpoint body."""
+    parse_checkpoint_body(body)
+    signature = witness.sign(cosigned_message(body, timestamp))
+    ident = key_id(witness.name, ALG_COSIGNATURE_V1, witness.public_key)
+    return NoteSignature(witness.name, ident, timestamp.to_bytes(8, "big") + signature)

@@ -1,0 +1,128 @@
+"""The SQLite adapter: the embedded default, one file in WAL mode with full sync.
+
+The writer lock is an exclusive ``flock`` on ``<file>.lock``: the kernel drops it when the process dies
+(even by SIGKILL), so a crashed writer never blocks its successor, and two live writers never race.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detente.errors import ConfigError, ConflictError, WriterBusyError
+from detente.tlog.storage.port import Batch
+from detente.tlog.tiles import TileRef
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS tiles (
+    level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class SQLiteStore:
+    """A log in one SQLite file."""
+
+    path: Path
+    db: sqlite3.Connection
+    _lock_fd: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def connect(cls, path: Path) -> SQLiteStore:
+        """Open (creating the file and tables if needed) the database at ``path``."""
+        if not path.parent.is_dir():
+            raise ConfigError(f"folder {path.parent} does not exist; create it first")
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open SQLite database {path}: {exc}") from exc
+        return cls(path, db)
+
+    def load_checkpoint(self) -> str | None:
+        """Return the current signed checkpoint."""
+        row = self.db.execute("SELECT note FROM checkpoint WHERE id = 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def read_tiles(self, refs: Sequence[TileRef]) -> list[bytes]:
+        """Return the stored tiles (empty bytes where missing)."""
+        out = []
+        for ref in refs:
+            row = self.db.execute(
+                "SELECT data FROM tiles WHERE level = ? AND idx = ?", (ref.level, ref.index)
+            ).fetchone()
+            out.append(b"" if row is None else bytes(row[0]))
+        return out
+
+    def read_entries(self, start: int, stop: int) -> list[bytes]:
+        """Return stored entries in ``[start, stop)``."""
+        rows = self.db.execute(
+            "SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, stop)
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def create(self, checkpoint: str) -> None:
+        """Start the log with its first checkpoint."""
+        try:
+            self.db.execute("INSERT INTO checkpoint (id, note) VALUES (1, ?)", (checkpoint,))
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"{self.path} already holds a log") from exc
+
+    def commit(self, batch: Batch) -> None:
+        """Write the batch in one transaction, compare-and-swap on the checkpoint."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            swapped = db.execute(
+                "UPDATE checkpoint SET note = ? WHERE id = 1 AND note = ?",
+                (batch.new_checkpoint, batch.old_checkpoint),
+            ).rowcount
+            if swapped != 1:
+                raise ConflictError("the checkpoint changed under this writer; reopen the log")
+            db.executemany(
+                "INSERT INTO entries (idx, data) VALUES (?, ?)",
+                zip(
+                    range(batch.first_index, batch.first_index + len(batch.entries)),
+                    batch.entries,
+                    strict=True,
+                ),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)",
+                [(r.level, r.index, d) for r, d in batch.tiles.items()],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def lock_writer(self) -> None:
+        """Take the exclusive writer lock on ``<file>.lock``."""
+        fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise WriterBusyError(f"another process is writing {self.path}; one writer per log") from exc
+        self._lock_fd = fd
+
+    def reset(self) -> None:
+        """Delete the whole log."""
+        self.db.executescript("DELETE FROM entries; DELETE FROM tiles; DELETE FROM checkpoint;")
+
+    def close(self) -> None:
+        """Close the database and release the writer lock."""
+        self.db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

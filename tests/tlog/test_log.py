@@ -1,0 +1,120 @@
+"""The log on the real stores: SQLite file and PostgreSQL server run the same tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from detente.errors import ConfigError, ConflictError, NotFoundError, TooLargeError, WriterBusyError
+from detente.tlog import merkle
+from detente.tlog.checkpoint import open_checkpoint
+from detente.tlog.log import Log
+from detente.tlog.note import Signer
+from detente.tlog.storage.port import Batch
+from detente.tlog.tiles import TileRef, decode_entry_bundle, tiles_for_size
+from tests.conftest import StoreFactory
+from tests.tlog.helpers import DenseTree
+
+SIGNER = Signer.generate("test.example/log")
+
+
+def entries(n: int, start: int = 0) -> list[bytes]:
+    return [f"entry {i}".encode() * (1 + i % 5) for i in range(start, start + n)]
+
+
+def test_append_prove_and_reopen(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    data = entries(700)
+    for start in range(0, 700, 233):
+        log.append(data[start : start + 233])
+    tree = DenseTree(data)
+    assert log.size == 700
+    assert log.checkpoint.root == merkle.tree_root(tree, 700)
+    log.close()
+
+    reader = Log.open(new_store(), SIGNER.verifier())
+    root = reader.checkpoint.root
+    for index in (0, 255, 256, 699):
+        proof = reader.inclusion_proof(index)
+        assert proof == merkle.inclusion_proof(tree, index, 700)
+        merkle.verify_inclusion(index, 700, merkle.leaf_hash(data[index]), proof, root)
+    for old in (1, 256, 699):
+        proof = reader.consistency_proof(old)
+        merkle.verify_consistency(old, 700, reader.root_at(old), root, proof)
+    assert reader.entries(250, 260) == data[250:260]
+    assert decode_entry_bundle(reader.entry_bundle(2, 188)) == data[512:700]
+    assert open_checkpoint(reader.signed_checkpoint, SIGNER.verifier()).checkpoint.size == 700
+
+
+def test_tiles_served_match_every_tile_of_the_tree(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    log.append(entries(600))
+    tree = DenseTree(entries(600))
+    for ref in tiles_for_size(600):
+        row = tree.levels[8 * ref.level][256 * ref.index : 256 * ref.index + ref.width]
+        assert log.tile(ref) == b"".join(row)
+    assert log.tile(TileRef(0, 2, 10)) == b"".join(tree.levels[0][512:522])
+    with pytest.raises(NotFoundError):
+        log.tile(TileRef(0, 3, 1))
+
+
+def test_a_second_writer_is_refused(new_store: StoreFactory) -> None:
+    writer = Log.create(new_store(), SIGNER)
+    with pytest.raises(WriterBusyError):
+        Log.open(new_store(), SIGNER.verifier(), signer=SIGNER)
+    writer.append(entries(3))
+    assert writer.size == 3
+
+
+def test_a_stale_checkpoint_loses_the_compare_and_swap(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    stale = log.signed_checkpoint
+    log.append(entries(2))
+    other = new_store()
+    with pytest.raises(ConflictError):
+        other.commit(Batch(2, [b"x"], {}, stale, "forged\n"))
+    assert Log.open(new_store(), SIGNER.verifier()).size == 2
+
+
+def test_an_oversized_entry_is_refused_and_nothing_is_appended(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    log.append([b"a" * 65_535])
+    with pytest.raises(TooLargeError, match="65536 bytes"):
+        log.append([b"ok", b"b" * 65_536])
+    assert log.size == 1
+    assert Log.open(new_store(), SIGNER.verifier()).size == 1
+
+
+def test_read_only_log_refuses_to_append(new_store: StoreFactory) -> None:
+    Log.create(new_store(), SIGNER).close()
+    reader = Log.open(new_store(), SIGNER.verifier())
+    with pytest.raises(ConflictError, match="read-only"):
+        reader.append([b"x"])
+
+
+def test_a_store_without_a_log_is_refused(new_store: StoreFactory) -> None:
+    with pytest.raises(ConfigError, match="log init"):
+        Log.open(new_store(), SIGNER.verifier())
+
+
+def test_a_log_cannot_be_created_twice(new_store: StoreFactory) -> None:
+    Log.create(new_store(), SIGNER).close()
+    with pytest.raises(ConflictError):
+        Log.create(new_store(), SIGNER)
+
+
+def test_another_key_cannot_write(new_store: StoreFactory) -> None:
+    Log.create(new_store(), SIGNER).close()
+    intruder = Signer.generate("test.example/log")
+    with pytest.raises(ConfigError, match="not this log's key"):
+        Log.open(new_store(), SIGNER.verifier(), signer=intruder)
+
+
+def test_out_of_range_reads_are_not_found(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    log.append(entries(4))
+    with pytest.raises(NotFoundError):
+        log.inclusion_proof(4)
+    with pytest.raises(NotFoundError):
+        log.consistency_proof(0)
+    with pytest.raises(NotFoundError):
+        log.entries(2, 5)
