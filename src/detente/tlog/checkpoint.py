@@ -79,15 +79,15 @@ def open_checkpoint(
     """Verify a signed checkpoint by the log key (and any known witnesses) and parse it.
 
     Raises:
-        MalformedError: the note or body is malformed, or the origin is not the log key's name.
-        VerificationError: the log's signature is missing or invalid.
+        MalformedError: the note or body is malformed.
+        VerificationError: the log's signature is missing or invalid, or the origin is not its name.
     """
     note = open_note(signed, [log_key, *others])
     if not any(s.name == log_key.name and s.key_id == log_key.key_id for s in note.sigs):
         raise VerificationError(f"checkpoint is not signed by the log key {log_key.name}")
     checkpoint = parse_checkpoint_body(note.text)
     if checkpoint.origin != log_key.name:
-        raise MalformedError(
+        raise VerificationError(
             f"checkpoint origin {checkpoint.origin!r} is not the log key's name {log_key.name!r}"
         )
     return SignedCheckpoint(checkpoint, note)

@@ -97,7 +97,23 @@ class Log:
             TamperError: the stored checkpoint or edge tiles do not verify.
             ForkError: the store is behind or disagrees with the last published checkpoint.
             WriterBusyError: another writer holds the log.
+
+        On any failure the store is closed.
         """
+        try:
+            return cls._open(store, log_key, signer, published)
+        except BaseException:
+            store.close()  # a log that cannot be opened holds no lock and no connection
+            raise
+
+    @classmethod
+    def _open(
+        cls,
+        store: LogStore,
+        log_key: Ed25519Verifier,
+        signer: Signer | None,
+        published: PublishedCheckpoint | None,
+    ) -> Log:
         note = store.load_checkpoint()
         if note is None:
             raise ConfigError("this store holds no log: create one with `detente log init` first")

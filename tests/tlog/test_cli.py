@@ -1,0 +1,115 @@
+"""The ``detente log`` commands, as a person would use them, on both stores."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from detente.cli import app
+from detente.tlog.home import LogHome
+
+runner = CliRunner()
+
+
+def detente(*args: object, stdin: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, [str(a) for a in args], input=stdin)
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def home(store_url: str, tmp_path: Path) -> Path:
+    folder = tmp_path / "log"
+    database = [] if store_url.startswith("sqlite") else ["--database", store_url]
+    code, out = detente("log", "init", "--dir", folder, "--origin", "cli.example/log", *database)
+    assert code == 0, out
+    return folder
+
+
+def test_init_writes_a_private_key_readable_only_by_its_owner(home: Path) -> None:
+    mode = stat.S_IMODE((home / "log.key").stat().st_mode)
+    assert mode == 0o600
+    code, out = detente("log", "init", "--dir", home)
+    assert code == 78
+    assert "already holds a log" in out
+
+
+def test_append_prove_and_verify_offline(home: Path, tmp_path: Path) -> None:
+    code, out = detente("log", "append", "--dir", home, "--lines", stdin="first\nsecond\nthird\n")
+    assert code == 0, out
+    assert "appended entries 0..2" in out
+    code, proof = detente("log", "prove", "--dir", home, "1")
+    assert code == 0
+    (tmp_path / "proof").write_text(proof)
+    (tmp_path / "entry").write_text("second")
+    vkey = (home / "log.vkey").read_text().strip()
+    code, out = detente(
+        "log", "verify", "--log-key", vkey, "--proof", tmp_path / "proof", "--entry", tmp_path / "entry"
+    )
+    assert code == 0, out
+    assert "entry 1 is in cli.example/log as of checkpoint 3" in out
+    (tmp_path / "entry").write_text("forged")
+    code, out = detente(
+        "log", "verify", "--log-key", vkey, "--proof", tmp_path / "proof", "--entry", tmp_path / "entry"
+    )
+    assert code == 65
+    assert "inclusion proof" in out
+
+
+def test_tiles_export_and_offline_verification(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="".join(f"{i}\n" for i in range(300)))
+    code, out = detente("log", "tiles", "--dir", home, tmp_path / "static")
+    assert code == 0, out
+    assert (tmp_path / "static/tile/0/000").stat().st_size == 256 * 32
+    assert (tmp_path / "static/tile/0/001.p/44").exists()
+    vkey = (home / "log.vkey").read_text().strip()
+    code, out = detente("log", "verify", "--log-key", vkey, "--tiles", tmp_path / "static")
+    assert code == 0, out
+    code, out = detente("log", "verify", "--log-key", vkey, "--dir", home)
+    assert code == 0, out
+    assert "matches checkpoint 300" in out
+
+
+def test_checkpoint_and_consistency(home: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="a\nb\n")
+    detente("log", "append", "--dir", home, "--lines", stdin="c\nd\ne\n")
+    code, out = detente("log", "checkpoint", "--dir", home)
+    assert code == 0
+    assert out.startswith("cli.example/log\n5\n")
+    code, out = detente("log", "prove", "--dir", home, "--consistency", "2")
+    assert code == 0
+    assert len(out.split()) == 2
+
+
+def test_backup_restore_and_an_outdated_backup_fails_closed(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="one\ntwo\n")
+    code, out = detente("log", "backup", "--dir", home, tmp_path / "old.db")
+    assert code == 0, out
+    detente("log", "append", "--dir", home, "--lines", stdin="three\n")
+    code, out = detente("log", "backup", "--dir", home, tmp_path / "new.db")
+    assert code == 0, out
+
+    code, out = detente("log", "restore", "--dir", home, tmp_path / "old.db", "--force")
+    assert code == 3, out
+    assert "old backup" in out
+    code, out = detente("log", "append", "--dir", home, "--lines", stdin="four\n")
+    assert code == 3, "a rolled-back log must refuse to append"
+    code, out = detente("log", "checkpoint", "--dir", home)
+    assert code == 3, "a rolled-back log must refuse to serve"
+
+    code, out = detente("log", "restore", "--dir", home, tmp_path / "new.db", "--force")
+    assert code == 0, out
+    code, out = detente("log", "append", "--dir", home, "--lines", stdin="four\n")
+    assert code == 0, out
+    log = LogHome(home).open()
+    assert log.size == 4
+    log.close()
+
+
+def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
+    code, out = detente("log", "checkpoint", "--dir", tmp_path / "nowhere")
+    assert code == 78
+    assert "detente log init" in out
+    assert "Traceback" not in out
