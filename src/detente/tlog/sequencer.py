@@ -1,0 +1,137 @@
+"""The sequencer: the one thread that writes a log, integrating requests in batches (group commit).
+
+Callers on any thread :meth:`Sequencer.submit` a request and get a future. The writer thread takes every
+request waiting (up to ``max_batch``), asks the :class:`BatchHandler` to turn them into entries *in
+sequence order* (so a check can see the effect of the requests before it in the same batch), appends
+them as one batch, and resolves each future with its receipt or its refusal. While one batch commits,
+the next one gathers: the batch size follows the load, with no timer.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from detente.errors import ConflictError, DetenteError
+from detente.tlog.log import Integration, Log
+
+T_contra = TypeVar("T_contra", contravariant=True)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where an entry landed and the signed checkpoint that covers it."""
+
+    index: int
+    entry: bytes
+    signed_checkpoint: str
+
+
+class BatchHandler(Protocol[T_contra]):
+    """Turns requests into entries inside the writer, and learns whether the batch committed."""
+
+    def prepare(self, requests: Sequence[T_contra]) -> list[bytes | DetenteError]:
+        """Return, per request in order, its entry or the reason it is refused."""
+        ...
+
+    def committed(self, integration: Integration, entries: Sequence[bytes]) -> None:
+        """The prepared entries are durably in the log."""
+        ...
+
+    def aborted(self) -> None:
+        """The batch was not written: forget what :meth:`prepare` assumed."""
+        ...
+
+
+class RawEntries:
+    """The plain handler: each request is already an entry."""
+
+    def prepare(self, requests: Sequence[bytes]) -> list[bytes | DetenteError]:
+        """Accept every entry as it is (the log still refuses oversized ones)."""
+        return list(requests)
+
+    def committed(self, integration: Integration, entries: Sequence[bytes]) -> None:
+        """Nothing to remember."""
+
+    def aborted(self) -> None:
+        """Nothing to forget."""
+
+
+_STOP = object()
+
+
+class Sequencer(Generic[T]):
+    """The one writer thread of a log."""
+
+    def __init__(self, log: Log, handler: BatchHandler[T], max_batch: int = 4096) -> None:
+        self.log = log
+        self.handler = handler
+        self.max_batch = max_batch
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="detente-sequencer", daemon=True)
+        self._closed = False
+
+    def start(self) -> Sequencer[T]:
+        """Start the writer thread."""
+        self._thread.start()
+        return self
+
+    def submit(self, request: T) -> Future[Receipt]:
+        """Queue a request; the future resolves once its batch is committed (or it is refused)."""
+        if self._closed:
+            raise ConflictError("the sequencer is stopped; no more writes are accepted")
+        future: Future[Receipt] = Future()
+        self._queue.put((request, future))
+        return future
+
+    def close(self) -> None:
+        """Finish the queued requests, then stop the writer thread."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_STOP)
+            self._thread.join()
+
+    def _take_batch(self) -> tuple[list[tuple[T, Future[Receipt]]], bool]:
+        batch: list[tuple[T, Future[Receipt]]] = []
+        item = self._queue.get()
+        while item is not _STOP:
+            batch.append(item)  # type: ignore[arg-type]
+            if len(batch) >= self.max_batch:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch, stop = self._take_batch()
+            if batch:
+                self._integrate(batch)
+
+    def _integrate(self, batch: list[tuple[T, Future[Receipt]]]) -> None:
+        try:
+            results = self.handler.prepare([request for request, _ in batch])
+            accepted = [(r, f) for r, (_, f) in zip(results, batch, strict=True) if isinstance(r, bytes)]
+            entries = [r for r, _ in accepted]
+            done = self.log.append(entries) if entries else None
+        except BaseException as exc:  # the batch is not written: every caller learns why
+            self.handler.aborted()
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        if done is not None:
+            self.handler.committed(done, entries)
+        for result, (_, future) in zip(results, batch, strict=True):
+            if not isinstance(result, bytes):
+                future.set_exception(result)
+        for offset, (entry, future) in enumerate(accepted):
+            assert done is not None
+            future.set_result(Receipt(done.first_index + offset, entry, done.signed_checkpoint))
