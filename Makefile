@@ -38,9 +38,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks
 
-## soak: long crash and soak runs, outside make test
+## soak: long crash runs, outside make test (results in docs/performance.md)
 soak: $(STAMP)
-	DETENTE_SOAK=1 $(BIN)/python -m benchmarks.soak
+	DETENTE_CRASH_ROUNDS=$${ROUNDS:-400} $(BIN)/pytest -q tests/tlog/test_crash.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
