@@ -9,9 +9,11 @@ import typer
 
 from detente.shell import reported
 from detente.tlog.cli import app as log_app
+from detente.witness.cli import app as witness_app
 
 app = typer.Typer(no_args_is_help=True, help="detente: verifiable assurances of non-interference.")
 app.add_typer(log_app, name="log")
+app.add_typer(witness_app, name="witness")
 
 
 @app.command()

@@ -6,17 +6,19 @@ time followed by Ed25519 over ``cosignature/v1\\ntime <T>\\n`` + the checkpoint 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
 
-from detente.errors import MalformedError
-from detente.tlog.checkpoint import parse_checkpoint_body
+from detente.errors import MalformedError, VerificationError
+from detente.tlog.checkpoint import SignedCheckpoint, open_checkpoint, parse_checkpoint_body
 from detente.tlog.note import (
     ALG_COSIGNATURE_V1,
     NoteSignature,
     Signer,
+    Verifier,
     b64encode,
     key_id,
     parse_vkey,
@@ -79,3 +81,23 @@ def cosign(body: str, witness: Signer, timestamp: int) -> NoteSignature:
     signature = witness.sign(cosigned_message(body, timestamp))
     ident = key_id(witness.name, ALG_COSIGNATURE_V1, witness.public_key)
     return NoteSignature(witness.name, ident, timestamp.to_bytes(8, "big") + signature)
+
+
+def require_cosignatures(
+    signed: str, log_key: Verifier, witnesses: Sequence[CosignatureVerifier], k: int
+) -> SignedCheckpoint:
+    """Open a checkpoint and require valid cosignatures from at least ``k`` of the given witnesses.
+
+    Raises:
+        VerificationError: the log signature is bad, or fewer than ``k`` witnesses cosigned.
+        ValueError: ``k`` is not between 1 and the number of witnesses (a policy that cannot be met, or
+            that would pass vacuously, is a mistake, not a policy).
+    """
+    if not 1 <= k <= len(witnesses):
+        raise ValueError(f"cannot require {k} of {len(witnesses)} witnesses")
+    opened = open_checkpoint(signed, log_key, witnesses)
+    ids = {(w.name, w.key_id) for w in witnesses}
+    got = {(s.name, s.key_id) for s in opened.note.sigs} & ids
+    if len(got) < k:
+        raise VerificationError(f"checkpoint has {len(got)} valid witness cosignatures; {k} are required")
+    return opened

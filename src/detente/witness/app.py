@@ -1,0 +1,44 @@
+"""The witness's HTTP shell: ``POST /add-checkpoint`` (c2sp.org/tlog-witness) and a small info page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from detente.tlog.note import Ed25519Verifier, Signer
+from detente.witness.core import Outcome, Seen, decide
+from detente.witness.state import WitnessState
+
+MAX_BODY = 64 * 1024  # 63 proof lines and a checkpoint with many signatures fit well within this
+
+
+def create_app(
+    witness: Signer,
+    logs: Mapping[str, Ed25519Verifier],
+    state: WitnessState,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """Build the witness app; keys, trusted logs, state and clock are passed in."""
+    app = FastAPI(title="detente witness", docs_url=None, redoc_url=None)
+
+    @app.post("/add-checkpoint")
+    async def add_checkpoint(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return PlainTextResponse(f"request body over {MAX_BODY} bytes\n", status_code=413)
+
+        def judge(seen: Mapping[str, Seen]) -> Outcome:
+            return decide(body, logs, seen, witness, int(clock()))
+
+        outcome = state.apply(body, judge)
+        return Response(outcome.body, status_code=outcome.status, media_type=outcome.content_type)
+
+    @app.get("/")
+    async def info() -> PlainTextResponse:
+        lines = [f"witness {witness.vkey}", *(f"log {v.vkey}" for v in logs.values())]
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    return app

@@ -1,0 +1,125 @@
+"""The witness's decision for one add-checkpoint request: pure, values in and values out.
+
+Rules (c2sp.org/tlog-witness, add-checkpoint), in the order the spec gives them:
+unknown origin -> 404; no trusted log signature -> 403; old size above the checkpoint size -> 400;
+old size not the size last cosigned -> 409 with that size; a bad consistency proof -> 422; equal sizes
+with different roots -> 409. Otherwise the new checkpoint is recorded and cosigned (200).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from detente.errors import InputError, MalformedError, VerificationError
+from detente.tlog.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from detente.tlog.cosignature import cosign
+from detente.tlog.merkle import HASH_SIZE, verify_consistency
+from detente.tlog.note import Ed25519Verifier, Signer, b64decode, split_note
+
+MAX_PROOF_LINES = 63
+_OLD = re.compile(r"old (0|[1-9][0-9]{0,19})")
+
+
+@dataclass(frozen=True)
+class AddCheckpoint:
+    """A parsed add-checkpoint request body."""
+
+    old: int
+    proof: tuple[bytes, ...]
+    signed_checkpoint: str
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The latest checkpoint a witness cosigned for one log."""
+
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: a status, a body and its type, and the new state to record (200 only)."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+    record: Checkpoint | None = None
+
+
+def parse_request(body: bytes) -> AddCheckpoint:
+    """Parse an add-checkpoint body.
+
+    Raises:
+        MalformedError: naming what is wrong.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedError("request body is not UTF-8") from exc
+    head, sep, note = text.partition("\n\n")
+    if not sep:
+        raise MalformedError(
+            "request needs an old size line, proof lines, an empty line, then the checkpoint"
+        )
+    lines = head.split("\n")
+    match = _OLD.fullmatch(lines[0])
+    if match is None:
+        raise MalformedError("first line must be 'old <size>' (decimal, no leading zeros)")
+    if len(lines) - 1 > MAX_PROOF_LINES:
+        raise MalformedError(f"at most {MAX_PROOF_LINES} consistency proof lines are allowed")
+    proof = tuple(b64decode(line, f"proof line {i + 1}") for i, line in enumerate(lines[1:]))
+    if any(len(h) != HASH_SIZE for h in proof):
+        raise MalformedError("each proof line must be a 32-byte hash")
+    return AddCheckpoint(int(match.group(1)), proof, note)
+
+
+def _origin(note: str) -> str:
+    text, _ = split_note(note)
+    return parse_checkpoint_body(text).origin
+
+
+def decide(
+    body: bytes, logs: Mapping[str, Ed25519Verifier], seen: Mapping[str, Seen], witness: Signer, now: int
+) -> Outcome:
+    """Decide an add-checkpoint request against the logs trusted and the state seen so far."""
+    try:
+        request = parse_request(body)
+        origin = _origin(request.signed_checkpoint)
+    except MalformedError as exc:
+        return Outcome(400, f"{exc}\n")
+    log_key = logs.get(origin)
+    if log_key is None:
+        return Outcome(404, f"unknown log {origin!r}\n")
+    try:
+        checkpoint = open_checkpoint(request.signed_checkpoint, log_key).checkpoint
+    except InputError as exc:
+        return Outcome(403, f"checkpoint not signed by the trusted key of {origin}: {exc}\n")
+    return _check_consistency(request, checkpoint, seen.get(origin), witness, now)
+
+
+def _check_consistency(
+    request: AddCheckpoint, checkpoint: Checkpoint, last: Seen | None, witness: Signer, now: int
+) -> Outcome:
+    if request.old > checkpoint.size:
+        return Outcome(400, f"old size {request.old} is above the checkpoint size {checkpoint.size}\n")
+    known = 0 if last is None else last.size
+    if request.old != known:
+        return Outcome(409, f"{known}\n", "text/x.tlog.size")
+    if request.old == 0:
+        if request.proof:
+            return Outcome(422, "the consistency proof must be empty when the old size is 0\n")
+    elif last is not None and request.old == checkpoint.size:
+        if checkpoint.root != last.root:
+            return Outcome(409, f"{known}\n", "text/x.tlog.size")
+        if request.proof:
+            return Outcome(422, "the consistency proof must be empty when the sizes are equal\n")
+    elif last is not None:
+        try:
+            verify_consistency(request.old, checkpoint.size, last.root, checkpoint.root, request.proof)
+        except VerificationError as exc:
+            return Outcome(422, f"not consistent with the checkpoint of size {known} seen before: {exc}\n")
+    line = cosign(checkpoint.body(), witness, now).line()
+    return Outcome(200, line, record=checkpoint)

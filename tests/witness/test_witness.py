@@ -1,0 +1,109 @@
+"""The witness: the spec's status codes, durable state, and a fork refused, over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from detente.errors import VerificationError
+from detente.tlog.cosignature import parse_cosignature_vkey, require_cosignatures
+from detente.tlog.log import Log
+from detente.tlog.note import Signer
+from detente.tlog.storage import MemoryStore
+from detente.witness.app import create_app
+from detente.witness.client import Witness, WitnessClient, request_body
+from detente.witness.core import Seen, decide
+from detente.witness.home import WitnessHome
+from tests.httpserver import serve
+
+LOG_KEY = Signer.generate("registry.example/log")
+WITNESS_KEY = Signer.generate("witness.example/w1", alg=0x04)
+LOGS = {LOG_KEY.name: LOG_KEY.verifier()}
+
+
+def grown_log(*sizes: int) -> tuple[Log, list[str]]:
+    log = Log.create(MemoryStore(), LOG_KEY)
+    notes = []
+    for n in sizes:
+        log.append([f"{log.size + i}".encode() for i in range(n)])
+        notes.append(log.signed_checkpoint)
+    return log, notes
+
+
+def test_the_status_codes_of_the_spec() -> None:
+    log, (first, second) = grown_log(5, 7)
+    seen: dict[str, Seen] = {}
+
+    def ask(body: bytes) -> tuple[int, str]:
+        outcome = decide(body, LOGS, seen, WITNESS_KEY, 1_800_000_000)
+        if outcome.record is not None:
+            seen[outcome.record.origin] = Seen(outcome.record.size, outcome.record.root)
+        return outcome.status, outcome.body
+
+    assert ask(request_body(0, [], first))[0] == 200
+    assert ask(request_body(0, [], second)) == (409, "5\n")
+    assert ask(request_body(13, [], second))[0] == 400
+    bad_proof = [bytes(32)] * len(log.consistency_proof(5))
+    assert ask(request_body(5, bad_proof, second))[0] == 422
+    assert ask(request_body(5, log.consistency_proof(5), second))[0] == 200
+    other = Signer.generate("unknown.example/log")
+    assert ask(request_body(0, [], Log.create(MemoryStore(), other).signed_checkpoint))[0] == 404
+    impostor = Signer("registry.example/log", Signer.generate("x").seed)
+    assert ask(request_body(12, [], Log.create(MemoryStore(), impostor).signed_checkpoint))[0] == 403
+    assert ask(b"old 01\n\n" + second.encode())[0] == 400
+
+
+@pytest.fixture
+def witness_url(tmp_path: Path) -> Iterator[str]:
+    home = WitnessHome(tmp_path / "w")
+    signer = home.init("witness.example/w1")
+    home.add_log(LOG_KEY.vkey)
+    state = home.state()
+    with serve(create_app(signer, home.logs(), state, clock=lambda: 1_800_000_000)) as url:
+        yield url
+    state.close()
+
+
+def test_a_log_gathers_cosignatures_and_a_client_requires_them(witness_url: str, tmp_path: Path) -> None:
+    key = parse_cosignature_vkey((tmp_path / "w/witness.vkey").read_text())
+    log, _ = grown_log(3)
+    with httpx.Client() as http:
+        client = WitnessClient(http, [Witness(witness_url, key)])
+        cosigned, problems = client.cosign(log.signed_checkpoint, log.size, log.consistency_proof)
+        assert problems == []
+        log.append([b"more", b"entries"])
+        cosigned, problems = client.cosign(log.signed_checkpoint, log.size, log.consistency_proof)
+        assert problems == []
+    opened = require_cosignatures(cosigned, LOG_KEY.verifier(), [key], 1)
+    assert opened.checkpoint.size == 5
+    with pytest.raises(VerificationError, match="1 are required"):
+        require_cosignatures(log.signed_checkpoint, LOG_KEY.verifier(), [key], 1)
+    with pytest.raises(ValueError, match="cannot require"):
+        require_cosignatures(cosigned, LOG_KEY.verifier(), [key], 2)
+
+
+def test_the_witness_refuses_a_fork_and_remembers_across_restarts(witness_url: str, tmp_path: Path) -> None:
+    honest, (note,) = grown_log(4)
+    forked = Log.create(MemoryStore(), LOG_KEY)  # another history under the same log key
+    forked.append([b"a", b"b", b"c", b"rewritten"])
+    fork_note = forked.signed_checkpoint
+    forked.append([b"more"])
+    with httpx.Client() as http:
+        assert (
+            http.post(f"{witness_url}/add-checkpoint", content=request_body(0, [], note)).status_code == 200
+        )
+        fork = request_body(4, forked.consistency_proof(4), forked.signed_checkpoint)
+        response = http.post(f"{witness_url}/add-checkpoint", content=fork)
+        assert response.status_code == 422
+        again = http.post(f"{witness_url}/add-checkpoint", content=request_body(0, [], fork_note))
+        assert again.status_code == 409
+        assert again.headers["content-type"].startswith("text/x.tlog.size")
+        assert again.text == "4\n"
+        same_size = http.post(f"{witness_url}/add-checkpoint", content=request_body(4, [], fork_note))
+        assert same_size.status_code == 409, "two roots for one size is a fork"
+    state = WitnessHome(tmp_path / "w").state()
+    assert state.seen()["registry.example/log"] == Seen(4, honest.checkpoint.root)
+    state.close()
