@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from detente.errors import ConfigError, ConflictError, NotFoundError, TooLargeError, WriterBusyError
+from detente.errors import (
+    ConfigError,
+    ConflictError,
+    ForkError,
+    NotFoundError,
+    TooLargeError,
+    WriterBusyError,
+)
 from detente.tlog import merkle
+from detente.tlog.backup import copy_log
 from detente.tlog.checkpoint import open_checkpoint
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
+from detente.tlog.storage import MemoryStore
 from detente.tlog.storage.port import Batch
 from detente.tlog.tiles import TileRef, decode_entry_bundle, tiles_for_size
 from tests.conftest import StoreFactory
@@ -118,3 +127,24 @@ def test_out_of_range_reads_are_not_found(new_store: StoreFactory) -> None:
         log.consistency_proof(0)
     with pytest.raises(NotFoundError):
         log.entries(2, 5)
+
+
+def test_a_reader_follows_the_writer_and_refuses_a_rewritten_history(new_store: StoreFactory) -> None:
+    writer = Log.create(new_store(), SIGNER)
+    writer.append(entries(10))
+    reader = Log.open(new_store(), SIGNER.verifier())
+    assert reader.refresh() is False
+    writer.append(entries(5, 10))
+    assert reader.refresh() is True
+    assert reader.size == 15
+    assert reader.entries(12, 13) == entries(1, 12)
+    writer.close()
+
+    rewritten = Log.create(MemoryStore(), SIGNER)  # same key, another history of 20 entries
+    rewritten.append(entries(20, 100))
+    other = new_store()
+    other.reset()
+    copy_log(rewritten, other)
+    with pytest.raises(ForkError, match="does not extend"):
+        reader.refresh()
+    assert reader.size == 15

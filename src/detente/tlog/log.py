@@ -178,6 +178,30 @@ class Log:
         if merkle.tree_root(self.source(), published.size) != published.root:
             raise ForkError(f"the store disagrees with the published checkpoint of size {published.size}")
 
+    def refresh(self) -> bool:
+        """Move a reader to the store's newest checkpoint, checking that it extends the one held.
+
+        Returns:
+            Whether the checkpoint changed.
+
+        Raises:
+            TamperError: the stored checkpoint does not verify.
+            ForkError: the new tree does not extend the old one (the reader keeps the old one).
+        """
+        note = self.store.load_checkpoint()
+        if note is None or note == self.signed_checkpoint:
+            return False
+        previous = self.signed
+        signed = _open_stored(note, self.log_key)
+        old = previous.checkpoint
+        if signed.checkpoint.size < old.size:
+            raise ForkError(f"the store went back from size {old.size} to {signed.checkpoint.size}")
+        self.signed, self._source = signed, None
+        if old.size and self.root_at(old.size) != old.root:
+            self.signed, self._source = previous, None
+            raise ForkError(f"the store's new tree does not extend the checkpoint of size {old.size}")
+        return True
+
     # --- writing -----------------------------------------------------------------------------
 
     def append(self, entries: Sequence[bytes]) -> Integration:

@@ -1,0 +1,104 @@
+"""Request limits: a cap on body size and a token-bucket rate limit per client address.
+
+Both are plain ASGI middleware answering with problem details (413; 429 with Retry-After) before a
+route runs. The body cap counts bytes as they arrive, so a chunked body cannot grow past it either. The
+clock is passed in so that tests can drive time without sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from detente.errors import TooLargeError
+
+
+@dataclass
+class TokenBuckets:
+    """Per-client token buckets: ``rate`` requests per second, bursts up to ``burst``."""
+
+    rate: float
+    burst: float
+    clock: Callable[[], float] = time.monotonic
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, client: str) -> float:
+        """Take a token; return 0 if allowed, else the seconds until one is available."""
+        with self._lock:
+            now = self.clock()
+            tokens, last = self._buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self._buckets[client] = (tokens - 1, now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, kind: str, extra: dict[str, str]
+) -> None:
+    body = json.dumps(
+        {"type": f"/problems#{kind}", "title": title, "status": status, "detail": detail}
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RateLimit:
+    """Refuse a client over its rate with 429 and Retry-After."""
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets) -> None:
+        self.app = app
+        self.buckets = buckets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the client's bucket, then pass the request on."""
+        if scope["type"] == "http":
+            client = scope.get("client") or ("unknown", 0)
+            wait = self.buckets.take(str(client[0]))
+            if wait > 0:
+                retry = {"retry-after": str(max(1, round(wait)))}
+                await _send_problem(
+                    send, 429, "Too many requests.", f"retry in {wait:.1f} s", "rate-limit", retry
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_body`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the declared length, and count the bytes as they arrive."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            detail = f"request body over {self.max_body} bytes"
+            await _send_problem(send, 413, "The request is over a size limit.", detail, "too-large", {})
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise TooLargeError(f"request body over {self.max_body} bytes")
+            return message
+
+        await self.app(scope, counted, send)

@@ -1,0 +1,139 @@
+"""The log's read endpoints: C2SP ``/checkpoint`` and ``/tile/...``, and JSON proofs and entries.
+
+Tiles (full and partial) never change once served, so they are cacheable forever by any CDN; only
+``/checkpoint`` changes. Every answer comes from :class:`~detente.tlog.log.Log`'s checked reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel
+
+from detente.errors import MalformedError
+from detente.tlog.log import Log
+from detente.tlog.proof import format_tlog_proof
+from detente.tlog.tiles import TileRef, parse_tile_path
+
+T = TypeVar("T")
+IMMUTABLE = "public, max-age=31536000, immutable"
+MAX_ENTRIES = 256
+
+
+class SharedLog:
+    """A read-only log shared by request threads: one lock, moved to the newest checkpoint on use."""
+
+    def __init__(self, log: Log, checkpoint_text: Callable[[str], str] | None = None) -> None:
+        self._log = log
+        self._lock = threading.Lock()
+        self._decorate = checkpoint_text
+
+    def read(self, fn: Callable[[Log], T]) -> T:
+        """Run ``fn`` on the log, refreshed to the newest checkpoint, under the lock."""
+        with self._lock:
+            self._log.refresh()
+            return fn(self._log)
+
+    def checkpoint(self) -> str:
+        """The newest signed checkpoint, with any witness cosignatures gathered for it."""
+        note = self.read(lambda log: log.signed_checkpoint)
+        return self._decorate(note) if self._decorate else note
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class InclusionProof(BaseModel):
+    """An inclusion proof, also as a C2SP tlog-proof@v1 text."""
+
+    index: int
+    size: int
+    hashes: list[str]
+    checkpoint: str
+    tlog_proof: str
+
+
+class ConsistencyProof(BaseModel):
+    """A consistency proof between two tree sizes."""
+
+    old: int
+    new: int
+    hashes: list[str]
+
+
+class Entries(BaseModel):
+    """Entries of the log, base64-encoded."""
+
+    start: int
+    entries: list[str]
+
+
+def log_router(shared: SharedLog) -> APIRouter:
+    """The log's routes."""
+    router = APIRouter(tags=["log"])
+
+    @router.get("/checkpoint", response_class=PlainTextResponse)
+    def checkpoint() -> PlainTextResponse:
+        """The newest signed checkpoint (C2SP tlog-checkpoint), with witness cosignatures."""
+        return PlainTextResponse(shared.checkpoint(), headers={"Cache-Control": "no-cache"})
+
+    @router.get("/tile/{path:path}")
+    def tile(path: str) -> Response:
+        """A C2SP hash tile or entry bundle."""
+        level, index, width = parse_tile_path(f"tile/{path}")
+        if level is None:
+            data = shared.read(lambda log: log.entry_bundle(index, width))
+        else:
+            data = shared.read(lambda log: log.tile(TileRef(level, index, width)))
+        return Response(data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE})
+
+    @router.get("/v1/log/inclusion")
+    def inclusion(
+        index: Annotated[int, Query(ge=0, le=2**62)],
+        size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    ) -> InclusionProof:
+        """The inclusion proof of an entry in the current tree (or an older size)."""
+
+        def prove(log: Log) -> InclusionProof:
+            if size is not None and size != log.size:
+                raise MalformedError("proofs are served for the current checkpoint; omit size")
+            hashes = log.inclusion_proof(index)
+            note = log.signed_checkpoint
+            text = format_tlog_proof(index, hashes, note)
+            return InclusionProof(
+                index=index, size=log.size, hashes=[_b64(h) for h in hashes], checkpoint=note, tlog_proof=text
+            )
+
+        return shared.read(prove)
+
+    @router.get("/v1/log/consistency")
+    def consistency(
+        old: Annotated[int, Query(ge=1, le=2**62)], new: Annotated[int | None, Query(ge=1, le=2**62)] = None
+    ) -> ConsistencyProof:
+        """The consistency proof from an older tree size to a newer one (default: current)."""
+
+        def prove(log: Log) -> ConsistencyProof:
+            target = log.size if new is None else new
+            return ConsistencyProof(
+                old=old, new=target, hashes=[_b64(h) for h in log.consistency_proof(old, target)]
+            )
+
+        return shared.read(prove)
+
+    @router.get("/v1/log/entries")
+    def entries(
+        start: Annotated[int, Query(ge=0, le=2**62)], stop: Annotated[int, Query(ge=0, le=2**62)]
+    ) -> Entries:
+        """Up to 256 entries ``[start, stop)``, checked against the tree."""
+        if not 0 <= stop - start <= MAX_ENTRIES:
+            raise MalformedError(f"ask for 0 to {MAX_ENTRIES} entries at a time (start <= stop)")
+        found = shared.read(lambda log: log.entries(start, min(stop, log.size)))
+        return Entries(start=start, entries=[_b64(e) for e in found])
+
+    return router

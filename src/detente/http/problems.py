@@ -1,0 +1,86 @@
+"""RFC 9457 problem details: every DetenteError becomes one JSON answer, mapped in one place.
+
+The ``type`` of a problem is ``/problems#<slug>``, documented on the service's /problems page; ``detail``
+is the library's own message, so the CLI and the API give the same reasons.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from detente.errors import (
+    ConfigError,
+    ConflictError,
+    DetenteError,
+    InputError,
+    MalformedError,
+    NotFoundError,
+    SecurityError,
+    TooLargeError,
+    VerificationError,
+    WriterBusyError,
+)
+
+MEDIA_TYPE = "application/problem+json"
+
+# Most specific first: the first class an error is an instance of decides its status.
+STATUS: list[tuple[type[DetenteError], int, str]] = [
+    (MalformedError, 400, "The request could not be parsed."),
+    (TooLargeError, 413, "The request is over a size limit."),
+    (VerificationError, 422, "A signature or proof does not verify."),
+    (InputError, 422, "The request was refused."),
+    (NotFoundError, 404, "Not found."),
+    (WriterBusyError, 503, "The log's writer is busy elsewhere."),
+    (ConflictError, 409, "Not allowed in the current state."),
+    (SecurityError, 503, "The service found its own data inconsistent and stopped serving it."),
+    (ConfigError, 500, "The service is misconfigured."),
+]
+
+
+def slug(kind: type[BaseException]) -> str:
+    """``VerificationError`` -> ``verification``."""
+    name = kind.__name__.removesuffix("Error")
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def problem(status: int, title: str, detail: str, kind: str, **extra: object) -> JSONResponse:
+    """Build a problem+json response."""
+    body = {"type": f"/problems#{kind}", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def from_error(error: DetenteError) -> JSONResponse:
+    """The problem response for a library error."""
+    for kind, status, title in STATUS:
+        if isinstance(error, kind):
+            return problem(status, title, str(error), slug(type(error)))
+    return problem(500, "Internal error.", str(error), "detente")
+
+
+def install(app: FastAPI) -> None:
+    """Answer library errors, HTTP errors and request validation errors as problem details."""
+
+    async def on_detente(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DetenteError)
+        return from_error(exc)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
+        return problem(422, "The request does not match the API.", detail, "validation", errors=errors)
+
+    app.add_exception_handler(DetenteError, on_detente)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(RequestValidationError, on_validation)

@@ -1,0 +1,117 @@
+"""The log over HTTP, on a real uvicorn server, against both stores; problem details and limits."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from detente.http import problems
+from detente.http.limits import BodyLimit, RateLimit, TokenBuckets
+from detente.http.logapi import SharedLog, log_router
+from detente.tlog import merkle
+from detente.tlog.log import Log
+from detente.tlog.note import Signer
+from detente.tlog.proof import verify_tlog_proof
+from detente.tlog.tiles import TileRef, decode_entry_bundle
+from tests.conftest import StoreFactory
+from tests.httpserver import serve
+
+SIGNER = Signer.generate("http.example/log")
+
+
+@pytest.fixture
+def served(new_store: StoreFactory) -> Iterator[tuple[str, Log]]:
+    writer = Log.create(new_store(), SIGNER)
+    writer.append([f"entry {i}".encode() for i in range(300)])
+    app = FastAPI()
+    problems.install(app)
+    app.include_router(log_router(SharedLog(Log.open(new_store(), SIGNER.verifier()))))
+    with serve(app) as url:
+        yield url, writer
+
+
+def test_checkpoint_tiles_and_bundles_follow_the_writer(served: tuple[str, Log]) -> None:
+    url, writer = served
+    with httpx.Client(base_url=url) as http:
+        assert http.get("/checkpoint").text == writer.signed_checkpoint
+        tile = http.get("/tile/0/000")
+        assert tile.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert tile.content == writer.tile(TileRef(0, 0, 256))
+        assert http.get("/tile/0/001.p/44").content == writer.tile(TileRef(0, 1, 44))
+        writer.append([b"late"])
+        assert http.get("/checkpoint").text == writer.signed_checkpoint
+        bundle = http.get("/tile/entries/001.p/45")
+        assert decode_entry_bundle(bundle.content)[-1] == b"late"
+
+
+def test_proofs_and_entries_verify(served: tuple[str, Log]) -> None:
+    url, writer = served
+    with httpx.Client(base_url=url) as http:
+        proof = http.get("/v1/log/inclusion", params={"index": 123}).json()
+        verify_tlog_proof(proof["tlog_proof"], b"entry 123", SIGNER.verifier())
+        body = http.get("/v1/log/consistency", params={"old": 100}).json()
+        hashes = [base64.b64decode(h) for h in body["hashes"]]
+        merkle.verify_consistency(100, 300, writer.root_at(100), writer.checkpoint.root, hashes)
+        entries = http.get("/v1/log/entries", params={"start": 298, "stop": 310}).json()
+        assert [base64.b64decode(e) for e in entries["entries"]] == [b"entry 298", b"entry 299"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "kind"),
+    [
+        ("/tile/0/1", 400, "malformed"),
+        ("/tile/0/009", 404, "not-found"),
+        ("/v1/log/inclusion?index=300", 404, "not-found"),
+        ("/v1/log/inclusion?index=-1", 422, "validation"),
+        ("/v1/log/entries?start=0&stop=1000", 400, "malformed"),
+        ("/nowhere", 404, "http-404"),
+    ],
+)
+def test_errors_are_problem_details(served: tuple[str, Log], path: str, status: int, kind: str) -> None:
+    url, _ = served
+    response = httpx.get(url + path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == f"/problems#{kind}"
+    assert body["status"] == status
+    assert body["detail"]
+
+
+def _echo_app(max_body: int, buckets: TokenBuckets | None) -> FastAPI:
+    app = FastAPI()
+    problems.install(app)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"length": len(await request.body())}
+
+    app.add_middleware(BodyLimit, max_body=max_body)
+    if buckets is not None:
+        app.add_middleware(RateLimit, buckets=buckets)
+    return app
+
+
+def test_bodies_over_the_limit_are_refused_declared_or_streamed() -> None:
+    with serve(_echo_app(1000, None)) as url, httpx.Client(base_url=url) as http:
+        assert http.post("/echo", content=b"x" * 1000).json() == {"length": 1000}
+        assert http.post("/echo", content=b"x" * 1001).status_code == 413
+        streamed = http.post("/echo", content=iter([b"x" * 600, b"y" * 600]))
+        assert streamed.status_code == 413
+        assert streamed.json()["type"] == "/problems#too-large"
+
+
+def test_rate_limit_per_client_with_an_injected_clock() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(rate=1.0, burst=3, clock=lambda: now[0])
+    with serve(_echo_app(1000, buckets)) as url, httpx.Client(base_url=url) as http:
+        codes = [http.post("/echo", content=b"").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        limited = http.post("/echo", content=b"")
+        assert limited.headers["retry-after"] == "1"
+        now[0] += 1.0
+        assert http.post("/echo", content=b"").status_code == 200
