@@ -36,6 +36,8 @@ format: $(STAMP)
 ## bench: benchmarks with their baselines, measured in one run (see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v goaccess >/dev/null || \
+		(apt-get update -q && apt-get install -y -q nginx wrk goaccess)
 	$(BIN)/python -m benchmarks
 
 ## soak: long crash runs, outside make test (results in docs/performance.md)

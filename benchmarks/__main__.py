@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from benchmarks import tlog_bench
+from benchmarks import http_bench, tlog_bench
 
 
 def main() -> None:
     """Run the benchmarks in order."""
     tlog_bench.main()
+    http_bench.main()
 
 
 if __name__ == "__main__":
