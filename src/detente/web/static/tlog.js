@@ -1,0 +1,165 @@
+// detente: offline verification of the transparency log in the browser (and in Node.js 20+).
+// C2SP signed notes (Ed25519), checkpoints, RFC 9162 inclusion and consistency proofs, tlog-proof@v1.
+// Only WebCrypto (SHA-256, Ed25519) is used: no trust in any server, nothing loaded from outside.
+// Every function throws an Error whose message says what is wrong; nothing returns a bare false.
+
+const subtle = globalThis.crypto.subtle;
+const enc = new TextEncoder();
+
+export function b64decode(text, what) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error(`${what} is not valid base64`);
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  if (b64encode(out) !== text) throw new Error(`${what} is not canonical base64`);
+  return out;
+}
+
+export function b64encode(bytes) {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+function equal(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+export async function sha256(bytes) {
+  return new Uint8Array(await subtle.digest("SHA-256", bytes));
+}
+
+export const leafHash = (entry) => sha256(concat(Uint8Array.of(0), entry));
+const nodeHash = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
+
+// --- signed notes -------------------------------------------------------------------------------
+
+function validName(name) {
+  return name.length > 0 && !name.includes("+") && !/\s/.test(name);
+}
+
+export async function keyId(name, alg, publicKey) {
+  const digest = await sha256(concat(enc.encode(name + "\n"), Uint8Array.of(alg), publicKey));
+  return ((digest[0] << 24) | (digest[1] << 16) | (digest[2] << 8) | digest[3]) >>> 0;
+}
+
+// Parse "<name>+<hex id>+<base64(alg || key)>" and check that the id matches.
+export async function parseVkey(vkey) {
+  const first = vkey.indexOf("+"), second = vkey.indexOf("+", first + 1);
+  if (first < 0 || second < 0) throw new Error("a verifier key is <name>+<hex id>+<base64>");
+  const name = vkey.slice(0, first), idHex = vkey.slice(first + 1, second);
+  const raw = b64decode(vkey.slice(second + 1).trim(), "verifier key");
+  if (!validName(name) || raw.length !== 33 || !/^[0-9a-f]{8}$/.test(idHex)) throw new Error(`verifier key for ${name} is malformed`);
+  const id = await keyId(name, raw[0], raw.slice(1));
+  if (id !== parseInt(idHex, 16)) throw new Error(`verifier key for ${name} has the wrong key id`);
+  return { name, id, alg: raw[0], publicKey: raw.slice(1) };
+}
+
+export async function ed25519Verify(publicKey, signature, message) {
+  const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
+  return subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+// Split a signed note; verify the signatures by known keys. Returns {text, verified: [names]}.
+export async function openNote(note, vkeys) {
+  if (/[\x00-\x09\x0b-\x1f]/.test(note)) throw new Error("note contains control characters");
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0) throw new Error("note has no blank line before its signatures");
+  const text = note.slice(0, split + 1), block = note.slice(split + 2);
+  if (!block.endsWith("\n")) throw new Error("note must end with a signature line and a newline");
+  const keys = await Promise.all(vkeys.map(parseVkey));
+  const verified = [];
+  for (const line of block.slice(0, -1).split("\n")) {
+    if (!line.startsWith("\u2014 ")) throw new Error("signature line does not start with an em dash");
+    const [name, encoded] = line.slice(2).split(" ");
+    const raw = b64decode(encoded || "", `signature of ${name}`);
+    if (!validName(name) || raw.length < 5) throw new Error(`malformed signature line for ${name}`);
+    const id = ((raw[0] << 24) | (raw[1] << 16) | (raw[2] << 8) | raw[3]) >>> 0;
+    const key = keys.find((k) => k.name === name && k.id === id);
+    if (!key || verified.includes(name + id)) continue;
+    let ok;
+    if (key.alg === 1) ok = await ed25519Verify(key.publicKey, raw.slice(4), enc.encode(text));
+    else if (key.alg === 4) {
+      const time = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
+      ok = raw.length === 76 && await ed25519Verify(key.publicKey, raw.slice(12), enc.encode(`cosignature/v1\ntime ${time}\n${text}`));
+    } else ok = false;
+    if (!ok) throw new Error(`invalid signature by ${name}`);
+    verified.push(name + id);
+  }
+  if (verified.length === 0) throw new Error("note is not signed by any known key");
+  return { text, verified: verified.length };
+}
+
+export function parseCheckpoint(text) {
+  const lines = text.slice(0, -1).split("\n");
+  if (!text.endsWith("\n") || lines.length < 3) throw new Error("checkpoint needs origin, size and root lines");
+  if (!/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error("checkpoint size is not a decimal");
+  const root = b64decode(lines[2], "checkpoint root");
+  if (root.length !== 32) throw new Error("checkpoint root is not 32 bytes");
+  return { origin: lines[0], size: Number(lines[1]), root };
+}
+
+export async function openCheckpoint(note, logVkey, witnessVkeys = []) {
+  const log = await parseVkey(logVkey);
+  const opened = await openNote(note, [logVkey, ...witnessVkeys]);
+  await openNote(note, [logVkey]); // the log's own signature is required, whatever the witnesses say
+  const cp = parseCheckpoint(opened.text);
+  if (cp.origin !== log.name) throw new Error(`checkpoint origin ${cp.origin} is not the log ${log.name}`);
+  return { ...cp, signatures: opened.verified };
+}
+
+// --- RFC 9162 proofs ----------------------------------------------------------------------------
+
+function bitLength(n) { return n === 0 ? 0 : Math.floor(Math.log2(n)) + 1; }
+function popcount(n) { let c = 0; while (n) { c += n & 1; n = Math.floor(n / 2); } return c; }
+
+// RFC 9162 2.1.3.2 (sizes below 2^53 are exact in JavaScript numbers).
+export async function verifyInclusion(index, size, leaf, proof, root) {
+  if (!(index >= 0 && index < size)) throw new Error(`index ${index} is outside a tree of size ${size}`);
+  if (leaf.length !== 32 || root.length !== 32) throw new Error("leaf and root hashes must be 32 bytes");
+  const inner = bitLength(xor(index, size - 1));
+  if (proof.length !== inner + popcount(Math.floor(index / 2 ** inner))) throw new Error("inclusion proof has the wrong length");
+  let fn = index, sn = size - 1, r = leaf;
+  for (const p of proof) {
+    if (p.length !== 32) throw new Error("proof hash is not 32 bytes");
+    if (fn % 2 === 1 || fn === sn) {
+      r = await nodeHash(p, r);
+      while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else r = await nodeHash(r, p);
+    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+  }
+  if (!equal(r, root)) throw new Error(`inclusion proof for entry ${index} does not lead to the root`);
+}
+
+function xor(a, b) {
+  // a ^ b for non-negative integers beyond 32 bits
+  let out = 0, bit = 1;
+  while (a > 0 || b > 0) { if ((a % 2) !== (b % 2)) out += bit; a = Math.floor(a / 2); b = Math.floor(b / 2); bit *= 2; }
+  return out;
+}
+
+// C2SP tlog-proof@v1 for an entry: returns {index, checkpoint}.
+export async function verifyTlogProof(text, entry, logVkey, witnessVkeys = []) {
+  const split = text.indexOf("\n\n");
+  if (split < 0) throw new Error("tlog-proof has no empty line before its checkpoint");
+  const lines = text.slice(0, split).split("\n");
+  if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Error("not a c2sp.org/tlog-proof@v1");
+  if (lines.length && lines[0].startsWith("extra ")) lines.shift();
+  const m = /^index (0|[1-9][0-9]*)$/.exec(lines.shift() || "");
+  if (!m) throw new Error("tlog-proof needs an index line");
+  const index = Number(m[1]);
+  const checkpoint = await openCheckpoint(text.slice(split + 2), logVkey, witnessVkeys);
+  const proof = lines.map((l, i) => b64decode(l, `proof hash ${i}`));
+  await verifyInclusion(index, checkpoint.size, await leafHash(entry), proof, checkpoint.root);
+  return { index, checkpoint };
+}

@@ -1,0 +1,22 @@
+// Runs cases through the browser verifier module in Node.js and prints one JSON result per case.
+// Usage: node run_js.mjs MODULE_PATH CASES_JSON
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const mod = await import(pathToFileURL(process.argv[2]).href);
+const cases = JSON.parse(readFileSync(process.argv[3], "utf8"));
+const b = (s) => mod.b64decode(s, "test input");
+const results = [];
+for (const c of cases) {
+  try {
+    if (c.kind === "note") await mod.openNote(c.note, c.vkeys);
+    else if (c.kind === "checkpoint") await mod.openCheckpoint(c.note, c.vkey, c.witnesses || []);
+    else if (c.kind === "inclusion") await mod.verifyInclusion(c.index, c.size, b(c.leaf), c.proof.map(b), b(c.root));
+    else if (c.kind === "tlogproof") await mod.verifyTlogProof(c.proof, b(c.entry), c.vkey);
+    else throw new Error(`unknown case kind ${c.kind}`);
+    results.push({ ok: true });
+  } catch (e) {
+    results.push({ ok: false, error: String(e.message) });
+  }
+}
+console.log(JSON.stringify(results));

@@ -1,0 +1,109 @@
+"""The browser's verifier (web/static/tlog.js) agrees with the Python one, case by case, in Node.js.
+
+The same module runs in the verify page; Node.js 20 has the same WebCrypto (SHA-256, Ed25519).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detente.tlog.checkpoint import Checkpoint
+from detente.tlog.cosignature import cosign
+from detente.tlog.log import Log
+from detente.tlog.note import Signer, sign_note
+from detente.tlog.proof import format_tlog_proof
+from detente.tlog.storage import MemoryStore
+from tests.conftest import ROOT, VECTORS
+
+MODULE = ROOT / "src/detente/web/static/tlog.js"
+RUNNER = Path(__file__).with_name("run_js.mjs")
+
+
+def run_cases(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = subprocess.run(
+        ["node", str(RUNNER), str(MODULE), str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    results: list[dict[str, Any]] = json.loads(out.stdout)
+    return results
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_every_merkle_inclusion_vector(tmp_path: Path) -> None:
+    paths = sorted((VECTORS / "merkle/inclusion").rglob("*.json"))
+    cases = []
+    for path in paths:
+        v = json.loads(path.read_text())
+        cases.append(
+            {
+                "kind": "inclusion",
+                "index": v["leafIdx"],
+                "size": v["treeSize"],
+                "leaf": v["leafHash"],
+                "proof": v["proof"] or [],
+                "root": v["root"],
+                "want": not v["wantErr"],
+            }
+        )
+    results = run_cases(cases, tmp_path)
+    for path, case, result in zip(paths, cases, results, strict=True):
+        assert result["ok"] == case["want"], (path.name, result)
+
+
+def test_notes_checkpoints_and_cosignatures(tmp_path: Path) -> None:
+    vectors = json.loads((VECTORS / "note-and-tiles.json").read_text())
+    go, c2sp = vectors["go_test_sign"], vectors["c2sp_example"]
+    log = Signer.generate("example.org/log")
+    witness = Signer.generate("witness.example", alg=0x04)
+    body = Checkpoint("example.org/log", 3, bytes(range(32))).body()
+    cosigned = sign_note(body, [log]) + cosign(body, witness, 1_800_000_000).line()
+    cases = [
+        {"kind": "note", "note": go["signed_note"], "vkeys": [go["verifier_key"]], "want": True},
+        {
+            "kind": "note",
+            "note": c2sp["text"] + "\n" + c2sp["signature_line"],
+            "vkeys": [c2sp["verifier_key"]],
+            "want": True,
+        },
+        {
+            "kind": "note",
+            "note": go["signed_note"].replace("problem,", "problem;"),
+            "vkeys": [go["verifier_key"]],
+            "want": False,
+        },
+        {"kind": "note", "note": go["signed_note"], "vkeys": [c2sp["verifier_key"]], "want": False},
+        {"kind": "checkpoint", "note": cosigned, "vkey": log.vkey, "witnesses": [witness.vkey], "want": True},
+        {"kind": "checkpoint", "note": cosigned.replace("\n3\n", "\n4\n"), "vkey": log.vkey, "want": False},
+        {"kind": "checkpoint", "note": cosigned, "vkey": witness.vkey, "want": False},
+    ]
+    results = run_cases(cases, tmp_path)
+    assert [r["ok"] for r in results] == [c["want"] for c in cases], results
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 256, 257, 700])
+def test_tlog_proofs_from_the_python_log(tmp_path: Path, size: int) -> None:
+    signer = Signer.generate("example.org/js")
+    log = Log.create(MemoryStore(), signer)
+    log.append([f"e{i}".encode() for i in range(size)])
+    cases = []
+    for index in sorted({0, size // 2, size - 1}):
+        proof = format_tlog_proof(index, log.inclusion_proof(index), log.signed_checkpoint)
+        entry = b64(f"e{index}".encode())
+        cases.append({"kind": "tlogproof", "proof": proof, "entry": entry, "vkey": signer.vkey, "want": True})
+        cases.append(
+            {"kind": "tlogproof", "proof": proof, "entry": b64(b"forged"), "vkey": signer.vkey, "want": False}
+        )
+    results = run_cases(cases, tmp_path)
+    assert [r["ok"] for r in results] == [c["want"] for c in cases], results
