@@ -30,7 +30,7 @@ class SharedLog:
 
     def __init__(self, log: Log, checkpoint_text: Callable[[str], str] | None = None) -> None:
         self._log = log
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # pages read the checkpoint inside a read
         self._decorate = checkpoint_text
 
     def read(self, fn: Callable[[Log], T]) -> T:

@@ -10,7 +10,7 @@ import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from detente.errors import (
@@ -54,24 +54,38 @@ def problem(status: int, title: str, detail: str, kind: str, **extra: object) ->
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
-def from_error(error: DetenteError) -> JSONResponse:
-    """The problem response for a library error."""
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "application/json" not in accept and "problem+json" not in accept
+
+
+def _answer(request: Request, status: int, title: str, detail: str, kind: str) -> Response:
+    """Problem details for programs; the same problem as a page for browsers."""
+    if _wants_html(request):
+        from detente.web.render import page
+
+        return page("problem.html", status=status, title=title, detail=detail, code=status, kind=kind)
+    return problem(status, title, detail, kind)
+
+
+def from_error(error: DetenteError) -> tuple[int, str, str, str]:
+    """``(status, title, detail, type slug)`` for a library error."""
     for kind, status, title in STATUS:
         if isinstance(error, kind):
-            return problem(status, title, str(error), slug(type(error)))
-    return problem(500, "Internal error.", str(error), "detente")
+            return status, title, str(error), slug(type(error))
+    return 500, "Internal error.", str(error), "detente"
 
 
 def install(app: FastAPI) -> None:
     """Answer library errors, HTTP errors and request validation errors as problem details."""
 
-    async def on_detente(request: Request, exc: Exception) -> JSONResponse:
+    async def on_detente(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DetenteError)
-        return from_error(exc)
+        return _answer(request, *from_error(exc))
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
+        return _answer(request, exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -1,0 +1,87 @@
+"""Pages of the log: the checkpoint, the latest entries, and any entry with its proof."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+
+from detente.http.logapi import SharedLog
+from detente.tlog.log import Log
+from detente.tlog.proof import format_tlog_proof
+from detente.web.render import page
+
+PAGE = 50
+Summarize = Callable[[bytes], str]
+
+
+def describe(entry: bytes) -> tuple[str, str]:
+    """``(received, pretty content)`` of an entry: JSON shown indented, other bytes as text or hex."""
+    try:
+        value = json.loads(entry)
+    except (UnicodeDecodeError, ValueError):
+        text = entry.decode("utf-8", errors="replace")
+        return "", text if text.isprintable() else entry.hex()
+    received = str(value.get("received", "")) if isinstance(value, dict) else ""
+    return received, json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def plain_summary(entry: bytes) -> str:
+    """A one-line summary for entries whose kind is unknown to the web."""
+    return describe(entry)[1].replace("\n", " ")[:120]
+
+
+def log_pages(shared: SharedLog, summarize: Summarize = plain_summary) -> APIRouter:
+    """The log's pages."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/log", response_class=HTMLResponse)
+    def log_page(before: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> HTMLResponse:
+        def read(log: Log) -> HTMLResponse:
+            stop = log.size if before is None else min(before, log.size)
+            start = max(0, stop - PAGE)
+            rows = [
+                {"index": i, "received": describe(e)[0], "summary": summarize(e)}
+                for i, e in reversed(list(enumerate(log.entries(start, stop), start)))
+            ]
+            return page(
+                "log.html", size=log.size, vkey=log.log_key.vkey, checkpoint=shared.checkpoint(), rows=rows
+            )
+
+        return shared.read(read)
+
+    @router.get("/log/entry", response_class=HTMLResponse)
+    def entry_page(index: Annotated[int, Query(ge=0, le=2**62)]) -> HTMLResponse:
+        def read(log: Log) -> HTMLResponse:
+            (entry,) = log.entries(index, index + 1)
+            proof = format_tlog_proof(index, log.inclusion_proof(index), log.signed_checkpoint)
+            _, content = describe(entry)
+            return page(
+                "entry.html",
+                index=index,
+                size=log.size,
+                summary=summarize(entry),
+                content=content,
+                proof=proof,
+            )
+
+        return shared.read(read)
+
+    @router.get("/log/entry/{index}.tlog-proof")
+    def entry_proof(index: int) -> PlainTextResponse:
+        def read(log: Log) -> str:
+            return format_tlog_proof(index, log.inclusion_proof(index), log.signed_checkpoint)
+
+        return PlainTextResponse(
+            shared.read(read), headers={"Content-Disposition": f'attachment; filename="{index}.tlog-proof"'}
+        )
+
+    @router.get("/log/entry/{index}.bin")
+    def entry_bytes(index: int) -> Response:
+        (data,) = shared.read(lambda log: log.entries(index, index + 1))
+        return Response(data, media_type="application/octet-stream")
+
+    return router
