@@ -40,6 +40,12 @@ bench: $(STAMP)
 		(apt-get update -q && apt-get install -y -q nginx wrk goaccess)
 	$(BIN)/python -m benchmarks
 
+## geodata: rebuild the monitor's attribution tables from Debian's tor-geoipdb and npm's @ip-location-db/asn
+geodata: $(STAMP)
+	test -d /usr/share/tor || (apt-get update -q && apt-get install -y -q tor-geoipdb)
+	rm -rf var/asn && mkdir -p var/asn && cd var/asn && npm install --no-save @ip-location-db/asn
+	$(BIN)/python -m detente.monitor.geodata build --asn-folder var/asn/node_modules/@ip-location-db/asn
+
 ## soak: long crash runs, outside make test (results in docs/performance.md)
 soak: $(STAMP)
 	DETENTE_CRASH_ROUNDS=$${ROUNDS:-400} $(BIN)/pytest -q tests/tlog/test_crash.py

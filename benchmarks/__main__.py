@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from benchmarks import http_bench, tlog_bench
+from benchmarks.monitor import lookups, scan_speed
 
 
 def main() -> None:
     """Run the benchmarks in order."""
     tlog_bench.main()
     http_bench.main()
+    scan_speed.main([])
+    lookups.main()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from detente.monitor.cli import app as monitor_app
 from detente.shell import reported
 from detente.tlog.cli import app as log_app
 from detente.witness.cli import app as witness_app
@@ -14,6 +15,7 @@ from detente.witness.cli import app as witness_app
 app = typer.Typer(no_args_is_help=True, help="detente: verifiable assurances of non-interference.")
 app.add_typer(log_app, name="log")
 app.add_typer(witness_app, name="witness")
+app.add_typer(monitor_app, name="monitor")
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Benchmarks of the interference monitor (plain scripts with a ``main()``)."""

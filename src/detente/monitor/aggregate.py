@@ -1,0 +1,93 @@
+"""Per asset, time bucket and source aggregates of a normalised frame.
+
+A *bucket* is :data:`BUCKET_SECONDS` of log time; detectors look at sliding windows of buckets, so an
+attack can be reported well within a minute of its start. Aggregation is associative: aggregating two
+frames and merging the results (:func:`merge`) equals aggregating their concatenation, except ``miss``
+(distinct missing paths) which is summed across the seam of two chunks, an over-count of at most one
+per path per source per bucket at a chunk boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from .assets import Asset
+from .probes import PROBE_REGEX
+
+BUCKET_SECONDS = 10
+BUCKET = f"{BUCKET_SECONDS}s"
+KEYS = ("asset", "bucket", "src")
+SAMPLE = ("client", "method", "path", "status", "size", "agent", "query", "ts")
+COUNTS = ("n", "fail", "ok", "miss", "probe", "err")
+
+
+def _login_flags(assets: Sequence[Asset]) -> tuple[pl.Expr, pl.Expr]:
+    """Expressions for a failed and a successful login, each asset with its own paths and codes."""
+    fail: pl.Expr = pl.lit(False)
+    ok: pl.Expr = pl.lit(False)
+    for a in assets:
+        login = (
+            (pl.col("asset") == a.name)
+            & pl.col("path").is_in(list(a.login_paths))
+            & pl.col("method").is_in(list(a.login_methods))
+        )
+        failed = pl.col("status").is_in(list(a.login_failure_status))
+        fail = fail | (login & failed)
+        ok = ok | (login & ~failed & (pl.col("status") < 400))
+    return fail, ok
+
+
+def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
+    """Aggregate a normalised frame (allowlisted rows excluded) into one row per asset, bucket, source.
+
+    Each row keeps one *sample* request (the most telling one: a probe, a failed login or a missing
+    path before an ordinary hit) for the evidence file.
+    """
+    fail, ok = _login_flags(assets)
+    missing = pl.col("status").is_in([404, 410])
+    probe = pl.col("path").str.contains(PROBE_REGEX)
+    interest = probe.cast(pl.Int8) * 4 + fail.cast(pl.Int8) * 2 + missing.cast(pl.Int8)
+    rows = frame.lazy().filter(~pl.col("allowed"))
+    rows = rows.with_columns(
+        pl.col("ts").dt.truncate(BUCKET).alias("bucket"),
+        fail.alias("_fail"),
+        ok.alias("_ok"),
+        missing.alias("_miss"),
+        probe.alias("_probe"),
+        interest.alias("_interest"),
+    )
+    pick = pl.col("_interest").arg_max()
+    agg = rows.group_by(KEYS).agg(
+        pl.len().cast(pl.Int64).alias("n"),
+        pl.col("_fail").sum().cast(pl.Int64).alias("fail"),
+        pl.col("_ok").sum().cast(pl.Int64).alias("ok"),
+        pl.col("path").filter(pl.col("_miss")).n_unique().cast(pl.Int64).alias("miss"),
+        pl.col("_probe").sum().cast(pl.Int64).alias("probe"),
+        (pl.col("status") >= 400).sum().cast(pl.Int64).alias("err"),
+        *[pl.col(c).get(pick).alias(c) for c in SAMPLE],
+    )
+    return agg.collect()
+
+
+def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Merge aggregate frames whose keys may repeat (the same bucket seen in two chunks)."""
+    nonempty = [p for p in parts if p.height]
+    if not nonempty:
+        return parts[0] if parts else pl.DataFrame()
+    whole = pl.concat(nonempty)
+    if whole.select(pl.struct(KEYS).is_unique().all()).item():
+        return whole
+    return whole.group_by(KEYS).agg(
+        *[pl.col(c).sum() for c in COUNTS],
+        *[pl.col(c).first() for c in SAMPLE],
+    )
+
+
+def split_final(pending: pl.DataFrame, watermark: object) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split aggregates into buckets that are final (end before ``watermark``) and those still open."""
+    if not pending.height:
+        return pending, pending
+    done = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) <= pl.lit(watermark)
+    return pending.filter(done), pending.filter(~done)

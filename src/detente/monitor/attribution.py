@@ -1,0 +1,144 @@
+"""Attribution of source keys to territory (country) and network (ASN), from the offline tables.
+
+Lookups are vectorised: keys become integers (IPv4: the address; IPv6: the top 64 bits) and one
+``numpy.searchsorted`` per family finds the range. The tables are loaded once, lazily, never downloaded.
+An address outside every range is ``"unknown"`` (country) or ASN 0 (``"unknown"``): never guessed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from detente.errors import ConfigError
+
+from .geodata import DATA_DIR
+
+U64 = npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True)
+class RangeTable:
+    """Sorted boundaries and the value of each range (0 = unknown)."""
+
+    starts: U64
+    values: npt.NDArray[np.uint32]
+
+    def find(self, keys: U64) -> npt.NDArray[np.uint32]:
+        """Return the value of each key; the invariant ``starts[0] == 0`` makes every index valid."""
+        idx = np.searchsorted(self.starts, keys, side="right") - 1
+        return self.values[idx]
+
+
+def _table(npz: Any, prefix: str) -> RangeTable:
+    starts = np.cumsum(npz[f"{prefix}_starts"].astype(np.uint64), dtype=np.uint64)
+    return RangeTable(starts, npz[f"{prefix}_values"].astype(np.uint32))
+
+
+def _strings(blob: npt.NDArray[np.uint8]) -> list[str]:
+    return blob.tobytes().decode("utf-8").split("\n")
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Country and ASN tables for IPv4 and IPv6, and where they come from (``sources``)."""
+
+    country4: RangeTable
+    country6: RangeTable
+    country_names: tuple[str, ...]
+    asn4: RangeTable
+    asn6: RangeTable
+    orgs: dict[int, str]
+    sources: dict[str, Any]
+
+    def lookup(self, keys: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Return ``(countries, asns)`` for source keys (IPv4 addresses or IPv6 /64s)."""
+        ints, is6, ok = key_integers(keys)
+        cc = np.zeros(len(keys), dtype=np.uint32)
+        asn = np.zeros(len(keys), dtype=np.uint32)
+        v4 = ok & ~is6
+        v6 = ok & is6
+        cc[v4] = self.country4.find(ints[v4])
+        cc[v6] = self.country6.find(ints[v6])
+        asn[v4] = self.asn4.find(ints[v4])
+        asn[v6] = self.asn6.find(ints[v6])
+        names = self.country_names
+        return [names[int(i)] for i in cc], [int(a) for a in asn]
+
+    def org(self, asn: int) -> str:
+        """Organisation name of an ASN, ``"unknown"`` for ASN 0 or an ASN missing from the data."""
+        return self.orgs.get(asn, "unknown") if asn else "unknown"
+
+
+def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Integers of source keys: IPv4 parsed in Polars (vectorised), IPv6 /64 prefixes in Python.
+
+    Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False.
+    """
+    s = pl.Series("k", keys, dtype=pl.String)
+    parts = s.str.split_exact(".", 3).struct.unnest()
+    octets = [parts[c].cast(pl.UInt64, strict=False) for c in parts.columns]
+    v4 = pl.Series([True] * len(keys)) if keys else pl.Series([], dtype=pl.Boolean)
+    total = pl.Series("v", [0] * len(keys), dtype=pl.UInt64)
+    for o in octets:
+        v4 = v4 & o.is_not_null() & (o.fill_null(256) < 256)
+        total = total * 256 + o.fill_null(0)
+    v4_np = v4.to_numpy().astype(bool)
+    ints = np.where(v4_np, total.to_numpy(), 0).astype(np.uint64)
+    is6 = s.str.contains(":", literal=True).fill_null(False).to_numpy().astype(bool)
+    ok = v4_np.copy()
+    for i in np.flatnonzero(is6).tolist():
+        value = _v6_top(keys[i])
+        if value is not None:
+            ints[i] = value
+            ok[i] = True
+    return ints, is6, ok
+
+
+@cache
+def _v6_top(key: str) -> int | None:
+    try:
+        return int(ipaddress.IPv6Address(key.split("/", 1)[0])) >> 64
+    except ValueError:
+        return None
+
+
+@cache
+def load(folder: Path = DATA_DIR) -> Attribution:
+    """Load the tables once per process (they are immutable)."""
+    try:
+        with np.load(folder / "country.npz") as c, np.load(folder / "asn.npz") as a:
+            orgs = dict(zip(a["org_asn"].tolist(), _strings(a["org_names"]), strict=True))
+            sources = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
+            return Attribution(
+                country4=_table(c, "v4"),
+                country6=_table(c, "v6"),
+                country_names=tuple(_strings(c["names"])),
+                asn4=_table(a, "v4"),
+                asn6=_table(a, "v6"),
+                orgs=orgs,
+                sources=sources,
+            )
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"attribution tables in {folder} are missing or damaged ({exc}); "
+            "rebuild them with `python -m detente.monitor.geodata build`"
+        ) from exc
+
+
+def attribution_note(sources: dict[str, Any]) -> str:
+    """One line naming each table's source, licence and date, printed in every report."""
+    parts = [
+        f"{name}: {meta.get('source')} ({meta.get('licence')}, {meta.get('date')})"
+        for name, meta in sources.items()
+    ]
+    return "; ".join(parts)

@@ -1,0 +1,177 @@
+"""``detente monitor``: scan, follow, report, generate, score and evaluate (a thin shell)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from detente.errors import DetenteError
+from detente.shell import exit_code
+
+from .assets import Asset, default_asset, load_assets
+from .attribution import load
+from .engine import Engine
+from .evaluation import evaluate
+from .features import Tuning
+from .follow import FollowLoop
+from .formats import resolve
+from .generate import ATTACK_KINDS, Mix, generate
+from .html import report as html_report
+from .inputs import Follower, expand
+from .output import (
+    evidence_document,
+    incident_document,
+    incidents_csv,
+    read_incidents,
+    write_json,
+)
+from .parse import Parser
+from .pipeline import Scanner, scan
+from .score import score_files
+from .terminal import summary
+
+app = typer.Typer(no_args_is_help=True, help="Find mass attacks in web logs; attribute to territory.")
+console = Console(stderr=True)
+
+AssetsOpt = Annotated[Path | None, typer.Option("--assets", help="assets TOML file")]
+FormatOpt = Annotated[str, typer.Option("--format", help="common, combined, json, or a log format string")]
+TzOpt = Annotated[str, typer.Option("--timezone", help="zone of log times written without offset")]
+
+
+def _assets(path: Path | None) -> tuple[Asset, ...]:
+    return load_assets(path) if path else (default_asset(),)
+
+
+def _fail(exc: DetenteError) -> None:
+    console.print(f"[red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(exit_code(exc))
+
+
+@app.command("scan")
+def scan_cmd(
+    logs: Annotated[list[str], typer.Argument(help="files, folders or glob patterns")],
+    assets: AssetsOpt = None,
+    fmt: FormatOpt = "combined",
+    timezone: TzOpt = "UTC",
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("monitor-out"),
+    quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
+) -> None:
+    """Scan logs; write incidents.json, evidence.json, incidents.csv and report.html to --out."""
+    try:
+        files = expand(logs)
+        geo = load()
+        total = sum(f.stat().st_size for f in files)
+        with Progress(console=console, disable=quiet, transient=True) as bar:
+            task = bar.add_task("scanning", total=total)
+            result = scan(
+                files,
+                resolve(fmt),
+                _assets(assets),
+                geo,
+                Tuning(),
+                timezone,
+                progress=lambda n: bar.advance(task, n),
+            )
+        now = datetime.now(UTC)
+        doc = incident_document(result, geo, now)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "incidents.json", doc)
+        write_json(out / "evidence.json", evidence_document(result, now))
+        (out / "incidents.csv").write_text(incidents_csv(doc), encoding="utf-8")
+        (out / "report.html").write_text(html_report(doc), encoding="utf-8")
+    except DetenteError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        summary(doc, Console())
+
+
+@app.command("follow")
+def follow_cmd(
+    log: Annotated[Path, typer.Argument(help="the log file to follow (rotation is handled)")],
+    assets: AssetsOpt = None,
+    fmt: FormatOpt = "combined",
+    timezone: TzOpt = "UTC",
+    from_start: Annotated[bool, typer.Option(help="read the file from its start")] = False,
+) -> None:
+    """Follow a growing log; print each alert as one JSON line as soon as it is confirmed."""
+    chosen = _assets(assets)
+    scanner = Scanner(Parser(resolve(fmt), chosen, timezone), Engine(chosen, load()))
+
+    def alert(a: dict[str, object]) -> None:
+        print(json.dumps(a), flush=True)
+
+    loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert)
+    try:
+        loop.run(time.sleep)
+    except KeyboardInterrupt:
+        return
+
+
+@app.command("report")
+def report_cmd(
+    incidents: Annotated[Path, typer.Argument(help="an incidents.json written by scan")],
+    html: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
+    csv: Annotated[Path | None, typer.Option(help="also write CSV here")] = None,
+) -> None:
+    """Show an incident document in the terminal; optionally write HTML and CSV."""
+    try:
+        doc = read_incidents(incidents)
+    except DetenteError as exc:
+        _fail(exc)
+        return
+    summary(doc, Console())
+    if html:
+        html.write_text(html_report(doc), encoding="utf-8")
+    if csv:
+        csv.write_text(incidents_csv(doc), encoding="utf-8")
+
+
+@app.command("generate")
+def generate_cmd(
+    out: Annotated[Path, typer.Option(help="folder for access.log and truth.json")],
+    seed: Annotated[int, typer.Option()] = 101,
+    hours: Annotated[float, typer.Option()] = 6.0,
+    peak_rpm: Annotated[float, typer.Option(help="background requests per minute at peak")] = 300,
+    attacks: Annotated[str, typer.Option(help="comma-separated kinds")] = ",".join(ATTACK_KINDS),
+    benign: Annotated[str, typer.Option()] = "flash-crowd,login-rush",
+) -> None:
+    """Write a labelled synthetic log and its truth file."""
+    out.mkdir(parents=True, exist_ok=True)
+    mix = Mix(hours=hours, peak_rpm=peak_rpm, attacks=_split(attacks), benign=_split(benign))
+    truth = generate(seed, mix, out / "access.log", out / "truth.json")
+    console.print(f"{truth['lines']:,} lines, {len(truth['attacks'])} attacks -> {out}")
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(x for x in text.split(",") if x)
+
+
+@app.command("score")
+def score_cmd(truth: Path, incidents: Path, evidence: Path) -> None:
+    """Score incidents against a truth file (precision, recall, sources, timing per kind)."""
+    try:
+        scores = score_files(truth, incidents, evidence)
+    except DetenteError as exc:
+        _fail(exc)
+        return
+    json.dump({k: v.row() for k, v in scores.items()}, sys.stdout, indent=2)
+    print()
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    work: Annotated[Path, typer.Option(help="scratch folder for generated logs")] = Path("var/monitor-eval"),
+) -> None:
+    """Run the fixed evaluation (seeds in evaluation.py) for the detectors and the rate limit."""
+    table = evaluate(work, lambda c: console.print(f"case seed {c.seed}: {c.mix.attacks}"))
+    json.dump(table, sys.stdout, indent=2)
+    print()

@@ -1,0 +1,294 @@
+"""The stateful shell around the detector kernel: buffers, baselines, episodes, incidents.
+
+Feed it aggregates (:func:`.aggregate.aggregate`) in any order within the lateness allowance and tell it
+how far log time has surely advanced (``advance(watermark)``); it finalises the buckets before the
+watermark, runs the kernel over them in time order and builds an incident for every episode that
+closes. Memory is bounded by the history window (:data:`HISTORY`), the open buckets and the rows of
+open episodes, never by the length of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from . import detect
+from .aggregate import BUCKET_SECONDS, merge, split_final
+from .assets import Asset
+from .attribution import Attribution
+from .detect import AssetState, Event
+from .features import Tuning, flag, site_buckets, site_windows, source_features
+from .incidents import (
+    FLAG,
+    KIND_OF_FAMILY,
+    METRIC,
+    Evidence,
+    Incident,
+    asn_names,
+    incident_id,
+    iso,
+    per_source,
+    prefixes,
+    refine,
+    sample_lines,
+    shares,
+)
+from .reasons import reasons
+
+HISTORY = timedelta(minutes=30)
+LONG = timedelta(seconds=300)
+
+
+@dataclass
+class OpenEpisode:
+    """Rows kept for an open episode: the history before it and the flagged rows during it."""
+
+    family: str
+    asset: str
+    start: datetime
+    before: pl.DataFrame
+    during: list[pl.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class Engine:
+    """Runs detection over aggregates for a set of assets."""
+
+    assets: Sequence[Asset]
+    geo: Attribution
+    tuning: Tuning = field(default_factory=Tuning)
+    heavy_floor_q: float = 0.0
+    pending: pl.DataFrame = field(default_factory=pl.DataFrame)
+    history: pl.DataFrame = field(default_factory=pl.DataFrame)
+    site_tail: pl.DataFrame = field(default_factory=pl.DataFrame)
+    states: dict[str, AssetState] = field(default_factory=dict)
+    open: dict[tuple[str, str], OpenEpisode] = field(default_factory=dict)
+    incidents: list[tuple[Incident, Evidence]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    timeline: dict[str, dict[datetime, int]] = field(default_factory=dict)
+    built: dict[tuple[str, str], tuple[OpenEpisode, datetime, tuple[Incident, Evidence]]] = field(
+        default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for a in self.assets:
+            self.states[a.name] = detect.initial(a.expect.requests_per_minute)
+
+    def feed(self, agg: pl.DataFrame) -> None:
+        """Add aggregates of newly parsed lines."""
+        self.pending = merge([self.pending, agg]) if self.pending.height else agg
+
+    def advance(self, watermark: datetime) -> None:
+        """Finalise and detect every bucket that ends at or before ``watermark``."""
+        final, self.pending = split_final(self.pending, watermark)
+        if final.height:
+            self._batch(final)
+
+    def finish(self) -> list[tuple[Incident, Evidence]]:
+        """End of input: finalise everything and close all episodes."""
+        if self.pending.height:
+            self._batch(self.pending)
+            self.pending = self.pending.clear()
+        for name, state in list(self.states.items()):
+            self.states[name], events = detect.flush(state)
+            self._events(name, events)
+        return self.incidents
+
+    def _heavy_rpm(self) -> float:
+        """The heavy rate: a floor, or the factor times the 99th percentile of recent sources.
+
+        The percentile is taken over the history (30 minutes of rows, not one small batch) and only
+        over sources under the floor, so a flood, even a slow ramp, cannot raise its own bar.
+        """
+        t = self.tuning
+        if self.history.height and not self.open:
+            below = self.history.filter(pl.col("r60") < t.flood_rpm_floor)["r60"]
+            q = below.quantile(0.99) if below.len() else None
+            self.heavy_floor_q = float(q) if q is not None else self.heavy_floor_q
+        return max(t.flood_rpm_floor, t.flood_factor * self.heavy_floor_q)
+
+    def _batch(self, final: pl.DataFrame) -> None:
+        first = final["bucket"].min()
+        assert isinstance(first, datetime)
+        tail = self._tail(first - LONG)
+        both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
+        feats = both.filter(pl.col("bucket") >= first)
+        feats = flag(feats, self._heavy_rpm(), self.tuning)
+        self._remember(feats)
+        self._note_timeline(feats)
+        site = site_buckets(feats)
+        windows = self._windows(site, first)
+        for name in windows["asset"].unique(maintain_order=True).to_list():
+            self._run(name, windows.filter(pl.col("asset") == name), feats)
+
+    def _tail(self, since: datetime) -> pl.DataFrame:
+        if not self.history.height:
+            return self.history
+        return self.history.filter(pl.col("bucket") >= since).select(self._base_columns())
+
+    def _base_columns(self) -> list[str]:
+        return [c for c in self.history.columns if c not in _DERIVED]
+
+    def _remember(self, feats: pl.DataFrame) -> None:
+        """Keep the current batch and :data:`HISTORY` before it (an episode may open anywhere in it)."""
+        first = feats["bucket"].min()
+        assert isinstance(first, datetime)
+        parts = [p for p in (self.history, feats) if p.height]
+        self.history = pl.concat(parts, how="diagonal_relaxed")
+        self.history = self.history.filter(pl.col("bucket") > first - HISTORY)
+
+    def _note_timeline(self, feats: pl.DataFrame) -> None:
+        minute = feats.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("n").sum())
+        for asset, at, n in minute.iter_rows():
+            line = self.timeline.setdefault(asset, {})
+            line[at] = line.get(at, 0) + int(n)
+
+    def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
+        parts = [p for p in (self.site_tail, site) if p.height]
+        combined = pl.concat(parts, how="diagonal_relaxed").sort("asset", "bucket")
+        self.site_tail = combined.filter(pl.col("bucket") > first - timedelta(seconds=60))
+        return site_windows(combined).filter(pl.col("bucket") >= first)
+
+    def _run(self, name: str, windows: pl.DataFrame, feats: pl.DataFrame) -> None:
+        state = self.states[name]
+        t = self.tuning
+        # episodes opened in this batch already hold it in ``before`` (history includes the batch)
+        earlier = [ep for (asset, _), ep in self.open.items() if asset == name]
+        for ep in earlier:
+            ep.during.append(feats.filter((pl.col("asset") == name) & pl.col(FLAG[ep.family])))
+        for row in windows.iter_rows(named=True):
+            at = row["bucket"]
+            state, events = detect.step(state, at, row, t)
+            if events:
+                self.states[name] = state
+                self._events(name, events)
+        self.states[name] = state
+
+    def _events(self, name: str, events: list[Event]) -> None:
+        for ev in events:
+            key = (name, ev.family)
+            if ev.action == "open":
+                before = self.history.filter(pl.col("asset") == name)
+                self.open[key] = OpenEpisode(ev.family, name, ev.start, before)
+                self.alerts.append({"asset": name, "family": ev.family, "start": iso(ev.start)})
+            elif key in self.open and ev.end is not None:
+                self._close(key, self.open.pop(key), ev.end)
+
+    def _close(self, key: tuple[str, str], episode: OpenEpisode, last: datetime) -> None:
+        """Build the incident; a slow attack seen as two episodes that overlap becomes one."""
+        built = self._build(episode, last)
+        if built is None:
+            return
+        prev = self.built.get(key)
+        if prev is not None and built[0].start <= prev[2][0].end and prev[2] in self.incidents:
+            merged = OpenEpisode(
+                episode.family,
+                episode.asset,
+                prev[0].start,
+                pl.concat([prev[0].before, *prev[0].during, episode.before], how="diagonal_relaxed"),
+                episode.during,
+            )
+            again = self._build(merged, last)
+            if again is not None:
+                self.incidents.remove(prev[2])
+                built, episode = again, merged
+        self.built[key] = (episode, last, built)
+        self.incidents.append(built)
+
+    def _build(self, ep: OpenEpisode, last: datetime) -> tuple[Incident, Evidence] | None:
+        during = pl.concat([ep.before.filter(pl.col(FLAG[ep.family])), *ep.during], how="diagonal_relaxed")
+        during = during.filter(
+            (pl.col("bucket") >= ep.start) & (pl.col("bucket") <= last) & pl.col(FLAG[ep.family])
+        )
+        if ep.family == "login":
+            totals = during.group_by("src").agg(pl.col("fail").sum(), pl.col("ok").sum())
+            srcs = totals.filter(pl.col("fail") > pl.col("ok"))["src"]
+        else:
+            srcs = during["src"].unique()
+        if not srcs.len():
+            return None
+        rows = (
+            pl.concat([ep.before, *ep.during], how="diagonal_relaxed")
+            .unique(["asset", "bucket", "src"])
+            .filter(pl.col("src").is_in(srcs.implode()))
+        )
+        metric = METRIC[ep.family]
+        value = pl.col(metric) + (pl.col("probe") if ep.family == "scan" else 0)
+        series = rows.group_by("bucket").agg(value.sum().alias("v"))
+        start, end = refine(series, ep.start, last)
+        rows = rows.filter((pl.col("bucket") >= start) & (pl.col("bucket") < end))
+        return self._incident(ep, rows, start, end)
+
+    def _incident(
+        self, ep: OpenEpisode, rows: pl.DataFrame, start: datetime, end: datetime
+    ) -> tuple[Incident, Evidence] | None:
+        asset = next(a for a in self.assets if a.name == ep.asset)
+        table = per_source(rows, self.geo)
+        total = int(table["requests"].sum())
+        metric_total = int(rows[METRIC[ep.family]].sum()) + (
+            int(rows["probe"].sum()) if ep.family == "scan" else 0
+        )
+        if metric_total < self.tuning.min_total or not table.height:
+            return None
+        few, many = KIND_OF_FAMILY[ep.family]
+        kind = few if table.height <= self.tuning.few_sources else many
+        per_minute = rows.group_by(pl.col("bucket").dt.truncate("1m")).agg(pl.col("n").sum())
+        peak = int(per_minute["n"].cast(pl.Int64).max() or 0)  # type: ignore[arg-type]
+        ident = incident_id(asset.name, kind, iso(start))
+        evidence = Evidence(
+            incident=ident,
+            sources=[_source_json(r) for r in table.iter_rows(named=True)],
+            sample=sample_lines(rows),
+        )
+        countries = shares(table, "country", {})
+        networks = shares(table, "asn", asn_names(self.geo, table["asn"].unique().to_list()))
+        incident = Incident(
+            id=ident,
+            asset=asset.name,
+            party=asset.party,
+            asset_kind=asset.kind,
+            kind=kind,
+            start=iso(start),
+            end=iso(end),
+            requests_total=total,
+            requests_peak_per_minute=peak,
+            sources_distinct=table.height,
+            countries=countries,
+            networks=networks,
+            top_prefixes=prefixes(table),
+            reasons=reasons(kind, table, rows, end - start),
+            evidence_sha256=evidence.digest(),
+        )
+        return incident, evidence
+
+
+_DERIVED = (
+    "r60",
+    "r300",
+    "act300",
+    "fail300",
+    "ok300",
+    "miss300",
+    "probe300",
+    "heavy",
+    "persistent",
+    "scanning",
+    "failing",
+)
+
+
+def _source_json(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source": r["src"],
+        "country": r["country"],
+        "asn": int(r["asn"]) if str(r["asn"]).isdigit() else 0,
+        "requests": int(r["requests"]),
+        "failed_logins": int(r["failed_logins"]),
+        "missing_paths": int(r["missing_paths"]),
+        "first_seen": iso(r["first"]),
+        "last_seen": iso(r["last"] + timedelta(seconds=BUCKET_SECONDS)),
+    }

@@ -1,0 +1,122 @@
+"""Vectorised features: per source over sliding windows, and per asset per bucket.
+
+Per source (``r60``, ``r300``, ``act300``, ``fail300``, ``miss300``, ``probe300``): requests in the last
+60 and 300 seconds, buckets active in the last 300 seconds, failed logins, distinct missing paths and
+probe hits in the last 300 seconds. Per asset and bucket (``R``, ``F``, ``OK``, ``M``, ``HV``, ``PV``,
+...): 60-second sliding sums of requests, failed and successful logins, missing paths and probes, and the
+requests of heavy and of persistent sources.
+
+Invariant: features of a bucket depend only on that bucket and the ones before it (causal), so scan and
+follow mode see the same values for the same log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from .aggregate import BUCKET_SECONDS
+
+SHORT = "60s"
+LONG = "300s"
+SHORT_BUCKETS = 60 // BUCKET_SECONDS
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Detector settings. Defaults were fixed on development seeds (see docs/monitor.md)."""
+
+    flood_rpm_floor: float = 120.0  # a source above this per minute is heavy, whatever the baseline
+    flood_factor: float = 3.0  # ... or above this times the learned 99th percentile of sources
+    persist_active: int = 15  # active buckets of the last 30 for a source to be persistent
+    persist_requests: float = 25.0  # and at least this many requests in 300 s
+    few_sources: int = 20  # at most this many sources: a flood or brute force, not a distributed one
+    dflood_min_sources: int = 10
+    dflood_min_rpm: float = 100.0
+    dflood_share: float = 0.5  # persistent excess must be half the baseline volume or more
+    volume_sigmas: float = 4.0
+    scan_min: float = 20.0  # missing paths and probes per minute, site-wide
+    scan_source_min: int = 15  # one source with this many distinct missing paths in 300 s
+    login_min: float = 5.0  # failed logins per minute, site-wide
+    login_ratio: float = 0.5
+    login_source_min: int = 10  # one source with this many failures in 300 s
+    sigmas: float = 6.0
+    halflife_s: float = 1800.0
+    warmup_buckets: int = 30
+    confirm_buckets: int = 2
+    gap_buckets: int = 18
+    min_total: float = 20.0  # smaller episodes are not reported
+
+
+def source_features(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets."""
+    if not rows.height:
+        return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
+    over = ("asset", "src")
+    sort = rows.sort("asset", "src", "bucket").with_columns(pl.lit(1, dtype=pl.Int64).alias("_one"))
+
+    def roll(col: str, window: str) -> pl.Expr:
+        return pl.col(col).rolling_sum_by("bucket", window_size=window).over(over)
+
+    return sort.with_columns(
+        roll("n", SHORT).alias("r60"),
+        roll("n", LONG).alias("r300"),
+        roll("_one", LONG).alias("act300"),
+        roll("fail", LONG).alias("fail300"),
+        roll("ok", LONG).alias("ok300"),
+        roll("miss", LONG).alias("miss300"),
+        roll("probe", LONG).alias("probe300"),
+    ).drop("_one")
+
+
+_SOURCE_COLS = ("r60", "r300", "act300", "fail300", "ok300", "miss300", "probe300")
+
+
+def flag(rows: pl.DataFrame, heavy_rpm: float, t: Tuning) -> pl.DataFrame:
+    """Mark each source row heavy, persistent, scanning or failing logins."""
+    return rows.with_columns(
+        (pl.col("r60") >= heavy_rpm).alias("heavy"),
+        ((pl.col("act300") >= t.persist_active) & (pl.col("r300") >= t.persist_requests)).alias("persistent"),
+        ((pl.col("miss300") >= 3) | (pl.col("probe300") >= 1)).alias("scanning"),
+        (pl.col("fail300") >= 1).alias("failing"),
+    )
+
+
+def site_buckets(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per asset and bucket sums of a flagged frame (one bucket's sources, not yet windowed)."""
+    return (
+        rows.group_by("asset", "bucket")
+        .agg(
+            pl.col("n").sum().alias("R"),
+            pl.col("fail").sum().alias("F"),
+            pl.col("ok").sum().alias("OK"),
+            (pl.col("miss") + pl.col("probe")).sum().alias("M"),
+            pl.col("n").filter(pl.col("heavy")).sum().alias("HV"),
+            pl.col("heavy").sum().alias("HC"),
+            pl.col("n").filter(pl.col("persistent")).sum().alias("PV"),
+            pl.col("persistent").sum().alias("PC"),
+            pl.col("fail300").max().alias("FMAX"),
+            pl.col("miss300").max().alias("MMAX"),
+            pl.len().alias("S"),
+        )
+        .sort("asset", "bucket")
+    )
+
+
+SITE_SUMS = ("R", "F", "OK", "M", "HV", "PV")
+
+
+def site_windows(buckets: pl.DataFrame) -> pl.DataFrame:
+    """60-second sliding sums of :data:`SITE_SUMS`, empty buckets filled with zeros."""
+    if not buckets.height:
+        return buckets
+    full = (
+        buckets.sort("asset", "bucket")
+        .upsample("bucket", every=f"{BUCKET_SECONDS}s", group_by="asset")
+        .with_columns(pl.col("asset").forward_fill())
+        .fill_null(0)
+    )
+    return full.with_columns(
+        [pl.col(c).rolling_sum(SHORT_BUCKETS, min_samples=1).over("asset").alias(f"{c}60") for c in SITE_SUMS]
+    )

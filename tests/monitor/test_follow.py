@@ -1,0 +1,83 @@
+"""Follow mode: an attack is reported within 60 seconds of its start, in log time (injected clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detente.monitor.assets import default_asset
+from detente.monitor.attribution import load
+from detente.monitor.engine import Engine
+from detente.monitor.follow import FollowLoop
+from detente.monitor.formats import resolve
+from detente.monitor.generate import Mix, World, background, render
+from detente.monitor.inputs import Follower
+from detente.monitor.parse import Parser
+from detente.monitor.pipeline import Scanner
+
+START = datetime(2026, 6, 14, 8, 0, tzinfo=UTC)
+
+
+def _events(attack_at: float) -> list[tuple[float, str, str, str, int, str]]:
+    w = World(np.random.default_rng(202), load())
+    events = list(background(w, Mix(hours=0.5, peak_rpm=300, start=START)))
+    agent = w.browser()
+    for src in ("198.51.100.7", "198.51.100.8"):
+        t = attack_at
+        while t < attack_at + 300:
+            events.append((t, src, "GET", "/results", 200, agent))
+            t += float(w.rng.exponential(1 / 6))
+    return sorted(events, key=lambda e: e[0])
+
+
+def test_flood_reported_within_a_minute_of_log_time(tmp_path: Path) -> None:
+    attack_at = 1200.0
+    log = tmp_path / "access.log"
+    log.write_text("")
+    now = [START]
+    alerts: list[dict[str, Any]] = []
+    asset = default_asset()
+    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
+    loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: now[0], alerts.append)
+    events = _events(attack_at)
+    i = 0
+    with log.open("a") as fh:
+        for second in range(0, 1800, 5):  # the log grows; the clock follows log time
+            while i < len(events) and events[i][0] < second:
+                fh.write(render(START, events[i]) + "\n")
+                i += 1
+            fh.flush()
+            now[0] = START + timedelta(seconds=second)
+            loop.step()
+            if alerts:
+                break
+    loop.follower.close()
+    assert alerts, "the flood was never reported"
+    assert alerts[0]["family"] == "flood"
+    when, _ = loop.reported[0]
+    latency = (when - (START + timedelta(seconds=attack_at))).total_seconds()
+    assert 0 < latency <= 60
+
+
+def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"one\n")
+    f = Follower(log, from_start=True)
+    assert f.poll() == b"one\n"
+    with log.open("ab") as fh:
+        fh.write(b"two\npart")
+    assert f.poll() == b"two\n"
+    with log.open("ab") as fh:
+        fh.write(b"ial\n")
+    log.rename(tmp_path / "a.log.1")
+    log.write_bytes(b"three\n")
+    assert f.poll() == b"partial\nthree\n"
+    log.write_bytes(b"")
+    assert f.poll() == b""
+    with log.open("ab") as fh:
+        fh.write(b"four\n")
+    assert f.poll() == b"four\n"
+    f.close()

@@ -1,0 +1,137 @@
+"""Parsing: formats, compression, time zones, proxies, and never a crash on garbage."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detente.monitor.assets import parse_assets
+from detente.monitor.formats import from_format_string, resolve
+from detente.monitor.inputs import chunks, expand, open_log
+from detente.monitor.parse import Parser
+
+LINE = '203.0.113.7 - - [12/Jun/2026:10:00:00 +0200] "GET /a?b=c HTTP/1.1" 200 5 "-" "ua"\n'
+ASSETS = """
+[[asset]]
+name = "cec"
+hosts = ["cec.example"]
+trusted_proxies = ["10.0.0.0/8"]
+allow = ["192.0.2.0/28"]
+[[asset]]
+name = "ministry"
+hosts = ["gov.example"]
+"""
+
+
+def _parser(fmt: str = "combined") -> Parser:
+    return Parser(resolve(fmt), parse_assets(ASSETS))
+
+
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_characters="\n\r\x00", blacklist_categories=["Cs"]), max_size=80
+        )
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_garbage_never_crashes_and_every_line_is_counted(lines: list[str]) -> None:
+    data = "".join(line + "\n" for line in [*lines, LINE.strip()]).encode()
+    frame, stats = _parser().parse(data)
+    assert stats.read == stats.parsed + stats.rejected
+    assert frame.height == stats.parsed >= 1
+
+
+def test_invalid_utf8_is_replaced_not_fatal() -> None:
+    frame, stats = _parser().parse(b"\xff\xfe garbage\n" + LINE.encode())
+    assert (frame.height, stats.rejected) == (1, 1)
+
+
+def test_query_string_is_split_off() -> None:
+    frame, _ = _parser().parse(LINE.encode())
+    assert frame.row(0, named=True)["path"] == "/a"
+    assert frame.row(0, named=True)["query"] is True
+
+
+def test_json_lines_with_iso_times() -> None:
+    rows = [
+        {
+            "remote_addr": "198.51.100.1",
+            "time": "2026-06-12T10:00:00+02:00",
+            "request": "GET / HTTP/1.1",
+            "status": 200,
+            "http_user_agent": "ua",
+        },
+        {
+            "client_ip": "2001:db8::5",
+            "timestamp": "2026-06-12T08:00:01Z",
+            "method": "POST",
+            "path": "/login",
+            "status": "401",
+        },
+        {"nothing": "useful"},
+    ]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    frame, stats = _parser("json").parse(data)
+    assert stats.rejected == 1
+    assert frame["src"].to_list() == ["198.51.100.1", "2001:db8::/64"]
+    assert [t.isoformat() for t in frame["ts"]] == ["2026-06-12T08:00:00+00:00", "2026-06-12T08:00:01+00:00"]
+
+
+def test_custom_nginx_format_with_host_and_trusted_proxy() -> None:
+    fmt = from_format_string(
+        '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for" $host'
+    )
+    line = (
+        '10.1.2.3 - - [12/Jun/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" '
+        '"6.6.6.6, 203.0.113.9, 10.9.9.9" cec.example\n'
+        '198.51.100.4 - - [12/Jun/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" '
+        '"6.6.6.6" gov.example:443\n'
+        '192.0.2.3 - - [12/Jun/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "-" cec.example\n'
+    )
+    frame, _ = Parser(fmt, parse_assets(ASSETS)).parse(line.encode())
+    # behind the trusted proxy: the right-most hop that is not trusted, never the spoofable left-most
+    assert frame["client"].to_list() == ["203.0.113.9", "198.51.100.4", "192.0.2.3"]
+    assert frame["asset"].to_list() == ["cec", "ministry", "cec"]
+    assert frame["allowed"].to_list() == [False, False, True]
+
+
+def test_apache_format_string() -> None:
+    fmt = from_format_string(r"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"")
+    frame, stats = Parser(fmt, parse_assets(ASSETS)).parse(LINE.encode())
+    assert (frame.height, stats.rejected) == (1, 0)
+
+
+def test_naive_times_take_the_given_zone() -> None:
+    fmt = from_format_string('$remote_addr [$time_iso8601] "$request" $status')
+    line = b'198.51.100.1 [2026-01-12T10:00:00] "GET / HTTP/1.1" 200\n'
+    frame, _ = Parser(fmt, parse_assets(ASSETS), timezone="Europe/Berlin").parse(line)
+    assert frame["ts"][0].isoformat() == "2026-01-12T09:00:00+00:00"
+
+
+def test_plain_gzip_and_zstd_read_alike(tmp_path: Path) -> None:
+    data = (LINE * 1000).encode()
+    (tmp_path / "a.log").write_bytes(data)
+    (tmp_path / "b.log.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "c.log.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+    files = expand([str(tmp_path)])
+    assert len(files) == 3
+    for path in files:
+        with open_log(path) as fh:
+            got = b"".join(chunks(fh, size=1000))
+        assert got == data
+
+
+def test_chunks_end_at_line_ends_and_keep_a_last_partial_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_bytes(b"one\ntwo\nthree")
+    with open_log(path) as fh:
+        parts = list(chunks(fh, size=3))
+    assert all(p.endswith(b"\n") for p in parts)
+    assert b"".join(parts) == b"one\ntwo\nthree\n"

@@ -1,0 +1,80 @@
+"""End to end on a generated log: every attack found, benign surges not reported, outputs sound."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from detente.monitor.assets import default_asset
+from detente.monitor.attribution import load
+from detente.monitor.cli import app
+from detente.monitor.formats import resolve
+from detente.monitor.incidents import Evidence, canonical
+from detente.monitor.output import evidence_document, incident_document
+from detente.monitor.pipeline import scan
+from detente.monitor.score import score_files
+
+
+def _run(log: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    result = scan([log], resolve("combined"), [default_asset()], load())
+    now = datetime(2026, 6, 20, tzinfo=UTC)
+    return incident_document(result, load(), now), evidence_document(result, now)
+
+
+def test_every_attack_kind_is_found_and_nothing_else(dev_log: tuple[Path, dict[str, Any]]) -> None:
+    log, truth = dev_log
+    doc, _ = _run(log)
+    assert sorted(i["kind"] for i in doc["incidents"]) == sorted(a["kind"] for a in truth["attacks"])
+    assert truth["benign"], "the log must hold a benign surge for this test to mean anything"
+
+
+def test_scores_from_files_via_the_cli(dev_log: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    log, _ = dev_log
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["scan", str(log), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    scores = score_files(log.parent / "truth.json", out / "incidents.json", out / "evidence.json")
+    for kind, ks in scores.items():
+        row = ks.row()
+        assert row["precision"] == 1.0, kind
+        assert row["recall"] == 1.0, kind
+        assert row["start_error_s"] is not None, kind
+        assert row["start_error_s"] < 300, kind
+    html = (out / "report.html").read_text()
+    assert "<svg" in html
+    assert not re.search(r"(src|href)=", html), "the report must be self-contained"
+    assert (out / "incidents.csv").read_text().count("\n") == len(scores) + 1
+    report = CliRunner().invoke(app, ["report", str(out / "incidents.json")])
+    assert report.exit_code == 0
+    assert "Attribution data" in report.output
+
+
+def test_public_summary_has_no_address_and_evidence_matches_digest(
+    dev_log: tuple[Path, dict[str, Any]],
+) -> None:
+    log, _ = dev_log
+    doc, ev = _run(log)
+    public = json.dumps(doc["incidents"])
+    for item in ev["incidents"]:
+        for s in item["sources"]:
+            if "/" not in s["source"]:
+                assert f'"{s["source"]}"' not in public
+        again = Evidence(item["incident"], item["sources"], item["sample"])
+        assert again.digest() == item["sha256"]
+        assert all("?" not in line or "?REDACTED" in line for line in item["sample"])
+    digests = {i["evidence"]["sha256"] for i in doc["incidents"]}
+    assert digests == {e["sha256"] for e in ev["incidents"]}
+    assert canonical({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
+
+
+def test_attribution_is_in_every_report(dev_log: tuple[Path, dict[str, Any]]) -> None:
+    doc, _ = _run(dev_log[0])
+    tables = doc["attribution"]["tables"]
+    assert tables["country"]["licence"] == "CC BY-SA 4.0"
+    assert tables["asn"]["licence"] == "CC BY 4.0"
+    assert all(t["date"] for t in tables.values())

@@ -1,0 +1,152 @@
+"""Units: addresses and proxies, range tables, the kernel's baseline, assets and the scorer."""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detente.errors import ConfigError
+from detente.monitor import detect
+from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networks, source_key
+from detente.monitor.assets import parse_assets
+from detente.monitor.attribution import load
+from detente.monitor.features import Tuning
+from detente.monitor.geodata import compact
+from detente.monitor.score import score
+
+TRUSTED = NetworkSet(parse_networks(["10.0.0.0/8", "2001:db8:ff::/48"], "test"))
+ADDR = st.ip_addresses(v=4).map(str)
+
+
+@given(peer=ADDR, hops=st.lists(ADDR, max_size=5))
+def test_forwarded_client_is_peer_or_rightmost_untrusted_hop(peer: str, hops: list[str]) -> None:
+    got = client_from_forwarded(peer, hops, TRUSTED)
+    if peer not in TRUSTED:
+        assert got == peer
+    else:
+        untrusted = [h for h in hops if h not in TRUSTED]
+        assert got == (untrusted[-1] if untrusted else (hops[0] if hops else peer))
+
+
+def test_ipv6_sources_aggregate_per_64() -> None:
+    assert source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert source_key("::ffff:192.0.2.1") == "192.0.2.1"
+    assert source_key("nonsense") is None
+
+
+@given(st.lists(st.tuples(st.integers(0, 999), st.integers(1, 50), st.integers(0, 5)), max_size=40))
+def test_compact_table_invariants(raw: list[tuple[int, int, int]]) -> None:
+    ranges = sorted((lo, lo + n, v) for lo, n, v in raw)
+    starts, values = compact(ranges, 2000)
+    assert starts[0] == 0
+    assert all(a < b for a, b in itertools.pairwise(starts))
+    assert all(a != b for a, b in itertools.pairwise(values))
+    # every key gets the value of the first range that covers it (0 where none does)
+    for key in range(0, 1100, 7):
+        want = next((v for lo, hi, v in ranges if lo <= key < hi), 0)
+        first = next(((lo, hi, v) for lo, hi, v in ranges if lo <= key < hi), None)
+        idx = int(np.searchsorted(np.asarray(starts), key, side="right")) - 1
+        if first is not None and not any(lo < first[0] < hi for lo, hi, _ in ranges):
+            assert values[idx] == want
+
+
+def test_attribution_known_and_unknown() -> None:
+    geo = load()
+    countries, asns = geo.lookup(["8.8.8.8", "10.1.1.1", "2a00:1450:4001:800::/64", "x"])
+    assert countries == ["US", "unknown", "IE", "unknown"]
+    assert asns[0] == 15169
+    assert asns[1] == 0
+    assert asns[3] == 0
+    assert geo.org(0) == "unknown"
+    starts = geo.country4.starts
+    assert starts[0] == 0
+    assert bool(np.all(np.diff(starts.astype(np.int64)) > 0))
+
+
+def _bucket(**kw: float) -> dict[str, float]:
+    base = dict.fromkeys(("R60", "F60", "OK60", "M60", "PV60", "HC", "PC", "FMAX", "MMAX"), 0.0)
+    base["R60"] = 300.0
+    return base | kw
+
+
+def test_kernel_opens_after_confirmation_and_closes_after_gap() -> None:
+    t = Tuning()
+    state = detect.initial(300.0)
+    at = datetime(2026, 6, 14, tzinfo=UTC)
+    step = timedelta(seconds=10)
+    events = []
+    for i in range(60):
+        hot = 10 <= i < 20
+        state, ev = detect.step(state, at + i * step, _bucket(HC=1.0 if hot else 0.0), t)
+        events += ev
+    assert [(e.family, e.action) for e in events] == [("flood", "open"), ("flood", "close")]
+    assert events[0].start == at + 10 * step
+    assert events[1].end == at + 19 * step
+
+
+def test_a_lone_trigger_is_forgotten_and_baseline_frozen_during_episode() -> None:
+    t = Tuning()
+    state = detect.initial(300.0)
+    at = datetime(2026, 6, 14, tzinfo=UTC)
+    state, ev = detect.step(state, at, _bucket(HC=1.0), t)
+    state, ev2 = detect.step(state, at + timedelta(seconds=10), _bucket(), t)
+    assert ev == ev2 == []
+    assert not state.episodes
+    state, _ = detect.step(state, at, _bucket(HC=1.0, R60=5000.0), t)
+    assert state.stats["R60"].mean == pytest.approx(300.0, rel=0.2)
+
+
+@settings(max_examples=30)
+@given(st.lists(st.floats(0, 1e4), min_size=1, max_size=50))
+def test_baseline_stat_stays_finite_and_nonnegative(xs: list[float]) -> None:
+    s = detect.Stat()
+    for x in xs:
+        s = s.update(x, 0.1)
+    assert s.var >= 0
+    assert s.sigma() >= 1.0
+    assert 0 <= s.mean <= max(xs) + 1e-6
+
+
+def test_assets_refuse_bad_config() -> None:
+    with pytest.raises(ConfigError, match="kind"):
+        parse_assets('[[asset]]\nname = "a"\nkind = "bank"\n')
+    with pytest.raises(ConfigError, match="not an IP network"):
+        parse_assets('[[asset]]\nname = "a"\nallow = ["nope"]\n')
+    with pytest.raises(ConfigError, match="unique"):
+        parse_assets('[[asset]]\nname = "a"\n[[asset]]\nname = "a"\n')
+    with pytest.raises(ConfigError, match="TOML"):
+        parse_assets("[[asset")
+
+
+def test_scorer_counts_matches_sources_and_times() -> None:
+    truth = {
+        "attacks": [
+            {
+                "kind": "flood",
+                "start": "2026-06-14T01:00:00Z",
+                "end": "2026-06-14T01:30:00Z",
+                "sources": ["192.0.2.1", "192.0.2.2"],
+            }
+        ]
+    }
+    incidents = [
+        {"id": "a", "kind": "flood", "start": "2026-06-14T01:01:00Z", "end": "2026-06-14T01:29:00Z"},
+        {"id": "b", "kind": "scan", "start": "2026-06-14T03:00:00Z", "end": "2026-06-14T03:10:00Z"},
+    ]
+    s = score(truth, incidents, {"a": ["192.0.2.1", "198.51.100.1"]})
+    row = s["flood"].row()
+    assert (row["precision"], row["recall"]) == (1.0, 1.0)
+    assert (row["source_precision"], row["source_recall"]) == (0.5, 0.5)
+    assert (row["start_error_s"], row["end_error_s"]) == (60.0, 60.0)
+    assert s["scan"].row()["precision"] == 0.0
+
+
+def test_networks_parse_v6() -> None:
+    nets = parse_networks(["2001:db8::/32"], "x")
+    assert nets == (ipaddress.ip_network("2001:db8::/32"),)
