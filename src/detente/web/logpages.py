@@ -70,6 +70,10 @@ def log_pages(shared: SharedLog, summarize: Summarize = plain_summary) -> APIRou
 
         return shared.read(read)
 
+    @router.get("/verify", response_class=HTMLResponse)
+    def verify_page() -> HTMLResponse:
+        return page("verify.html", vkey=shared.read(lambda log: log.log_key.vkey))
+
     @router.get("/log/entry/{index}.tlog-proof")
     def entry_proof(index: int) -> PlainTextResponse:
         def read(log: Log) -> str:
