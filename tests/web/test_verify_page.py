@@ -1,4 +1,4 @@
-"""The verify page in a real browser: a proof is checked by WebCrypto in the page; a tampered one is refused."""
+"""The verify page in a real browser: WebCrypto in the page checks a proof and refuses a tampered one."""
 
 from __future__ import annotations
 
