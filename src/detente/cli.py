@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from detente.audit.cli import audit_command
 from detente.monitor.cli import app as monitor_app
 from detente.shell import reported
 from detente.tlog.cli import app as log_app
@@ -16,6 +17,7 @@ app = typer.Typer(no_args_is_help=True, help="detente: verifiable assurances of 
 app.add_typer(log_app, name="log")
 app.add_typer(witness_app, name="witness")
 app.add_typer(monitor_app, name="monitor")
+app.command("audit")(audit_command)
 
 
 @app.command()

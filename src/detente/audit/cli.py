@@ -1,0 +1,52 @@
+"""``detente audit URL``: follow a registry as an independent auditor; any difference is an alarm."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from detente.audit.follow import Auditor
+from detente.audit.mirror import Mirror
+from detente.shell import err, reported
+from detente.tlog.note import parse_ed25519_vkey
+
+ALARM_EXIT = 3
+
+
+def audit_command(
+    url: Annotated[str, typer.Argument(help="The registry's base URL (or any static mirror of its tiles).")],
+    log_key: Annotated[
+        str, typer.Option("--log-key", help="The log's verifier key, obtained independently.")
+    ],
+    state: Annotated[Path, typer.Option(help="Folder for the auditor's own copy of the log.")] = Path(
+        "var/audit"
+    ),
+    follow: Annotated[bool, typer.Option(help="Keep following: one step every --interval seconds.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between steps with --follow.")] = 10.0,
+) -> None:
+    """Check each new checkpoint against the last one seen, fetch every entry, rebuild and compare."""
+    with reported():
+        key = parse_ed25519_vkey(log_key)
+        state.mkdir(parents=True, exist_ok=True)
+        mirror = Mirror(state / "mirror.db")
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
+                auditor = Auditor(http, key, mirror)
+                while True:
+                    report = auditor.step()
+                    for alarm in report.alarms:
+                        err.print(f"[bold red]ALARM:[/] {alarm}", highlight=False)
+                    typer.echo(
+                        f"size {report.size}: {report.new_entries} new entries, {len(report.alarms)} alarms"
+                    )
+                    if not follow:
+                        if report.alarms:
+                            raise typer.Exit(ALARM_EXIT)
+                        return
+                    time.sleep(interval)
+        finally:
+            mirror.close()

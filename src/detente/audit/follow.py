@@ -1,0 +1,104 @@
+"""One audit step against a registry: checkpoint, consistency, entries, rebuilt root, projection check.
+
+Every disagreement is an :class:`Alarm`, not an exception: an auditor's job is to report what it saw.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import httpx
+
+from detente.errors import DetenteError
+from detente.tlog import merkle
+from detente.tlog.checkpoint import open_checkpoint
+from detente.tlog.edge import TreeEdge
+from detente.tlog.note import Ed25519Verifier
+from detente.tlog.tiles import TILE_WIDTH, decode_entry_bundle, entries_path
+
+from .mirror import Mirror
+
+# Given every entry of the log, return differences between what they imply and what the API serves.
+ProjectionCheck = Callable[[Sequence[bytes], httpx.Client], list[str]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one audit step saw."""
+
+    size: int
+    new_entries: int
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass
+class Auditor:
+    """Follows one registry with its own mirror."""
+
+    http: httpx.Client
+    log_key: Ed25519Verifier
+    mirror: Mirror
+    check_projection: ProjectionCheck | None = None
+    alarms: list[str] = field(default_factory=list)
+    _edge: TreeEdge | None = None
+
+    def step(self) -> Report:
+        """Fetch and check the registry's newest state; return what was seen."""
+        self.alarms = []
+        try:
+            new = self._step()
+        except (DetenteError, httpx.HTTPError, ValueError) as exc:
+            self.alarms.append(f"{type(exc).__name__}: {exc}")
+            new = 0
+        return Report(self.mirror.size, new, tuple(self.alarms))
+
+    def _step(self) -> int:
+        note = self.http.get("/checkpoint").raise_for_status().text
+        cp = open_checkpoint(note, self.log_key).checkpoint
+        held = self.mirror.size
+        old_note = self.mirror.checkpoint()
+        if cp.size < held:
+            self.alarms.append(f"the log shrank: it served size {cp.size} after {held}")
+            return 0
+        if old_note is not None and held > 0:
+            old = open_checkpoint(old_note, self.log_key).checkpoint
+            self._check_consistency(old.size, old.root, cp.size, cp.root)
+        entries = self._fetch(held, cp.size)
+        edge = self._edge if self._edge is not None else self.mirror.edge()
+        edge, _ = edge.extend([merkle.leaf_hash(e) for e in entries])
+        if edge.root() != cp.root:
+            self.alarms.append(f"the entries served do not rebuild the root of checkpoint {cp.size}")
+            return 0
+        if not self.alarms:
+            self.mirror.accept(held, entries, note)
+            self._edge = edge
+        if self.check_projection is not None and not self.alarms:
+            self.alarms.extend(self.check_projection(self.mirror.entries(), self.http))
+        return len(entries)
+
+    def _check_consistency(self, old: int, old_root: bytes, new: int, new_root: bytes) -> None:
+        if old == new:
+            if old_root != new_root:
+                self.alarms.append(f"two different roots for size {old}: a fork")
+            return
+        body = self.http.get("/v1/log/consistency", params={"old": old, "new": new}).raise_for_status().json()
+        proof = [base64.b64decode(h) for h in body["hashes"]]
+        try:
+            merkle.verify_consistency(old, new, old_root, new_root, proof)
+        except DetenteError as exc:
+            self.alarms.append(f"checkpoint {new} does not extend checkpoint {old}: {exc}")
+
+    def _fetch(self, start: int, stop: int) -> list[bytes]:
+        """Entries ``[start, stop)`` from the C2SP entry bundles (any static mirror serves them)."""
+        out: list[bytes] = []
+        for tile in range(start // TILE_WIDTH, -(-stop // TILE_WIDTH)):
+            width = min(TILE_WIDTH, stop - tile * TILE_WIDTH)
+            data = self.http.get("/" + entries_path(tile, width)).raise_for_status().content
+            bundle = decode_entry_bundle(data)
+            if len(bundle) != width:
+                self.alarms.append(f"entry bundle {tile} has {len(bundle)} entries, not {width}")
+            lo = max(start, tile * TILE_WIDTH) - tile * TILE_WIDTH
+            out.extend(bundle[lo:width])
+        return out
