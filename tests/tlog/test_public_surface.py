@@ -11,6 +11,7 @@ def test_public_names_are_pinned() -> None:
         "Checkpoint",
         "CosignatureVerifier",
         "Ed25519Verifier",
+        "GroupCommit",
         "Integration",
         "Log",
         "RawEntries",

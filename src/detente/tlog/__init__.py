@@ -17,13 +17,14 @@ from detente.tlog.log import Integration, Log
 from detente.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from detente.tlog.note import Ed25519Verifier, Signer, open_note, parse_ed25519_vkey, sign_note
 from detente.tlog.proof import format_tlog_proof, parse_tlog_proof, verify_tlog_proof
-from detente.tlog.sequencer import BatchHandler, RawEntries, Receipt, Sequencer
+from detente.tlog.sequencer import BatchHandler, GroupCommit, RawEntries, Receipt, Sequencer
 
 __all__ = [
     "BatchHandler",
     "Checkpoint",
     "CosignatureVerifier",
     "Ed25519Verifier",
+    "GroupCommit",
     "Integration",
     "Log",
     "RawEntries",

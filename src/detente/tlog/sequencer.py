@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -21,6 +21,7 @@ from detente.tlog.log import Integration, Log
 
 T_contra = TypeVar("T_contra", contravariant=True)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,30 @@ class RawEntries:
 _STOP = object()
 
 
-class Sequencer(Generic[T]):
-    """The one writer thread of a log."""
+class GroupCommit(Generic[T, R]):
+    """A writer thread that processes whatever requests are waiting as one batch (group commit).
 
-    def __init__(self, log: Log, handler: BatchHandler[T], max_batch: int = 4096) -> None:
-        self.log = log
-        self.handler = handler
+    ``process`` takes a batch in arrival order and returns one result or refusal per request; if it
+    raises, every request of the batch fails with that exception.
+    """
+
+    def __init__(self, process: Callable[[list[T]], list[R | DetenteError]], max_batch: int = 4096) -> None:
+        self.process = process
         self.max_batch = max_batch
         self._queue: queue.Queue[object] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="detente-sequencer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="detente-writer", daemon=True)
         self._closed = False
 
-    def start(self) -> Sequencer[T]:
+    def start(self) -> GroupCommit[T, R]:
         """Start the writer thread."""
         self._thread.start()
         return self
 
-    def submit(self, request: T) -> Future[Receipt]:
-        """Queue a request; the future resolves once its batch is committed (or it is refused)."""
+    def submit(self, request: T) -> Future[R]:
+        """Queue a request; the future resolves once its batch is processed."""
         if self._closed:
-            raise ConflictError("the sequencer is stopped; no more writes are accepted")
-        future: Future[Receipt] = Future()
+            raise ConflictError("the writer is stopped; no more writes are accepted")
+        future: Future[R] = Future()
         self._queue.put((request, future))
         return future
 
@@ -94,10 +98,11 @@ class Sequencer(Generic[T]):
         if not self._closed:
             self._closed = True
             self._queue.put(_STOP)
-            self._thread.join()
+            if self._thread.is_alive():
+                self._thread.join()
 
-    def _take_batch(self) -> tuple[list[tuple[T, Future[Receipt]]], bool]:
-        batch: list[tuple[T, Future[Receipt]]] = []
+    def _take_batch(self) -> tuple[list[tuple[T, Future[R]]], bool]:
+        batch: list[tuple[T, Future[R]]] = []
         item = self._queue.get()
         while item is not _STOP:
             batch.append(item)  # type: ignore[arg-type]
@@ -114,24 +119,47 @@ class Sequencer(Generic[T]):
         while not stop:
             batch, stop = self._take_batch()
             if batch:
-                self._integrate(batch)
+                self._settle(batch)
 
-    def _integrate(self, batch: list[tuple[T, Future[Receipt]]]) -> None:
+    def _settle(self, batch: list[tuple[T, Future[R]]]) -> None:
         try:
-            results = self.handler.prepare([request for request, _ in batch])
-            accepted = [(r, f) for r, (_, f) in zip(results, batch, strict=True) if isinstance(r, bytes)]
-            entries = [r for r, _ in accepted]
-            done = self.log.append(entries) if entries else None
-        except BaseException as exc:  # the batch is not written: every caller learns why
-            self.handler.aborted()
+            results = self.process([request for request, _ in batch])
+        except BaseException as exc:  # nothing was written: every caller learns why
             for _, future in batch:
                 future.set_exception(exc)
             return
+        for result, (_, future) in zip(results, batch, strict=True):
+            if isinstance(result, DetenteError):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+class Sequencer(GroupCommit[T, Receipt]):
+    """The one writer thread of a log: a :class:`BatchHandler` turns requests into entries."""
+
+    def __init__(self, log: Log, handler: BatchHandler[T], max_batch: int = 4096) -> None:
+        super().__init__(self._integrate, max_batch)
+        self.log = log
+        self.handler = handler
+
+    def _integrate(self, requests: list[T]) -> list[Receipt | DetenteError]:
+        try:
+            results = self.handler.prepare(requests)
+            entries = [r for r in results if isinstance(r, bytes)]
+            done = self.log.append(entries) if entries else None
+        except BaseException:
+            self.handler.aborted()
+            raise
         if done is not None:
             self.handler.committed(done, entries)
-        for result, (_, future) in zip(results, batch, strict=True):
-            if not isinstance(result, bytes):
-                future.set_exception(result)
-        for offset, (entry, future) in enumerate(accepted):
-            assert done is not None
-            future.set_result(Receipt(done.first_index + offset, entry, done.signed_checkpoint))
+        out: list[Receipt | DetenteError] = []
+        offset = 0
+        for result in results:
+            if isinstance(result, bytes):
+                assert done is not None
+                out.append(Receipt(done.first_index + offset, result, done.signed_checkpoint))
+                offset += 1
+            else:
+                out.append(result)
+        return out
