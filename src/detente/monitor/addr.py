@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import polars as pl
+
 from detente.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -43,6 +45,68 @@ def source_key(text: str) -> str | None:
         return str(addr)
     net = ipaddress.IPv6Network((int(addr) >> 64 << 64, 64))
     return str(net)
+
+
+_H = "[0-9a-fA-F]{1,4}"
+# an IPv4 address as Python's ipaddress reads it: four decimal octets, no leading zero
+IPV4 = r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+# a whole IPv6 address whose first four groups are written out (no ``::`` among them), capturing them;
+# the rest is any valid lower half (four groups, or at most three around one ``::``)
+IPV6_UPPER = (
+    rf"^({_H}):({_H}):({_H}):({_H}):"
+    rf"(?:{_H}:{_H}:{_H}:{_H}|:(?:{_H}(?::{_H}){{0,2}})?|{_H}::(?:{_H}(?::{_H})?)?"
+    rf"|{_H}:{_H}::(?:{_H})?|{_H}:{_H}:{_H}::)$"
+)
+# a /64 source key as :func:`source_key` writes it (one to four groups, then ``::/64``)
+KEY64 = rf"^(?:{_H}:){{0,3}}{_H}::/64$"
+
+
+def upper_groups(text: pl.Series) -> pl.DataFrame:
+    """The first four groups (``g1`` to ``g4``) of IPv6 addresses written as :data:`IPV6_UPPER`.
+
+    Each group is normalised as Python writes it (lower case, no leading zero); rows of another form
+    are null.
+    """
+    groups = text.to_frame("t").select(pl.col("t").str.extract_groups(IPV6_UPPER).alias("g")).unnest("g")
+    out = []
+    for i in range(1, 5):
+        h = pl.col(str(i)).str.to_lowercase().str.strip_chars_start("0")
+        out.append(pl.when(h == "").then(pl.lit("0")).otherwise(h).alias(f"g{i}"))
+    return groups.select(out)
+
+
+def source_keys(clients: pl.Series) -> pl.Series:
+    """:func:`source_key` of every string of a column, vectorised (the same result for every string).
+
+    IPv4 addresses and IPv6 addresses written with their first four groups (nearly all of them) are
+    read in Polars; anything else (``::``-compressed prefixes, IPv4-mapped, zones, brackets, junk) goes
+    to :func:`source_key`, once per distinct string.
+    """
+    keys = clients.to_frame("c").select(pl.when(pl.col("c").str.contains(IPV4)).then(pl.col("c"))).to_series()
+    six = (keys.is_null() & clients.str.contains(":", literal=True)).arg_true()
+    if six.len():
+        groups = upper_groups(clients.gather(six))
+        zero = pl.all_horizontal([pl.col(f"g{i}") == "0" for i in range(1, 5)])  # IPv4-mapped: Python
+        joined = pl.concat_str([pl.col(f"g{i}") for i in range(1, 5)], separator=":")
+        v6 = pl.when(~zero).then(joined.str.replace(r"(?::0)+$", "") + "::/64")
+        keys = keys.scatter(six, groups.select(v6).to_series())
+    todo = clients.filter(keys.is_null() & clients.is_not_null()).unique()
+    if not todo.len():
+        return keys.alias(clients.name)
+    slow = {t: source_key(t) for t in todo.to_list()}
+    fill = clients.replace_strict(slow, default=None, return_dtype=pl.String)
+    return keys.fill_null(fill).alias(clients.name)
+
+
+def upper64(keys: pl.Series) -> pl.Series:
+    """The top 64 bits (UInt64) of IPv6 source keys as :func:`source_key` writes them; null otherwise."""
+    k = pl.col("k")
+    padded = k.str.strip_suffix("::/64") + ":0:0:0:0"  # "a:b::/64" -> "a:b:0:0:0:0"
+    groups = pl.when(k.str.contains(KEY64)).then(padded).str.extract_groups(rf"^({_H}):({_H}):({_H}):({_H})")
+    value: pl.Expr = pl.lit(0, dtype=pl.UInt64)
+    for i in range(1, 5):
+        value = value * 65536 + groups.struct.field(str(i)).str.to_integer(base=16).cast(pl.UInt64)
+    return keys.to_frame("k").select(value.alias("v")).to_series()
 
 
 def network_of(key: str, v4_bits: int = 24, v6_bits: int = 48) -> str:

@@ -10,6 +10,7 @@ per path per source per bucket at a chunk boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import polars as pl
 
@@ -79,10 +80,33 @@ def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     whole = pl.concat(nonempty)
     if whole.select(pl.struct(KEYS).is_unique().all()).item():
         return whole
+    return _combine(whole)
+
+
+def _combine(whole: pl.DataFrame) -> pl.DataFrame:
     return whole.group_by(KEYS).agg(
         *[pl.col(c).sum() for c in COUNTS],
         *[pl.col(c).first() for c in SAMPLE],
     )
+
+
+def append(older: pl.DataFrame, newer: pl.DataFrame) -> pl.DataFrame:
+    """``merge([older, newer])`` for frames of consecutive chunks, regrouping only where they overlap.
+
+    Chunks of a log overlap in a few buckets at their seam (lines come out a little out of order), so
+    only the rows of buckets present in both frames are grouped again; the rest is concatenated.
+    """
+    if not older.height or not newer.height:
+        return newer if newer.height else older
+    lo, hi = newer["bucket"].min(), older["bucket"].max()
+    assert isinstance(lo, datetime)
+    assert isinstance(hi, datetime)
+    if hi < lo:
+        return pl.concat([older, newer])
+    seam_old = pl.col("bucket") >= lo
+    seam_new = pl.col("bucket") <= hi
+    seam = merge([older.filter(seam_old), newer.filter(seam_new)])
+    return pl.concat([older.filter(~seam_old), seam.select(older.columns), newer.filter(~seam_new)])
 
 
 def split_final(pending: pl.DataFrame, watermark: object) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -11,7 +11,7 @@ import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import polars as pl
 
 from detente.errors import ConfigError
 
+from .addr import upper64
 from .geodata import DATA_DIR
 
 U64 = npt.NDArray[np.uint64]
@@ -80,9 +81,10 @@ class Attribution:
 
 
 def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Integers of source keys: IPv4 parsed in Polars (vectorised), IPv6 /64 prefixes in Python.
+    """Integers of source keys, vectorised: IPv4 addresses, and the top 64 bits of IPv6 /64 keys.
 
-    Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False.
+    Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False. IPv6 keys in the
+    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python.
     """
     s = pl.Series("k", keys, dtype=pl.String)
     parts = s.str.split_exact(".", 3).struct.unnest()
@@ -95,8 +97,14 @@ def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.N
     v4_np = v4.to_numpy().astype(bool)
     ints = np.where(v4_np, total.to_numpy(), 0).astype(np.uint64)
     is6 = s.str.contains(":", literal=True).fill_null(False).to_numpy().astype(bool)
-    ok = v4_np.copy()
-    for i in np.flatnonzero(is6).tolist():
+    six = np.flatnonzero(is6)
+    top = upper64(s.gather(six))
+    read = top.is_not_null().to_numpy().astype(bool)
+    fast = np.zeros(len(keys), dtype=bool)
+    fast[six[read]] = True
+    ints[six[read]] = top.filter(top.is_not_null()).to_numpy()
+    ok = v4_np | fast
+    for i in np.flatnonzero(is6 & ~fast).tolist():
         value = _v6_top(keys[i])
         if value is not None:
             ints[i] = value
@@ -104,7 +112,7 @@ def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.N
     return ints, is6, ok
 
 
-@cache
+@lru_cache(maxsize=1 << 16)
 def _v6_top(key: str) -> int | None:
     try:
         return int(ipaddress.IPv6Address(key.split("/", 1)[0])) >> 64

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, merge, split_final
+from .aggregate import BUCKET_SECONDS, append, split_final
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
@@ -80,7 +80,7 @@ class Engine:
 
     def feed(self, agg: pl.DataFrame) -> None:
         """Add aggregates of newly parsed lines."""
-        self.pending = merge([self.pending, agg]) if self.pending.height else agg
+        self.pending = append(self.pending, agg)
 
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
@@ -114,16 +114,26 @@ class Engine:
     def _batch(self, final: pl.DataFrame) -> None:
         first = final["bucket"].min()
         assert isinstance(first, datetime)
+        self._forget(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
         feats = both.filter(pl.col("bucket") >= first)
         feats = flag(feats, self._heavy_rpm(), self.tuning)
         self._remember(feats)
-        self._note_timeline(feats)
         site = site_buckets(feats)
+        self._note_timeline(site)
         windows = self._windows(site, first)
         for name in windows["asset"].unique(maintain_order=True).to_list():
             self._run(name, windows.filter(pl.col("asset") == name), feats)
+
+    def _forget(self, first: datetime) -> None:
+        """Drop closed episodes that no later one can merge with (memory stays flat over long logs).
+
+        An episode opened in this batch or later starts at ``first - HISTORY`` or after (its rows are
+        the history it opened in), so it cannot overlap an incident that ended before then.
+        """
+        horizon = iso(first - HISTORY)
+        self.built = {k: v for k, v in self.built.items() if v[2][0].end >= horizon}
 
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
@@ -141,8 +151,8 @@ class Engine:
         self.history = pl.concat(parts, how="diagonal_relaxed")
         self.history = self.history.filter(pl.col("bucket") > first - HISTORY)
 
-    def _note_timeline(self, feats: pl.DataFrame) -> None:
-        minute = feats.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("n").sum())
+    def _note_timeline(self, site: pl.DataFrame) -> None:
+        minute = site.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("R").sum())
         for asset, at, n in minute.iter_rows():
             line = self.timeline.setdefault(asset, {})
             line[at] = line.get(at, 0) + int(n)
@@ -211,10 +221,13 @@ class Engine:
             srcs = during["src"].unique()
         if not srcs.len():
             return None
+        # lazily, so that only the attributed sources' rows are ever copied (an episode of a large
+        # distributed attack holds many rows; the peak memory of a scan is set here)
         rows = (
-            pl.concat([ep.before, *ep.during], how="diagonal_relaxed")
-            .unique(["asset", "bucket", "src"])
+            pl.concat([ep.before.lazy(), *(d.lazy() for d in ep.during)], how="diagonal_relaxed")
             .filter(pl.col("src").is_in(srcs.implode()))
+            .unique(["asset", "bucket", "src"], keep="first", maintain_order=True)
+            .collect()
         )
         metric = METRIC[ep.family]
         value = pl.col(metric) + (pl.col("probe") if ep.family == "scan" else 0)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from .aggregate import BUCKET_SECONDS
 
-SHORT = "60s"
-LONG = "300s"
 SHORT_BUCKETS = 60 // BUCKET_SECONDS
 
 
@@ -50,26 +50,77 @@ class Tuning:
 
 
 def source_features(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets."""
+    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets.
+
+    A window (t - w, t] of a source is a contiguous run of its rows once they are ordered by source
+    and bucket, so every window sum is a difference of two prefix sums found by binary search on one
+    integer key (source group, bucket number). Only that key is sorted (numpy), never the wide rows,
+    and the result keeps the input's row order.
+    """
     if not rows.height:
         return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
-    over = ("asset", "src")
-    sort = rows.sort("asset", "src", "bucket").with_columns(pl.lit(1, dtype=pl.Int64).alias("_one"))
+    order, k = _ordered_keys(rows)
+    hi = np.searchsorted(k, k, side="right")  # past the last row of the same bucket (late duplicates)
+    cumsums: dict[str, npt.NDArray[np.int64]] = {}
+    out = []
+    for name, (col, buckets) in _WINDOWS.items():
+        lo = np.searchsorted(k, k - (buckets - 1), side="left")
+        if col is None:
+            sorted_values = hi - lo
+        else:
+            if col not in cumsums:
+                counts = rows[col].to_numpy()[order]
+                cumsums[col] = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+            sorted_values = cumsums[col][hi] - cumsums[col][lo]
+        values = np.empty_like(sorted_values)
+        values[order] = sorted_values
+        out.append(pl.Series(name, values, dtype=pl.Int64))
+    return rows.with_columns(out)
 
-    def roll(col: str, window: str) -> pl.Expr:
-        return pl.col(col).rolling_sum_by("bucket", window_size=window).over(over)
 
-    return sort.with_columns(
-        roll("n", SHORT).alias("r60"),
-        roll("n", LONG).alias("r300"),
-        roll("_one", LONG).alias("act300"),
-        roll("fail", LONG).alias("fail300"),
-        roll("ok", LONG).alias("ok300"),
-        roll("miss", LONG).alias("miss300"),
-        roll("probe", LONG).alias("probe300"),
-    ).drop("_one")
+def group_hash() -> pl.Expr:
+    """A 64-bit hash of (asset, source); a collision is detected and resolved exactly."""
+    return pl.struct("asset", "src").hash()
 
 
+def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The order of rows by (asset, source, bucket) and, in that order, the key group << 32 | bucket.
+
+    Sorting integers (a hash of the source, then the bucket) is several times cheaper than sorting
+    the strings; two sources that share a hash would interleave, which is checked, and then the
+    strings are sorted after all.
+    """
+    bucket = pl.col("bucket").dt.epoch("s") // BUCKET_SECONDS
+    keys = rows.select(group_hash().alias("h"), bucket.alias("b"), "asset", "src")
+    order = keys.select(pl.arg_sort_by("h", "b")).to_series().to_numpy().astype(np.int64)
+    ranked = keys[order]
+    h = ranked["h"]
+    same = ranked.select(
+        ((pl.col("h") == pl.col("h").shift()) & (pl.col("asset") == pl.col("asset").shift()))
+        & (pl.col("src") == pl.col("src").shift())
+    ).to_series()
+    clash = (h == h.shift()) & ~same.fill_null(False)
+    if clash.any():
+        order = rows.select(pl.arg_sort_by("asset", "src", "bucket")).to_series().to_numpy().astype(np.int64)
+        ranked = keys[order]
+        same = ranked.select(
+            (pl.col("asset") == pl.col("asset").shift()) & (pl.col("src") == pl.col("src").shift())
+        ).to_series()
+    group = np.cumsum(~same.fill_null(False).to_numpy(), dtype=np.int64)
+    return order, group * (1 << 32) + ranked["b"].to_numpy()
+
+
+LONG_BUCKETS = 300 // BUCKET_SECONDS
+# column -> (summed count, or None to count active buckets; window in buckets)
+_WINDOWS: dict[str, tuple[str | None, int]] = {
+    "r60": ("n", SHORT_BUCKETS),
+    "r300": ("n", LONG_BUCKETS),
+    "act300": (None, LONG_BUCKETS),
+    "fail300": ("fail", LONG_BUCKETS),
+    "ok300": ("ok", LONG_BUCKETS),
+    "miss300": ("miss", LONG_BUCKETS),
+    "probe300": ("probe", LONG_BUCKETS),
+}
 _SOURCE_COLS = ("r60", "r300", "act300", "fail300", "ok300", "miss300", "probe300")
 
 

@@ -54,7 +54,8 @@ class Evidence:
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON (sorted keys, no spaces) of this evidence."""
-        return hashlib.sha256(canonical(asdict(self))).hexdigest()
+        doc = {"incident": self.incident, "sources": self.sources, "sample": self.sample}
+        return hashlib.sha256(canonical(doc)).hexdigest()  # asdict would deep-copy every source
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,10 @@ def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
     Redaction: the query string becomes ``?REDACTED``, path parameters after ``;`` are dropped, and the
     user, referer and any credentials are never written.
     """
-    picked = rows.sort(["n", "src"], descending=[True, False]).unique("src", keep="first")
-    picked = picked.sort("ts").head(limit)
+    # a total order: ties on ``n`` (common) must not leave the choice, and so the digest, to chance
+    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
+    picked = order.unique("src", keep="first", maintain_order=True)
+    picked = picked.sort(["ts", "src"]).head(limit)
     out = []
     for r in picked.iter_rows(named=True):
         path = str(r["path"]).split(";", 1)[0] + ("?REDACTED" if r["query"] else "")
@@ -184,7 +187,12 @@ def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
 
 def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:
     """Top /24 (IPv4) and /48 (IPv6) networks by requests: the public stand-in for addresses."""
-    nets = table.with_columns(pl.col("src").map_elements(network_of, return_dtype=pl.String).alias("prefix"))
+    src = pl.col("src")
+    is6 = src.str.contains(":", literal=True)
+    six = {k: network_of(k) for k in table.filter(is6)["src"].unique().to_list()}
+    v4 = src.str.replace(r"\.\d+$", ".0/24")  # IPv4 keys are dotted quads already checked
+    v6 = src.replace_strict(six, default=None, return_dtype=pl.String) if six else pl.lit(None, pl.String)
+    nets = table.with_columns(pl.when(is6).then(v6).otherwise(v4).alias("prefix"))
     grouped = (
         nets.group_by("prefix")
         .agg(pl.col("requests").sum(), pl.len().alias("sources"), pl.col("country").first())

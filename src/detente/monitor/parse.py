@@ -11,14 +11,15 @@ neither, blank lines aside), and parsing never raises on line content.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
-from .addr import client_from_forwarded, source_key
+from .addr import client_from_forwarded, source_keys
 from .assets import Asset
-from .formats import LogFormat
+from .formats import COMBINED, COMMON, LogFormat
 
 COLUMNS = (
     "asset",
@@ -69,7 +70,7 @@ class Parser:
 
     def lines(self, chunk: bytes) -> pl.Series:
         """Split a chunk of whole lines into a string column (invalid UTF-8 replaced, not fatal)."""
-        if not chunk.strip():
+        if not chunk or chunk.isspace():  # no copy, unlike strip()
             return pl.Series("line", [], dtype=pl.String)
         frame = pl.read_csv(
             chunk,
@@ -86,7 +87,7 @@ class Parser:
     def parse(self, chunk: bytes) -> tuple[pl.DataFrame, ParseStats]:
         """Parse one chunk of whole lines; return the normalised frame and the chunk's counts."""
         lines = self.lines(chunk)
-        lines = lines.filter(lines.str.strip_chars() != "")
+        lines = lines.filter(lines.str.contains(r"\S"))
         raw = self._fields(lines)
         frame = self._normalise(raw)
         ok = frame["ok"]
@@ -100,7 +101,9 @@ class Parser:
     def _fields(self, lines: pl.Series) -> pl.DataFrame:
         col = pl.col("line")
         frame = lines.to_frame("line")
-        if self.fmt.regex is not None:
+        if self.fmt.regex in (COMBINED, COMMON):
+            out = quoted_fields(lines, self.fmt.regex)
+        elif self.fmt.regex is not None:
             out = frame.select(col.str.extract_groups(self.fmt.regex).alias("g")).unnest("g")
         else:
             exprs = [
@@ -189,15 +192,7 @@ class Parser:
             flat = {f"{a}\x00{p}\x00{x or ''}": c for (a, p, x), c in mapping.items()}
             client = keys.replace_strict(flat, default=pl.col("addr"), return_dtype=pl.String)
         frame = frame.with_columns(client.alias("client"))
-        v4 = pl.col("client").str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
-        six = frame.filter(~v4.fill_null(True))["client"].drop_nulls().unique().to_list()
-        keys6 = {c: source_key(c) for c in six}
-        src = (
-            pl.when(v4)
-            .then(pl.col("client"))
-            .otherwise(pl.col("client").replace_strict(keys6, default=None, return_dtype=pl.String))
-        )
-        frame = frame.with_columns(src.alias("src"))
+        frame = frame.with_columns(source_keys(frame["client"]).alias("src"))
         return frame.with_columns(self._allowed(frame).alias("allowed"))
 
     def _allowed(self, frame: pl.DataFrame) -> pl.Expr:
@@ -232,3 +227,48 @@ _FIELDS = (
 def _resolve(asset: Asset, addr: str, xff: str | None) -> str:
     hops = xff.split(",") if xff else []
     return client_from_forwarded(addr, hops, asset.trusted_proxies)
+
+
+_HEAD = r"^(?P<addr>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]*)\] $"
+_STATUS_SIZE = r"^ (?P<status>\d{3}) (?P<size>\S+)"
+
+
+def quoted_fields(lines: pl.Series, regex: str) -> pl.DataFrame:
+    """The groups of the common or combined ``regex`` for every line, three times faster than it.
+
+    Lines are split at their first six double quotes, and only the short pieces between them are
+    matched. A line is read this way only when its pieces have exactly the layout that forces the
+    regex's own reading (the first piece is ``addr ident user [time] ``, the status piece ends before a
+    quote only where the regex's size would end too, and, for combined, referer and agent follow as
+    ``"..." "..."``); every other line goes through ``regex`` itself. The result is thus the regex's,
+    line for line (``tests/monitor/test_fast.py`` checks it on awkward lines).
+    """
+    pieces = pl.col("line").str.split_exact('"', 6)
+    f = [pieces.struct.field(f"field_{i}") for i in range(7)]
+    combined = regex == COMBINED
+    if combined:
+        tail = f[2].str.extract_groups(_STATUS_SIZE + " $")
+        shaped = (f[4] == " ") & f[6].is_not_null()
+    else:
+        tail = f[2].str.extract_groups(_STATUS_SIZE + "(?: |$)")
+        shaped = f[2].str.contains(r"^ \d{3} \S+ ") | f[3].is_null()
+    head = f[0].str.extract_groups(_HEAD)
+    names = list(re.compile(regex).groupindex)
+    extra = [f[3].alias("referer"), f[5].alias("agent")] if combined else []
+    fast = (
+        lines.to_frame("line")
+        .lazy()
+        .select(head.alias("h"), f[1].alias("request"), tail.alias("t"), *extra, shaped.alias("_shaped"))
+        .unnest("h", "t")
+        .collect()
+    )
+    ok = fast["_shaped"].fill_null(False) & fast["addr"].is_not_null() & fast["status"].is_not_null()
+    fast = fast.select(names)
+    if ok.all():
+        return fast
+    bad = (~ok).arg_true()
+    slow = lines.gather(bad).to_frame("line").select(pl.col("line").str.extract_groups(regex).alias("g"))
+    slow = slow.unnest("g")
+    nulls = pl.lit(None, dtype=pl.String)
+    fast = fast.with_columns(pl.when(ok).then(pl.col(n)).otherwise(nulls) for n in names)
+    return fast.with_columns(fast[n].scatter(bad, slow[n]) for n in names)

@@ -1,16 +1,26 @@
 """Scan: inputs -> parse -> aggregate -> engine -> a :class:`ScanResult`.
 
-The scan streams: one chunk of lines is in memory at a time, plus the engine's bounded buffers, so
-memory does not grow with the log. Buckets are final once the log has moved :data:`LATENESS` past
-them (servers write lines in order of completion, so a slow request can come out a little late).
+The scan streams: at most :data:`AHEAD` chunks of lines are in memory at a time, plus the engine's
+bounded buffers, so memory does not grow with the log. Buckets are final once the log has moved
+:data:`LATENESS` past them (servers write lines in order of completion, so a slow request can come
+out a little late).
+
+Parsing and aggregating a chunk is pure (bytes in, a :class:`Parsed` out), so the next chunks are
+parsed in worker threads while the engine detects over the previous ones (Polars releases the GIL):
+both cores work. The engine still takes the chunks one at a time and in file order, so the result is
+the same as a sequential scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import polars as pl
 
 from .aggregate import aggregate
 from .assets import Asset
@@ -23,6 +33,7 @@ from .inputs import chunks, open_log
 from .parse import Parser, ParseStats
 
 LATENESS = timedelta(seconds=60)
+AHEAD = 2  # chunks parsed ahead of the engine (one per core)
 Progress = Callable[[int], None]
 
 
@@ -39,6 +50,17 @@ class ScanResult:
     files: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """One chunk, parsed and aggregated: what the engine takes, and the chunk's counts and span."""
+
+    agg: pl.DataFrame
+    stats: ParseStats
+    first: datetime | None
+    last: datetime | None
+    size: int
+
+
 @dataclass
 class Scanner:
     """Feeds chunks of lines through parser and engine; usable for files and for followed input."""
@@ -50,17 +72,27 @@ class Scanner:
     last: datetime | None = None
 
     def feed(self, chunk: bytes) -> None:
-        """Parse and aggregate one chunk of whole lines."""
+        """Parse, aggregate and take one chunk of whole lines."""
+        self.take(self.prepare(chunk))
+
+    def prepare(self, chunk: bytes) -> Parsed:
+        """Parse and aggregate one chunk (no shared state is touched: safe in a worker thread)."""
         frame, stats = self.parser.parse(chunk)
-        self.stats.add(stats)
         if not frame.height:
-            return
+            return Parsed(frame, stats, None, None, len(chunk))
         lo, hi = frame["ts"].min(), frame["ts"].max()
         assert isinstance(lo, datetime)
         assert isinstance(hi, datetime)
-        self.first = lo if self.first is None else min(self.first, lo)
-        self.last = hi if self.last is None else max(self.last, hi)
-        self.engine.feed(aggregate(frame, self.parser.assets))
+        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, len(chunk))
+
+    def take(self, parsed: Parsed) -> None:
+        """Hand a parsed chunk to the engine (chunks must be taken in log order)."""
+        self.stats.add(parsed.stats)
+        if parsed.first is None or parsed.last is None:
+            return
+        self.first = parsed.first if self.first is None else min(self.first, parsed.first)
+        self.last = parsed.last if self.last is None else max(self.last, parsed.last)
+        self.engine.feed(parsed.agg)
 
     def advance(self, watermark: datetime | None = None) -> None:
         """Detect over every bucket before ``watermark`` (default: the log's latest time less lateness)."""
@@ -81,13 +113,11 @@ def scan(
 ) -> ScanResult:
     """Scan log files (oldest first) and return the incidents found."""
     scanner = Scanner(Parser(fmt, assets, timezone), Engine(assets, geo, tuning or Tuning()))
-    for path in files:
-        with open_log(path) as stream:
-            for chunk in chunks(stream):
-                scanner.feed(chunk)
-                scanner.advance()
-                if progress is not None:
-                    progress(len(chunk))
+    for parsed in _ahead(scanner, files):
+        scanner.take(parsed)
+        scanner.advance()
+        if progress is not None:
+            progress(parsed.size)
     incidents = scanner.engine.finish()
     incidents.sort(key=lambda pair: (pair[0].start, pair[0].asset, pair[0].kind))
     return ScanResult(
@@ -99,3 +129,21 @@ def scan(
         last=scanner.last,
         files=[str(p) for p in files],
     )
+
+
+def _ahead(scanner: Scanner, files: Sequence[Path]) -> Iterator[Parsed]:
+    """Parsed chunks of ``files`` in order, the next :data:`AHEAD` being parsed in worker threads."""
+    queue: deque[Future[Parsed]] = deque()
+    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="parse") as pool:
+        try:
+            for path in files:
+                with open_log(path) as stream:
+                    for chunk in chunks(stream):
+                        if len(queue) >= AHEAD:
+                            yield queue.popleft().result()
+                        queue.append(pool.submit(scanner.prepare, chunk))
+            while queue:
+                yield queue.popleft().result()
+        finally:
+            for pending in queue:
+                pending.cancel()
