@@ -79,6 +79,7 @@ class GroupCommit(Generic[T, R]):
         self._queue: queue.Queue[object] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="detente-writer", daemon=True)
         self._closed = False
+        self._gate = threading.Lock()  # no request can be queued behind the stop marker
 
     def start(self) -> GroupCommit[T, R]:
         """Start the writer thread."""
@@ -87,19 +88,22 @@ class GroupCommit(Generic[T, R]):
 
     def submit(self, request: T) -> Future[R]:
         """Queue a request; the future resolves once its batch is processed."""
-        if self._closed:
-            raise ConflictError("the writer is stopped; no more writes are accepted")
         future: Future[R] = Future()
-        self._queue.put((request, future))
+        with self._gate:
+            if self._closed:
+                raise ConflictError("the writer is stopped; no more writes are accepted")
+            self._queue.put((request, future))
         return future
 
     def close(self) -> None:
         """Finish the queued requests, then stop the writer thread."""
-        if not self._closed:
+        with self._gate:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(_STOP)
-            if self._thread.is_alive():
-                self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     def _take_batch(self) -> tuple[list[tuple[T, Future[R]]], bool]:
         batch: list[tuple[T, Future[R]]] = []
