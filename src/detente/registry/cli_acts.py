@@ -1,0 +1,232 @@
+"""The act commands: offer, counter, accept, refuse, withdraw, reveal, abort, resolve, declare,
+terminate, protest, reply. Nonces are written to 0600 files: a party keeps its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from detente.accords import acts
+from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
+from detente.shell import reported
+from detente.statements.canonical import format_time, sha256_hex
+from detente.tlog.home import read_secret
+
+from .cli_common import (
+    DEFAULT_DIR,
+    Dir,
+    KeyFiles,
+    OutFile,
+    Party,
+    _authority,
+    _deliver,
+    _m1,
+    _m2,
+    _new_nonce,
+    _now,
+    _open,
+    app,
+    out,
+)
+from .home import utc_now
+
+Nonce = Annotated[Path, typer.Option("--nonce", help="File (0600) holding this party's nonce.")]
+Clauses = Annotated[str, typer.Option(help="Comma-separated clause ids, e.g. L1,M1,M2.")]
+
+
+def _terms(party: str, to: str, clauses: str, place: str, notice_days: int) -> bytes:
+    terms = Terms(
+        Person(party, "Minister of Foreign Affairs", f"Minister of Foreign Affairs of {party}"),
+        Person(to, "Minister of Foreign Affairs", f"Minister of Foreign Affairs of {to}"),
+        place, utc_now().date().isoformat(), tuple(c.strip() for c in clauses.split(",")), "C0", notice_days,
+    )  # fmt: skip
+    return terms_document(reciprocal_letters(terms), notice_days)
+
+
+def _offer(
+    directory: Path, key: list[Path], party: str, to: str, clauses: str, nonce: Path, days: int, place: str,
+    notice_days: int, out_file: Path | None, answers: str | None,
+) -> None:  # fmt: skip
+    import os
+
+    doc = _terms(party, to, clauses, place, notice_days)
+    with _open(directory) as reg:
+        notary = reg.notary.keyid
+    xid = os.urandom(16).hex()
+    deadline = format_time(utc_now() + timedelta(days=days))
+    m1 = acts.offer(
+        _authority(party, key), _now(), xid=xid, to=to, notary=notary, deadline=deadline,
+        terms=sha256_hex(doc), nonce=_new_nonce(nonce), answers=answers,
+    )  # fmt: skip
+    out.print(f"exchange {xid}")
+    _deliver(directory, m1, out_file, (doc,))
+
+
+@app.command("offer")
+def offer(
+    party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], clauses: Clauses, nonce: Nonce,
+    directory: Dir = DEFAULT_DIR, deadline_days: int = 30, place: str = "Moscow", notice_days: int = 90,
+    out_file: OutFile = None,
+) -> None:  # fmt: skip
+    """Offer an exchange of letters (m1): reciprocal letters from one set of terms."""
+    with reported():
+        _offer(directory, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, None)
+
+
+@app.command("counter")
+def counter(
+    xid: str, party: Party, key: KeyFiles, clauses: Clauses, nonce: Nonce, directory: Dir = DEFAULT_DIR,
+    deadline_days: int = 30, place: str = "Washington", notice_days: int = 90, out_file: OutFile = None,
+) -> None:  # fmt: skip
+    """Counter an offer addressed to you: a new offer that answers (and closes) it."""
+    with reported():
+        with _open(directory) as reg:
+            to = _m1(reg, xid).party
+        _offer(directory, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, xid)
+
+
+@app.command("accept")
+def accept(
+    xid: str,
+    party: Party,
+    key: KeyFiles,
+    nonce: Nonce,
+    directory: Dir = DEFAULT_DIR,
+    out_file: OutFile = None,
+) -> None:
+    """Accept an offer (m2), committing to a new nonce."""
+    with reported():
+        with _open(directory) as reg:
+            m1 = _m1(reg, xid)
+        _deliver(directory, acts.accept(_authority(party, key), _now(), m1, _new_nonce(nonce)), out_file)
+
+
+@app.command("refuse")
+def refuse(
+    xid: str,
+    party: Party,
+    key: KeyFiles,
+    reason: Annotated[str, typer.Option()],
+    directory: Dir = DEFAULT_DIR,
+    out_file: OutFile = None,
+) -> None:
+    """Refuse an offer, with the reason."""
+    with reported():
+        with _open(directory) as reg:
+            m1 = _m1(reg, xid)
+        _deliver(directory, acts.refuse(_authority(party, key), _now(), m1, reason), out_file)
+
+
+@app.command("withdraw")
+def withdraw(
+    xid: str,
+    party: Party,
+    key: KeyFiles,
+    reason: str = "",
+    directory: Dir = DEFAULT_DIR,
+    out_file: OutFile = None,
+) -> None:
+    """Withdraw your offer before any acceptance."""
+    with reported():
+        with _open(directory) as reg:
+            m1 = _m1(reg, xid)
+        _deliver(directory, acts.withdraw(_authority(party, key), _now(), m1, reason), out_file)
+
+
+@app.command("reveal")
+def reveal(
+    xid: str,
+    party: Party,
+    key: KeyFiles,
+    nonce: Nonce,
+    directory: Dir = DEFAULT_DIR,
+    out_file: OutFile = None,
+) -> None:
+    """Reveal your nonce (originator first, once m2 is logged; responder once it has the originator's)."""
+    with reported():
+        with _open(directory) as reg:
+            m1 = _m1(reg, xid)
+        secret = bytes.fromhex(read_secret(nonce).strip())
+        _deliver(directory, acts.reveal(_authority(party, key), _now(), m1, secret), out_file)
+
+
+@app.command("abort")
+def abort(xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR) -> None:
+    """Ask the notary to abort (originator, before revealing); its first decision is final."""
+    with reported():
+        with _open(directory) as reg:
+            m1 = _m1(reg, xid)
+        _deliver(directory, acts.abort(_authority(party, key), _now(), m1), None)
+
+
+@app.command("resolve")
+def resolve(xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR) -> None:
+    """Ask the notary to resolve with m1 and m2; a `resolved` decision is a contract."""
+    with reported():
+        with _open(directory) as reg:
+            m1, m2 = _m1(reg, xid), _m2(reg, xid)
+        _deliver(directory, acts.resolve(_authority(party, key), _now(), m1, m2), None)
+
+
+@app.command("declare")
+def declare(
+    party: Party,
+    key: KeyFiles,
+    clauses: Clauses,
+    text: Annotated[Path, typer.Option(help="The declaration's full text.")],
+    summary: str,
+    to: str | None = None,
+    notice_days: int = 180,
+    directory: Dir = DEFAULT_DIR,
+    out_file: OutFile = None,
+) -> None:
+    """Make a unilateral declaration (binding on its own; revocable with notice)."""
+    import os
+
+    with reported():
+        body = text.read_bytes()
+        st = acts.declaration(
+            _authority(party, key), _now(), did=os.urandom(16).hex(), to=to, clauses=clauses.split(","),
+            summary=summary, text=sha256_hex(body), effective=_now(), notice_days=notice_days,
+        )  # fmt: skip
+        out.print(f"declaration {st.body['did']}")
+        _deliver(directory, st, out_file, (body,))
+
+
+@app.command("terminate")
+def terminate(
+    ref: str, party: Party, key: KeyFiles, summary: str, effective: str, directory: Dir = DEFAULT_DIR
+) -> None:
+    """Terminate an exchange, or revoke a declaration, effective after its notice period (RFC 3339 UTC)."""
+    with reported():
+        _deliver(directory, acts.termination(_authority(party, key), _now(), ref, summary, effective), None)
+
+
+@app.command("protest")
+def protest(
+    party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], ref: Annotated[str, typer.Option()],
+    clauses: Clauses, summary: str, incident: Annotated[list[str] | None, typer.Option()] = None,
+    directory: Dir = DEFAULT_DIR,
+) -> None:  # fmt: skip
+    """Protest a breach, citing clause ids of an exchange or declaration (and incidents)."""
+    import os
+
+    with reported():
+        st = acts.protest(
+            _authority(party, key), _now(), pid=os.urandom(16).hex(), to=to, ref=ref,
+            clauses=clauses.split(","), summary=summary, incidents=incident or [],
+        )  # fmt: skip
+        out.print(f"protest {st.body['pid']}")
+        _deliver(directory, st, None)
+
+
+@app.command("reply")
+def reply(
+    pid: str, party: Party, key: KeyFiles, position: str, summary: str, directory: Dir = DEFAULT_DIR
+) -> None:
+    """Reply to a protest (position: accepts, rejects or neither)."""
+    with reported():
+        _deliver(directory, acts.reply(_authority(party, key), _now(), pid, position, summary), None)

@@ -1,0 +1,193 @@
+"""The shared part of the assurances CLI: the Typer apps, helpers, registry, keys and party commands.
+
+A thin shell: it reads and writes files and calls the library. Keys are ``detente.key/1`` files (0600).
+Every act is signed locally; with ``--out`` the signed envelope is written to a file instead of being
+submitted (offline signing: carry the file to a connected machine and ``submit`` it there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from detente.accords.acts import Authority
+from detente.errors import ConflictError, NotFoundError
+from detente.shell import reported
+from detente.statements.canonical import format_time, sha256_hex
+from detente.statements.dsse import Envelope, merge_envelopes
+from detente.statements.keys import SigningKey
+from detente.statements.keysets import keyset_body, sign_keyset
+from detente.statements.statement import Statement
+from detente.tlog.home import read_secret, write_secret
+
+from .core import Registry
+from .home import RegistryHome, utc_now
+
+app = typer.Typer(no_args_is_help=True, help="Assurances: parties, letters, the fair exchange, evidence.")
+keys_app = typer.Typer(no_args_is_help=True, help="Keys, keysets, offline signing, threshold collection.")
+party_app = typer.Typer(no_args_is_help=True, help="Parties (operator).")
+incident_app = typer.Typer(no_args_is_help=True, help="Incident reports from the monitor.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(party_app, name="party")
+app.add_typer(incident_app, name="incident")
+out = Console()
+
+Dir = Annotated[Path, typer.Option("--dir", help="The registry folder.")]
+KeyFiles = Annotated[list[Path], typer.Option("--key", help="Key file(s) of the signing authority.")]
+Party = Annotated[str, typer.Option("--party", help="Acting party (ISO 3166-1 alpha-2).")]
+OutFile = Annotated[
+    Path | None, typer.Option("--out", help="Write the signed envelope here instead of submitting.")
+]
+DEFAULT_DIR = Path("var/registry")
+
+
+def _keys(files: list[Path]) -> tuple[SigningKey, ...]:
+    return tuple(SigningKey.from_file(read_secret(f).encode()) for f in files)
+
+
+def _authority(party: str, files: list[Path]) -> Authority:
+    return Authority(party, _keys(files))
+
+
+def _now() -> str:
+    return format_time(utc_now())
+
+
+def _deliver(home: Path, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = ()) -> None:
+    """Write the envelope to a file (offline), or submit it and print the receipt."""
+    if out_file is not None:
+        out_file.write_bytes(st.envelope.encode() + b"\n")
+        for blob in blobs:
+            (out_file.parent / f"{sha256_hex(blob)}.blob").write_bytes(blob)
+        out.print(f"signed {st.kind} {st.sid} -> {out_file}")
+        return
+    with _open(home) as reg:
+        receipt = reg.submit(st.envelope.encode(), blobs)
+    decision = f"; notary decision: {receipt.decision}" if receipt.decision else ""
+    out.print(f"{st.kind} accepted at index {receipt.index} (sid {st.sid}){decision}")
+
+
+@contextmanager
+def _open(home: Path) -> Iterator[Registry]:
+    """Open a registry for one command and close its log (and writer lock) afterwards."""
+    registry = RegistryHome(home).open()
+    try:
+        yield registry
+    finally:
+        close = getattr(registry.log, "close", None)
+        if close is not None:
+            close()
+
+
+def _m1(reg: Registry, xid: str) -> Statement:
+    ex = reg.projection.exchanges.get(xid)
+    if ex is None:
+        raise NotFoundError(f"no exchange {xid} in the log")
+    return reg.statements_by_sid([ex.offer])[0][1].statement
+
+
+def _m2(reg: Registry, xid: str) -> Statement:
+    ex = reg.projection.exchanges[xid]
+    if ex.accept is None:
+        raise ConflictError(f"exchange {xid} has no logged acceptance")
+    return reg.statements_by_sid([ex.accept])[0][1].statement
+
+
+def _new_nonce(path: Path) -> bytes:
+    nonce = os.urandom(32)
+    write_secret(path, nonce.hex() + "\n")
+    return nonce
+
+
+# --- registry and keys ----------------------------------------------------------------------------
+
+
+@app.command("init")
+def init(directory: Dir = DEFAULT_DIR, origin: str = "detente.registry", notary_name: str = "notary") -> None:
+    """Create a registry: a log, a notary key (apart from the log key), a blob folder."""
+    with reported():
+        RegistryHome(directory).init(origin, notary_name)
+        out.print(f"registry created in {directory}; log key: {RegistryHome(directory).log_key().vkey}")
+
+
+@keys_app.command("new")
+def keys_new(path: Path) -> None:
+    """Create an Ed25519 key file (0600) and print its key id."""
+    with reported():
+        key = SigningKey.generate(os.urandom)
+        write_secret(path, key.to_file().decode())
+        out.print(f"{key.keyid} {key.public.b64}")
+
+
+@keys_app.command("keyset")
+def keys_keyset(
+    party: Party,
+    root: Annotated[list[Path], typer.Option()],
+    out_file: Annotated[Path, typer.Option("--out")],
+    minister: Annotated[list[Path], typer.Option()],
+    cert: Annotated[list[Path] | None, typer.Option()] = None,
+    root_threshold: int = 1,
+    version: int = 1,
+    previous: Annotated[Path | None, typer.Option()] = None,
+    sign_with: Annotated[
+        list[Path] | None, typer.Option(help="Current root keys (for a new version).")
+    ] = None,
+) -> None:
+    """Build and sign a keyset version (roles: root, foreign-minister, cert)."""
+    with reported():
+        prev = Envelope.decode(previous.read_bytes()) if previous else None
+        roots, ministers, certs = _keys(root), _keys(minister), _keys(cert or [])
+        roles = {
+            "root": ([k.public for k in roots], root_threshold),
+            "foreign-minister": ([k.public for k in ministers], 1),
+        }
+        if certs:
+            roles["cert"] = ([k.public for k in certs], 1)
+        prev_sid = sha256_hex(prev.payload) if prev else None
+        st = sign_keyset(
+            party, _now(), keyset_body(version, prev_sid, roles), (*roots, *_keys(sign_with or []))
+        )
+        out_file.write_bytes(st.envelope.encode() + b"\n")
+        out.print(f"keyset v{version} of {party} -> {out_file}")
+
+
+@keys_app.command("sign")
+def keys_sign(envelope: Path, key: KeyFiles) -> None:
+    """Add signatures to an envelope file, offline (for a threshold, each signer signs its copy)."""
+    with reported():
+        signed = Envelope.decode(envelope.read_bytes()).add(_keys(key))
+        envelope.write_bytes(signed.encode() + b"\n")
+        out.print(f"{len(signed.signatures)} signature(s) on {envelope}")
+
+
+@keys_app.command("collect")
+def keys_collect(files: list[Path], out_file: Annotated[Path, typer.Option("--out")]) -> None:
+    """Merge the signatures of several copies of one envelope (threshold collection)."""
+    with reported():
+        merged = merge_envelopes(Envelope.decode(f.read_bytes()) for f in files)
+        out_file.write_bytes(merged.encode() + b"\n")
+        out.print(f"{len(merged.signatures)} signature(s) -> {out_file}")
+
+
+@party_app.command("register")
+def party_register(envelope: Path, directory: Dir = DEFAULT_DIR) -> None:
+    """Register a party's first, self-signed keyset (the operator's trust-on-first-use act, public)."""
+    with reported(), _open(directory) as reg:
+        receipt = reg.submit(envelope.read_bytes(), register=True)
+        out.print(f"registered at index {receipt.index}")
+
+
+@app.command("submit")
+def submit(
+    envelope: Path, directory: Dir = DEFAULT_DIR, blob: Annotated[list[Path] | None, typer.Option()] = None
+) -> None:
+    """Submit a signed envelope file (signed offline), with the blobs it cites."""
+    with reported(), _open(directory) as reg:
+        receipt = reg.submit(envelope.read_bytes(), [b.read_bytes() for b in blob or []])
+        out.print(f"{receipt.kind} accepted at index {receipt.index}")

@@ -1,0 +1,147 @@
+"""The read commands and the rest: status, timeline, offers, lapse, bundle, verify, example, incidents."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from detente.accords.records import Act
+from detente.shell import reported
+from detente.statements.canonical import format_time, parse_time
+from detente.tlog.home import write_secret
+from detente.tlog.note import parse_ed25519_vkey
+
+from .bundle import build_bundle, verify_bundle
+from .cli_common import DEFAULT_DIR, Dir, KeyFiles, Party, _authority, _open, app, incident_app, out
+from .example import build_example
+from .home import RegistryHome, utc_now
+from .incidents import incident_statements
+
+
+def _acts_table(title: str, rows: list[Act]) -> Table:
+    table = Table(title=title)
+    for column in ("index", "issued", "received", "kind", "party", "to", "ref"):
+        table.add_column(column)
+    for a in rows:
+        table.add_row(
+            str(a.index),
+            a.issued,
+            format_time(a.received),
+            a.kind,
+            a.party,
+            a.counterparty or "",
+            a.ref or "",
+        )
+    return table
+
+
+@app.command("status")
+def status(directory: Dir = DEFAULT_DIR, xid: str | None = None, at: str | None = None) -> None:
+    """Exchanges and their phases; or one exchange; with what is in force."""
+    with reported(), _open(directory) as reg:
+        p = reg.projection
+        table = Table(title=f"exchanges (log size {reg.log.size})")
+        for column in ("xid", "from", "to", "phase", "deadline"):
+            table.add_column(column)
+        for ex in p.exchanges.values():
+            if xid is None or ex.xid == xid:
+                table.add_row(ex.xid, ex.originator, ex.responder, ex.phase.value, format_time(ex.deadline))
+        out.print(table)
+        when = parse_time(at) if at else utc_now()
+        for d in p.declarations.values():
+            state = "in force" if d.in_force(when) else "not in force"
+            out.print(
+                f"declaration {d.did} by {d.party} to {d.to or 'all'}: {state} ({', '.join(d.clauses)})"
+            )
+
+
+@app.command("timeline")
+def timeline(a: str, b: str, directory: Dir = DEFAULT_DIR) -> None:
+    """Every act between two parties, in log order, with what is in force now."""
+    with reported(), _open(directory) as reg:
+        p = reg.projection
+        out.print(_acts_table(f"{a} - {b}", p.timeline(a, b)))
+        now: datetime = utc_now()
+        out.print(f"in force now: {', '.join(p.in_force_between(a, b, now)) or 'nothing'}")
+        out.print(f"clauses in force now: {', '.join(p.clauses_in_force(a, b, now)) or 'none'}")
+
+
+@app.command("offers")
+def offers(party: str, directory: Dir = DEFAULT_DIR) -> None:
+    """Every offer, counter-offer and refusal made by a party."""
+    with reported(), _open(directory) as reg:
+        out.print(_acts_table(f"offers and refusals by {party}", reg.projection.offers_and_refusals(party)))
+
+
+@app.command("lapse")
+def lapse(directory: Dir = DEFAULT_DIR) -> None:
+    """The notary's clock: log `lapsed` for every exchange past its deadline without decision or contract."""
+    with reported(), _open(directory) as reg:
+        lapsed = reg.lapse()
+        out.print(f"lapsed: {', '.join(lapsed) or 'none'}")
+
+
+@app.command("bundle")
+def bundle(
+    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out")], directory: Dir = DEFAULT_DIR
+) -> None:
+    """Write a claim's evidence bundle (a claim type, such as offered or concluded)."""
+    with reported(), _open(directory) as reg:
+        out_file.write_bytes(build_bundle(reg, claim, ref))
+        out.print(f"bundle -> {out_file}")
+
+
+@app.command("verify")
+def verify(
+    path: Path, log_key: Annotated[Path, typer.Option("--log-key", help="The log's verifier key file.")]
+) -> None:
+    """Verify an evidence bundle offline: no server, no database. Says plainly what is proven, as of when."""
+    with reported():
+        key = parse_ed25519_vkey(log_key.read_text(encoding="utf-8"))
+        result = verify_bundle(path.read_bytes(), key)
+        out.print(result.describe(), highlight=False)
+
+
+@app.command("example")
+def example(directory: Dir = Path("var/example")) -> None:
+    """Build the example record: 1933 concluded, 2017/2018 refused, a declaration, a protest, a reply."""
+    with reported():
+        home = RegistryHome(directory)
+        home.init("detente.example", "notary")
+        with _open(directory) as reg:
+            record = build_example(reg, os.urandom)
+        keys = directory / "keys"
+        keys.mkdir(exist_ok=True)
+        for party, roles in record.keys.items():
+            for role, key in roles.items():
+                write_secret(keys / f"{party}-{role}.key", key.to_file().decode())
+        (directory / "example.json").write_text(json.dumps(record.ids, indent=2) + "\n", encoding="utf-8")
+        for name, ref in record.ids.items():
+            out.print(f"{name}: {ref}")
+        out.print(f"keys in {keys}; log key {home.log_home.path / 'log.vkey'}")
+
+
+@incident_app.command("submit")
+def incident_submit(
+    incidents: Path, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
+    approve: Annotated[list[str] | None, typer.Option(help="Approved incident ids (or --all).")] = None,
+    approve_all: Annotated[bool, typer.Option("--all")] = False,
+) -> None:  # fmt: skip
+    """Sign approved monitor incidents as `incident` statements (one per origin state) with a `cert` key."""
+    with reported(), _open(directory) as reg:
+        document = json.loads(incidents.read_text(encoding="utf-8"))
+        chosen = None if approve_all else (approve or [])
+        statements = incident_statements(
+            document, chosen, _authority(party, key), reg.projection, reg.clock(), os.urandom
+        )
+        for st in statements:
+            receipt = reg.submit(st.envelope.encode())
+            out.print(f"incident {st.body['iid']} ({st.body['to']}) at index {receipt.index}")
+        if not statements:
+            out.print("nothing approved to submit")

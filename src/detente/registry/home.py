@@ -1,0 +1,102 @@
+"""The registry's folder: its log (a :class:`~detente.tlog.home.LogHome`), notary key and blobs.
+
+Layout of ``DIR``::
+
+    log/            the transparency log's home (log.key, log.vkey, log.db, published-checkpoint)
+    notary.key      the notary's Ed25519 key (0600), apart from the log key
+    registry.json   {"notary": NAME}
+    blobs/<sha256>  content-addressed blobs, checked against their name on every read
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detente.errors import ConfigError, TamperError
+from detente.statements.canonical import sha256_hex
+from detente.statements.keys import SigningKey
+from detente.tlog.home import LogHome, read_secret, write_secret
+from detente.tlog.note import Ed25519Verifier
+
+from .core import Registry
+
+
+@dataclass(frozen=True)
+class FileBlobs:
+    """Blobs as files named by their SHA-256."""
+
+    path: Path
+
+    def get(self, digest: str) -> bytes | None:
+        """The blob, checked against its name; None if absent."""
+        file = self.path / digest
+        if len(digest) != 64 or not file.exists():
+            return None
+        data = file.read_bytes()
+        if sha256_hex(data) != digest:
+            raise TamperError(f"blob {digest[:16]}... does not match its name")
+        return data
+
+    def put(self, data: bytes) -> str:
+        """Store a blob (write to a temporary name, then rename: never a half-written blob)."""
+        digest = sha256_hex(data)
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.path / f".{digest}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(self.path / digest)
+        return digest
+
+
+def utc_now() -> datetime:
+    """The system clock in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class RegistryHome:
+    """The folder of one registry."""
+
+    path: Path
+
+    @property
+    def log_home(self) -> LogHome:
+        """The log's own folder."""
+        return LogHome(self.path / "log")
+
+    def init(self, origin: str, notary_name: str, random: Callable[[int], bytes] = os.urandom) -> None:
+        """Create the log, a notary key and the settings; refuse if a registry is already here."""
+        if (self.path / "registry.json").exists():
+            raise ConfigError(f"{self.path} already holds a registry")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.log_home.init(origin).close()
+        write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())
+        (self.path / "registry.json").write_text(json.dumps({"notary": notary_name}) + "\n", encoding="utf-8")
+
+    def notary(self) -> tuple[SigningKey, str]:
+        """The notary key and name."""
+        try:
+            name = json.loads((self.path / "registry.json").read_text(encoding="utf-8"))["notary"]
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{self.path} is not a registry: run `detente registry init --dir {self.path}`"
+            ) from exc
+        return SigningKey.from_file(read_secret(self.path / "notary.key").encode()), str(name)
+
+    def log_key(self) -> Ed25519Verifier:
+        """The log's public key (give it to anyone who verifies bundles)."""
+        return self.log_home.verifier()
+
+    def open(self, clock: Callable[[], datetime] = utc_now) -> Registry:
+        """Open the registry as the log's one writer and replay the projection."""
+        notary, name = self.notary()
+        log = self.log_home.open(write=True)
+        try:
+            return Registry.open(log, notary, name, FileBlobs(self.path / "blobs"), clock)
+        except BaseException:
+            log.close()
+            raise

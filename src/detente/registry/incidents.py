@@ -1,0 +1,92 @@
+"""The monitor's incident JSON (``detente.monitor.incidents/1``, docs/formats-incident.md) into signed
+``incident`` statements, one per origin state, citing the clauses in force between the two parties.
+
+Only the aggregates and the SHA-256 of the evidence go into the public statement; the evidence itself
+is handed to the counterparty, which checks it against the digest. The origin is a territory; the
+``attributed_actor`` field is always null, because the monitor never names an actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from detente.accords.acts import Authority
+from detente.accords.projection import Projection
+from detente.errors import MalformedError
+from detente.statements.canonical import format_time
+from detente.statements.statement import Statement
+
+SCHEMA = "detente.monitor.incidents/1"
+
+
+def _origins(incident: dict[str, Any], reporter: str) -> list[dict[str, Any]]:
+    countries = incident.get("origins", {}).get("countries", [])
+    return [c for c in countries if isinstance(c, dict) and c.get("key") not in ("unknown", reporter, None)]
+
+
+def _networks(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    nets = incident.get("origins", {}).get("networks", [])[:10]
+    return [
+        {"asn": int(n["key"]), "name": str(n.get("name", ""))[:200], "requests": int(n["requests"])}
+        for n in nets
+    ]
+
+
+def incident_statements(
+    document: dict[str, Any],
+    approved: Iterable[str] | None,
+    by: Authority,
+    projection: Projection,
+    now: datetime,
+    random: Callable[[int], bytes],
+) -> list[Statement]:
+    """Sign one statement per origin state of each approved incident (``approved=None``: all).
+
+    Raises:
+        MalformedError: the document is not a monitor incidents document this version can read.
+    """
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise MalformedError(f"not a {SCHEMA} document")
+    wanted = None if approved is None else set(approved)
+    out = []
+    for incident in document.get("incidents", []):
+        if wanted is not None and incident.get("id") not in wanted:
+            continue
+        if incident.get("party") != by.party:
+            raise MalformedError(
+                f"incident {incident.get('id')} protects {incident.get('party')}, not {by.party}"
+            )
+        for origin in _origins(incident, by.party):
+            out.append(_statement(incident, origin, by, projection, now, random))
+    return out
+
+
+def _statement(
+    incident: dict[str, Any], origin: dict[str, Any], by: Authority, projection: Projection, now: datetime,
+    random: Callable[[int], bytes],
+) -> Statement:  # fmt: skip
+    country = str(origin["key"])
+    body = {
+        "iid": random(16).hex(),
+        "to": country,
+        "monitor_id": incident["id"],
+        "asset": {"name": incident["asset"], "kind": incident["asset_kind"]},
+        "attack": incident["kind"],
+        "start": incident["start"],
+        "end": incident["end"],
+        "requests": int(incident["requests"]["total"]),
+        "peak_per_minute": int(incident["requests"]["peak_per_minute"]),
+        "sources": int(incident["sources"]["distinct"]),
+        "origin": {
+            "country": country,
+            "requests": int(origin["requests"]),
+            "sources": int(origin["sources"]),
+        },
+        "networks": _networks(incident),
+        "clauses": projection.clauses_in_force(by.party, country, now),
+        "evidence": incident["evidence"]["sha256"],
+        "attributed_actor": None,
+    }
+    return by.sign("incident", format_time(now), body)

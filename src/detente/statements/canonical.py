@@ -1,0 +1,168 @@
+"""Strict JSON in, RFC 8785 canonical bytes out.
+
+Invariants: :func:`parse_canonical` accepts bytes only if they are exactly the RFC 8785 serialisation of
+the value they parse to, so one value has one spelling and one hash. Numbers are integers only (our
+formats have no floats, and float spelling is where canonicalisers disagree). Duplicate keys, NaN and
+invalid UTF-8 are refused; every foreign error becomes :class:`~detente.errors.MalformedError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import rfc8785
+
+from detente.errors import MalformedError
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+MAX_SAFE = 2**53 - 1
+
+
+def _fast_path_ok(value: Any) -> bool:
+    """Whether ``json.dumps`` gives the RFC 8785 bytes of ``value``.
+
+    It does for null, booleans, safe integers, strings and containers of them whose object keys are all
+    in the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units, Python by code points:
+    the two orders differ only when a key holds a character above U+FFFF). Floats are left to rfc8785.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any(not isinstance(k, str) or (not k.isascii() and max(map(ord, k)) > 0xFFFF) for k in item):
+                return False
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or item is None or isinstance(item, str):
+            continue
+        elif not isinstance(item, int) or not -MAX_SAFE <= item <= MAX_SAFE:
+            return False
+    return True
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+    ).encode()
+
+
+def canonical(value: Any) -> bytes:
+    """Return the RFC 8785 bytes of ``value``.
+
+    The fast path (the standard library's C encoder: sorted keys, no spaces, UTF-8, the same escapes as
+    ECMAScript's JSON.stringify) is taken only where it is byte-identical to RFC 8785; a test compares
+    both on random values.
+    """
+    try:
+        if _fast_path_ok(value):
+            text = json.dumps(
+                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+            )
+            return text.encode("utf-8")
+        return bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise MalformedError(f"value cannot be written as canonical JSON: {exc}") from exc
+
+
+def _refuse_float(text: str) -> NoReturn:
+    raise MalformedError(f"JSON number {text[:20]!r} is not an integer")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not -MAX_SAFE <= value <= MAX_SAFE:
+        raise MalformedError(f"JSON integer {text[:20]}... is outside the safe range of RFC 8785")
+    return value
+
+
+def _parse(data: bytes, what: str) -> tuple[Any, bool]:
+    """Parse strictly; also report whether every object key is in the BMP (the fast path applies)."""
+    bmp = True
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal bmp
+        result: dict[str, Any] = {}
+        for key, value in items:
+            if key in result:
+                raise MalformedError(f"duplicate JSON key {key[:40]!r}")
+            if not key.isascii() and max(map(ord, key)) > 0xFFFF:
+                bmp = False
+            result[key] = value
+        return result
+
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(
+            text,
+            object_pairs_hook=pairs,
+            parse_float=_refuse_float,
+            parse_constant=_refuse_float,
+            parse_int=_safe_int,
+        )
+    except MalformedError as exc:
+        raise MalformedError(f"{what}: {exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedError(f"{what} is not valid JSON: {exc}") from exc
+    return value, bmp
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    """Parse JSON strictly (UTF-8, no duplicate keys, safe integers only)."""
+    return _parse(data, what)[0]
+
+
+def parse_canonical(data: bytes, what: str) -> Any:
+    """Parse JSON and require that ``data`` is its canonical spelling."""
+    value, bmp = _parse(data, what)
+    try:
+        # The decoder already established the fast path's conditions, so no second walk is needed.
+        again = _dumps(value) if bmp else bytes(rfc8785.dumps(value))
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError) as exc:
+        raise MalformedError(f"{what} cannot be written as canonical JSON: {exc}") from exc
+    if again != data:
+        raise MalformedError(f"{what} is not RFC 8785 canonical JSON")
+    return value
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def b64e(data: bytes) -> str:
+    """Standard base64 with padding."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64d(text: str, what: str) -> bytes:
+    """Strict, canonical standard base64."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedError(f"{what} is not valid base64") from exc
+    if b64e(data) != text:
+        raise MalformedError(f"{what} is not canonical base64")
+    return data
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC to the second."""
+    if moment.tzinfo is None:
+        raise MalformedError("times must be timezone-aware (UTC)")
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ``YYYY-MM-DDTHH:MM:SSZ`` (already matched by the schema pattern) into an aware datetime."""
+    try:
+        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise MalformedError(f"{text[:30]!r} is not a time of the form YYYY-MM-DDTHH:MM:SSZ") from exc

@@ -1,0 +1,84 @@
+"""Statements: build, sign and open.
+
+Invariants: an opened :class:`Statement` came from a payload that is canonical, at most
+:data:`MAX_PAYLOAD` bytes, valid against its kind's schema, and whose ``kind`` matches the envelope's
+``payloadType``. Opening does not check signatures against a keyset: that needs the keyset in force,
+which the registry (or the offline verifier) supplies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from detente.errors import MalformedError, TooLargeError
+from detente.statements.canonical import canonical, parse_canonical, parse_time, sha256_hex
+from detente.statements.dsse import Envelope, sign_envelope
+from detente.statements.keys import SigningKey
+from detente.statements.kinds import BODIES, PAYLOAD_TYPES, header_schema, payload_type
+from detente.statements.schema import validate
+
+MAX_PAYLOAD = 32_768
+
+
+@dataclass(frozen=True)
+class Statement:
+    """An opened statement: its header, body, payload bytes and envelope."""
+
+    kind: str
+    party: str
+    issued: str
+    body: Mapping[str, Any] = field(hash=False)
+    envelope: Envelope
+
+    @property
+    def sid(self) -> str:
+        """The statement id: SHA-256 of the payload bytes."""
+        return sha256_hex(self.envelope.payload)
+
+    @property
+    def issued_at(self) -> datetime:
+        """The author's date as a datetime."""
+        return parse_time(self.issued)
+
+
+def make_payload(kind: str, party: str, issued: str, body: Mapping[str, Any]) -> bytes:
+    """Return the canonical payload bytes after checking them against the kind's schema."""
+    if kind not in BODIES:
+        raise MalformedError(f"unknown statement kind {kind[:40]!r}")
+    value = {"kind": kind, "party": party, "issued": issued, "body": dict(body)}
+    validate(value, header_schema(kind))
+    payload = canonical(value)
+    if len(payload) > MAX_PAYLOAD:
+        raise TooLargeError(f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}")
+    return payload
+
+
+def sign_statement(
+    kind: str, party: str, issued: str, body: Mapping[str, Any], keys: Iterable[SigningKey]
+) -> Statement:
+    """Build, sign and return a statement (signing is local: no network, no clock)."""
+    payload = make_payload(kind, party, issued, body)
+    return open_statement(sign_envelope(payload_type(kind), payload, keys))
+
+
+def open_statement(envelope: Envelope) -> Statement:
+    """Parse and validate an envelope's payload.
+
+    Raises:
+        MalformedError: unknown payloadType, non-canonical or invalid payload, or a kind that does not
+            match the payloadType.
+        TooLargeError: the payload is over the limit.
+    """
+    kind = PAYLOAD_TYPES.get(envelope.payload_type)
+    if kind is None:
+        raise MalformedError(f"unknown payloadType {envelope.payload_type[:80]!r}")
+    if len(envelope.payload) > MAX_PAYLOAD:
+        raise TooLargeError(f"payload is {len(envelope.payload)} bytes; the limit is {MAX_PAYLOAD}")
+    value = parse_canonical(envelope.payload, "statement payload")
+    if isinstance(value, dict) and value.get("kind") != kind:
+        raise MalformedError(f"payload says kind {str(value.get('kind'))[:40]!r} but is signed as {kind!r}")
+    validate(value, header_schema(kind))
+    return Statement(kind, value["party"], value["issued"], value["body"], envelope)

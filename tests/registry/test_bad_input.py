@@ -1,0 +1,188 @@
+"""Bad input: each refused with a reason, and nothing appended."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from detente.accords import acts
+from detente.errors import (
+    ConflictError,
+    DetenteError,
+    InputError,
+    MalformedError,
+    NotFoundError,
+    TooLargeError,
+    VerificationError,
+)
+from detente.registry.core import Registry, Request
+from detente.statements.canonical import canonical
+from detente.statements.dsse import Envelope, Signature, sign_envelope
+from detente.statements.kinds import payload_type
+from detente.statements.statement import Statement
+from tests.accords.world import PartyKeys, World, rand, world
+
+
+@pytest.fixture
+def w() -> World:
+    return world()
+
+
+def refused(
+    reg: Registry, data: bytes, error: type[DetenteError], match: str, blobs: tuple[bytes, ...] = ()
+) -> None:
+    size = reg.log.size
+    with pytest.raises(error, match=match):
+        reg.submit(data, blobs)
+    assert reg.log.size == size, "a refused statement was appended"
+
+
+@pytest.fixture
+def open_offer(w: World) -> tuple[Statement, bytes]:
+    m1, na, doc = w.offer("RU", "US", "bad")
+    w.registry.submit(m1.envelope.encode(), [doc])
+    return m1, na
+
+
+def test_forged_signature(w: World) -> None:
+    m1, _, doc = w.offer("RU", "US", "forged")
+    sig = m1.envelope.signatures[0]
+    forged = Envelope(m1.envelope.payload_type, m1.envelope.payload, (Signature(sig.keyid, bytes(64)),))
+    refused(w.registry, forged.encode(), VerificationError, "does not verify", (doc,))
+
+
+def test_wrong_role(w: World) -> None:
+    m1, _, doc = w.offer("RU", "US", "role")
+    by_cert = sign_envelope(m1.envelope.payload_type, m1.envelope.payload, [w.parties["RU"].cert])
+    refused(w.registry, by_cert.encode(), VerificationError, "threshold of RU's", (doc,))
+
+
+def test_wrong_party(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    by_france = acts.accept(w.parties["FR"].fm, w.clock.text(), m1, rand("fr"))
+    refused(w.registry, by_france.envelope.encode(), VerificationError, "only US")
+    impostor = acts.Authority("US", (w.parties["RU"].minister,)).sign(
+        "accept", w.clock.text(), dict(by_france.body)
+    )
+    refused(w.registry, impostor.envelope.encode(), VerificationError, "threshold of US's")
+
+
+def test_revoked_key(w: World) -> None:
+    old = w.parties["RU"]
+    new = PartyKeys.make("RU", generation=1)
+    new.version = 2
+    v2 = new.keyset(w.clock.text(), previous=w.keysets["RU"], signers=old.roots)
+    w.registry.submit(v2.envelope.encode())
+    m1, _, doc = w.offer("RU", "US", "revoked")  # signed by the old, now revoked, minister key
+    refused(w.registry, m1.envelope.encode(), VerificationError, "keyset version 2", (doc,))
+
+
+def test_rotation_without_the_current_root_is_refused(w: World) -> None:
+    new = PartyKeys.make("RU", generation=7)
+    new.version = 2
+    v2 = new.keyset(w.clock.text(), previous=w.keysets["RU"])
+    refused(w.registry, v2.envelope.encode(), VerificationError, "root threshold of version 1")
+
+
+def test_kind_mismatch(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    m2 = acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("k"))
+    as_refuse = sign_envelope(payload_type("refuse"), m2.envelope.payload, [w.parties["US"].minister])
+    refused(w.registry, as_refuse.encode(), MalformedError, "signed as 'refuse'")
+
+
+def test_replay(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    refused(w.registry, m1.envelope.encode(), ConflictError, "a replay")
+
+
+def test_reveal_before_acceptance(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, na = open_offer
+    early = acts.reveal(w.parties["RU"].fm, w.clock.text(), m1, na)
+    refused(w.registry, early.envelope.encode(), ConflictError, "before acceptance")
+
+
+def test_decision_asked_twice(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    m2 = acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("twice"))
+    w.registry.submit(m2.envelope.encode())
+    assert (
+        w.registry.submit(acts.abort(w.parties["RU"].fm, w.clock.text(), m1).envelope.encode()).decision
+        == "aborted"
+    )
+    again = acts.resolve(w.parties["US"].fm, w.clock.text(), m1, m2)
+    refused(w.registry, again.envelope.encode(), ConflictError, "already decided: aborted")
+
+
+def test_conflicting_requests_in_one_batch(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    m2 = acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("batch"))
+    w.registry.submit(m2.envelope.encode())
+    size = w.registry.log.size
+    abort = acts.abort(w.parties["RU"].fm, w.clock.text(), m1)
+    resolve = acts.resolve(w.parties["US"].fm, w.clock.text(), m1, m2)
+    first, second = w.registry.submit_batch(
+        [Request(resolve.envelope.encode()), Request(abort.envelope.encode())]
+    )
+    assert not isinstance(first, DetenteError)
+    assert first.decision == "resolved"
+    assert isinstance(second, ConflictError)
+    assert "already decided" in str(second)
+    assert w.registry.log.size == size + 2  # the resolve request and its one decision
+
+
+def test_deadline_passed(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, _ = open_offer
+    w.clock.advance(hours=49)
+    late = acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("late"))
+    refused(w.registry, late.envelope.encode(), ConflictError, "deadline")
+    assert w.registry.lapse() == [m1.body["xid"]]
+    assert w.registry.lapse() == []
+
+
+def test_oversized_and_malformed(w: World) -> None:
+    reg = w.registry
+    fm = w.parties["RU"].minister
+    big = canonical(
+        {"body": {"reason": "x" * 40_000}, "issued": w.clock.text(), "kind": "refuse", "party": "RU"}
+    )
+    refused(reg, sign_envelope(payload_type("refuse"), big, [fm]).encode(), TooLargeError, "limit")
+    refused(reg, b'{"payload": ', MalformedError, "not valid JSON")
+    refused(reg, b'{"payloadType":"x","payload":"","signatures":[]}', MalformedError, "canonical")
+    loose = b'{"kind": "refuse"}'
+    refused(reg, sign_envelope(payload_type("refuse"), loose, [fm]).encode(), MalformedError, "canonical")
+    bad_schema = canonical({"body": {}, "issued": "yesterday", "kind": "refuse", "party": "RU"})
+    refused(reg, sign_envelope(payload_type("refuse"), bad_schema, [fm]).encode(), MalformedError, "issued")
+    refused(reg, sign_envelope("text/plain", b"{}", [fm]).encode(), MalformedError, "unknown payloadType")
+
+
+def test_decisions_and_first_keysets_come_only_from_the_operator(w: World) -> None:
+    body = {"xid": "0" * 32, "offer": "0" * 64, "outcome": "aborted", "accept": None, "request": None}
+    fake = acts.Authority("notary.test", (w.parties["RU"].minister,)).sign("decision", w.clock.text(), body)
+    refused(w.registry, fake.envelope.encode(), ConflictError, "notary")
+    de = PartyKeys.make("DE").keyset(w.clock.text())
+    refused(w.registry, de.envelope.encode(), ConflictError, "registered by the operator")
+
+
+def test_missing_blob_and_wrong_terms(w: World) -> None:
+    m1, _, doc = w.offer("RU", "US", "blob")
+    refused(w.registry, m1.envelope.encode(), NotFoundError, "not supplied")
+    refused(w.registry, m1.envelope.encode(), InputError, "not cited", (doc, b"other"))
+    m3, _, _ = w.offer("US", "RU", "swapped-terms", doc=doc)
+    refused(w.registry, m3.envelope.encode(), VerificationError, "offeror and the addressee", (doc,))
+
+
+def test_abort_after_the_originators_reveal(w: World, open_offer: tuple[Statement, bytes]) -> None:
+    m1, na = open_offer
+    w.registry.submit(acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("ar")).envelope.encode())
+    w.registry.submit(acts.reveal(w.parties["RU"].fm, w.clock.text(), m1, na).envelope.encode())
+    late = acts.abort(w.parties["RU"].fm, w.clock.text(), m1)
+    refused(w.registry, late.envelope.encode(), ConflictError, "too late to abort")
+
+
+def test_clock_going_back_never_moves_received_back(w: World) -> None:
+    w.clock.advance(hours=-5)
+    m1, _, doc = w.offer("RU", "US", "clock")
+    receipt = w.registry.submit(m1.envelope.encode(), [doc])
+    assert w.registry.entry(receipt.index).received == w.clock.now + timedelta(hours=5)

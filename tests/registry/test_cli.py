@@ -1,0 +1,63 @@
+"""The CLI end to end on a real SQLite registry: example, offline signing, acts, bundle, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from detente.registry.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def test_example_bundle_and_offline_verify(tmp_path: Path) -> None:
+    home = tmp_path / "reg"
+    run("example", "--dir", str(home))
+    ids = json.loads((home / "example.json").read_text())
+    timeline = run("timeline", "RU", "US", "--dir", str(home))
+    assert "refuse" in timeline
+    assert "declaration" in timeline
+    bundle = tmp_path / "b.json"
+    run("bundle", "concluded", ids["exchange-1933"], "--out", str(bundle), "--dir", str(home))
+    said = run("verify", str(bundle), "--log-key", str(home / "log" / "log.vkey"))
+    assert "PROVEN as of checkpoint" in said
+    assert "SU and US was concluded" in said
+    bundle.write_bytes(bundle.read_bytes().replace(b'"SU"', b'"RU"', 1))
+    assert "error" in run("verify", str(bundle), "--log-key", str(home / "log" / "log.vkey"), code=65)
+
+
+def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
+    home = tmp_path / "reg"
+    run("init", "--dir", str(home))
+    for name in ("r1", "r2", "fm", "us-root", "us-fm"):
+        run("keys", "new", str(tmp_path / f"{name}.key"))
+    k = {n: str(tmp_path / f"{n}.key") for n in ("r1", "r2", "fm", "us-root", "us-fm")}
+    ks = tmp_path / "ru-keyset.json"
+    # Two root holders sign separate copies offline; the copies are merged to meet the threshold.
+    run("keys", "keyset", "--party", "RU", "--root", k["r1"], "--root", k["r2"], "--root-threshold", "2",
+        "--minister", k["fm"], "--out", str(ks))  # fmt: skip
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(ks.read_bytes())
+    run("keys", "sign", str(copy), "--key", k["r2"])
+    run("keys", "collect", str(ks), str(copy), "--out", str(ks))
+    run("party", "register", str(ks), "--dir", str(home))
+    us = tmp_path / "us-keyset.json"
+    run("keys", "keyset", "--party", "US", "--root", k["us-root"], "--minister", k["us-fm"], "--out", str(us))
+    run("party", "register", str(us), "--dir", str(home))
+    said = run("offer", "--party", "RU", "--key", k["fm"], "--to", "US", "--clauses", "L1,M1",
+               "--nonce", str(tmp_path / "na"), "--dir", str(home))  # fmt: skip
+    xid = said.split()[1]
+    run("refuse", xid, "--party", "US", "--key", k["us-fm"], "--reason", "no", "--dir", str(home))
+    assert "refuse" in run("offers", "US", "--dir", str(home))
+    assert "refused" in run("status", "--dir", str(home))
+    out = run("accept", xid, "--party", "US", "--key", k["us-fm"], "--nonce", str(tmp_path / "nb"),
+              "--dir", str(home), code=75)  # fmt: skip
+    assert "refused" in out

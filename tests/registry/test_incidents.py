@@ -1,0 +1,70 @@
+"""Monitor incident JSON into signed incident statements: one per origin state, clauses in force cited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from detente.accords import acts
+from detente.errors import MalformedError
+from detente.registry.incidents import incident_statements
+from detente.statements.canonical import sha256_hex
+from tests.accords.world import world, xid
+from tests.registry.example_world import seeded
+
+
+def share(key: str, requests: int, sources: int) -> dict[str, Any]:
+    return {
+        "key": key,
+        "name": key,
+        "requests": requests,
+        "request_share": 0.5,
+        "sources": sources,
+        "source_share": 0.5,
+    }
+
+
+def document(party: str = "RU") -> dict[str, Any]:
+    incident = {
+        "id": "3f0c9a1b2c3d4e5f", "asset": "cec", "party": party, "asset_kind": "election-body",
+        "kind": "distributed-flood", "start": "2018-06-07T03:00:00Z", "end": "2018-06-07T03:40:00Z",
+        "requests": {"total": 1000, "peak_per_minute": 90}, "sources": {"distinct": 40},
+        "origins": {
+            "countries": [share("US", 600, 20), share("FR", 300, 15), share("unknown", 100, 5)],
+            "networks": [share("64500", 600, 20)],
+        },
+        "top_prefixes": [], "reasons": ["many sources"], "evidence": {"sha256": sha256_hex(b"evidence")},
+    }  # fmt: skip
+    return {"schema": "detente.monitor.incidents/1", "incidents": [incident]}
+
+
+def test_one_statement_per_origin_state_citing_clauses_in_force() -> None:
+    w = world()
+    text = b"US assurance"
+    decl = acts.declaration(
+        w.parties["US"].fm, w.clock.text(), did=xid("us-decl"), to="RU", clauses=["M2", "M3"], summary="s",
+        text=sha256_hex(text), effective=w.clock.text(), notice_days=0,
+    )  # fmt: skip
+    w.registry.submit(decl.envelope.encode(), [text])
+    sts = incident_statements(
+        document(), None, w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("iid")
+    )
+    assert [s.body["to"] for s in sts] == ["US", "FR"]
+    assert sts[0].body["clauses"] == ["M2", "M3"]
+    assert sts[1].body["clauses"] == []
+    assert all(s.body["attributed_actor"] is None for s in sts)
+    assert sts[0].body["evidence"] == sha256_hex(b"evidence")
+    for s in sts:
+        w.registry.submit(s.envelope.encode())
+    assert len(w.registry.projection.incidents) == 2
+
+
+def test_only_approved_incidents_of_the_signing_party() -> None:
+    w = world()
+    cert = w.parties["RU"].certs
+    assert incident_statements(document(), [], cert, w.registry.projection, w.clock.now, seeded("x")) == []
+    with pytest.raises(MalformedError, match="protects US"):
+        incident_statements(document("US"), None, cert, w.registry.projection, w.clock.now, seeded("x"))
+    with pytest.raises(MalformedError):
+        incident_statements({"schema": "other"}, None, cert, w.registry.projection, w.clock.now, seeded("x"))

@@ -1,0 +1,128 @@
+"""DSSE, keys, canonical JSON, schemas, offline signing and threshold collection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from detente.errors import MalformedError, VerificationError
+from detente.statements.canonical import canonical, parse_canonical, parse_json
+from detente.statements.dsse import Envelope, merge_envelopes, pae, sign_envelope
+from detente.statements.keys import PublicKey, SigningKey, key_id
+from detente.statements.kinds import payload_type
+from detente.statements.schema import validate
+from detente.statements.statement import make_payload, open_statement
+from tests.statements.golden import seed_key
+
+
+def test_pae_matches_the_dsse_spec_example() -> None:
+    assert pae("http://example.com/HelloWorld", b"hello world") == (
+        b"DSSEv1 29 http://example.com/HelloWorld 11 hello world"
+    )
+
+
+def test_key_id_is_sha256_of_the_raw_public_key() -> None:
+    key = seed_key("k")
+    assert key.keyid == key_id(key.public.raw)
+    assert len(key.keyid) == 64
+    assert SigningKey.from_file(key.to_file()) == key
+    assert "seed" not in repr(key) or key.seed.hex() not in repr(key)
+
+
+def test_key_file_with_wrong_key_id_is_refused() -> None:
+    data = (
+        seed_key("k").to_file().replace(b'"keyid":"', b'"keyid":"0', 1).replace(b'","schema', b'","schema', 1)
+    )
+    with pytest.raises(MalformedError):
+        SigningKey.from_file(data)
+
+
+def test_signature_over_pae_binds_the_type() -> None:
+    key = seed_key("k")
+    env = sign_envelope(payload_type("offer"), b"{}", [key])
+    moved = Envelope(payload_type("accept"), env.payload, env.signatures)
+    with pytest.raises(VerificationError):
+        moved.verified_by({key.keyid: key.public})
+    assert env.verified_by({key.keyid: key.public}) == {key.keyid}
+    assert env.verified_by({}) == frozenset()  # unknown keys count for nothing
+
+
+def test_threshold_signatures_collected_offline_merge() -> None:
+    a, b = seed_key("a"), seed_key("b")
+    payload = make_payload(
+        "withdraw", "RU", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "1" * 64, "reason": ""}
+    )
+    file_a = sign_envelope(payload_type("withdraw"), payload, [a]).encode() + b"\n"
+    file_b = sign_envelope(payload_type("withdraw"), payload, [b]).encode() + b"\n"
+    merged = merge_envelopes([Envelope.decode(file_a), Envelope.decode(file_b)])
+    assert merged.verified_by({a.keyid: a.public, b.keyid: b.public}) == {a.keyid, b.keyid}
+    other = sign_envelope(payload_type("withdraw"), payload.replace(b'"RU"', b'"US"'), [b])
+    with pytest.raises(MalformedError, match="same payload"):
+        merge_envelopes([merged, other])
+
+
+def test_envelope_refuses_duplicate_key_ids_and_bad_shapes() -> None:
+    key = seed_key("k")
+    env = sign_envelope("t", b"x", [key])
+    with pytest.raises(MalformedError):
+        Envelope("t", b"x", env.signatures * 2)
+    with pytest.raises(MalformedError):
+        Envelope.decode(canonical({**env.to_json(), "extra": 1}))
+    with pytest.raises(MalformedError):
+        Envelope.decode(canonical({**env.to_json(), "signatures": [{"keyid": "AB", "sig": ""}]}))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"a":1,"a":2}', b'{"a":1.5}', b'{"a":NaN}', b"\xff", b'{"b":1,"a":2}', b'{"a": 1}', b"[" * 5000],
+)
+def test_strict_canonical_parsing(data: bytes) -> None:
+    with pytest.raises(MalformedError):
+        parse_canonical(data, "test")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(), c, max_size=6),
+    max_leaves=20,
+)
+
+
+@given(JSON)
+def test_fast_canonical_equals_rfc8785(value: Any) -> None:
+    assert canonical(value) == bytes(rfc8785.dumps(value))
+
+
+@given(JSON)
+def test_canonical_round_trip(value: object) -> None:
+    data = canonical(value)
+    assert parse_canonical(data, "v") == value == parse_json(data, "v")
+
+
+def test_schema_names_the_wrong_path() -> None:
+    with pytest.raises(MalformedError, match=r"\$\.body\.xid"):
+        make_payload("abort", "RU", "2018-06-07T09:00:00Z", {"xid": "XYZ", "offer": "0" * 64})
+    with pytest.raises(MalformedError, match="unknown fields"):
+        make_payload("abort", "RU", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "0" * 64, "x": 1})
+    with pytest.raises(MalformedError, match="type integer"):
+        validate(True, {"type": "integer"})
+    with pytest.raises(MalformedError, match="party"):
+        make_payload("abort", "ru", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "0" * 64})
+
+
+def test_public_key_must_be_32_bytes() -> None:
+    with pytest.raises(MalformedError):
+        PublicKey(b"short")
+
+
+def test_open_statement_round_trip() -> None:
+    key = seed_key("k")
+    payload = make_payload("abort", "RU", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "0" * 64})
+    st_ = open_statement(sign_envelope(payload_type("abort"), payload, [key]))
+    assert st_.kind == "abort"
+    assert st_.party == "RU"
+    assert st_.issued_at.year == 2018
