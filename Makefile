@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: set up and run the main job (today: a demonstration of the transparency log on SQLite)
+## run: set up and run the registry at http://127.0.0.1:8000 on SQLite, with the example record (Ctrl-C stops)
 run: $(STAMP)
-	$(BIN)/detente demo --dir var/demo
+	$(BIN)/detente serve --dir var/registry
 
 ## test: lint, strict types, and every test (warnings are errors)
 test: lint types pytest

@@ -10,6 +10,7 @@ import typer
 from detente.audit.cli import audit_command
 from detente.monitor.cli import app as monitor_app
 from detente.registry.cli import app as registry_app
+from detente.service.cli import serve_command
 from detente.shell import reported
 from detente.tlog.cli import app as log_app
 from detente.witness.cli import app as witness_app
@@ -22,6 +23,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(witness_app, name="witness")
 app.add_typer(monitor_app, name="monitor")
 app.command("audit")(audit_command)
+app.command("serve")(serve_command)
 
 
 @app.command()

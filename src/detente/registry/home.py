@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,30 +26,44 @@ from detente.tlog.note import Ed25519Verifier
 
 from .core import Registry
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
-@dataclass(frozen=True)
+
+@dataclass
 class FileBlobs:
-    """Blobs as files named by their SHA-256."""
+    """Blobs as files named by their SHA-256, written once (atomically) and checked on every read."""
 
     path: Path
+    _cache: dict[str, bytes] = field(default_factory=dict)
 
     def get(self, digest: str) -> bytes | None:
-        """The blob, checked against its name; None if absent."""
-        file = self.path / digest
-        if len(digest) != 64 or not file.exists():
+        """The blob with this SHA-256, or None."""
+        if not _HEX64.fullmatch(digest):
             return None
-        data = file.read_bytes()
+        if digest in self._cache:
+            return self._cache[digest]
+        try:
+            data = (self.path / digest).read_bytes()
+        except FileNotFoundError:
+            return None
         if sha256_hex(data) != digest:
-            raise TamperError(f"blob {digest[:16]}... does not match its name")
+            raise TamperError(f"blob file {digest} does not match its hash")
+        self._cache[digest] = data
         return data
 
     def put(self, data: bytes) -> str:
-        """Store a blob (write to a temporary name, then rename: never a half-written blob)."""
+        """Store a blob; return its SHA-256."""
         digest = sha256_hex(data)
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = self.path / f".{digest}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(self.path / digest)
+        target = self.path / digest
+        if not target.exists():
+            self.path.mkdir(parents=True, exist_ok=True)
+            tmp = self.path / f".{digest}.{os.getpid()}.tmp"
+            with tmp.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(target)
+        self._cache[digest] = data
         return digest
 
 
@@ -68,12 +83,23 @@ class RegistryHome:
         """The log's own folder."""
         return LogHome(self.path / "log")
 
-    def init(self, origin: str, notary_name: str, random: Callable[[int], bytes] = os.urandom) -> None:
-        """Create the log, a notary key and the settings; refuse if a registry is already here."""
-        if (self.path / "registry.json").exists():
+    def exists(self) -> bool:
+        """Whether a registry was created here."""
+        return (self.path / "registry.json").exists()
+
+    def init(
+        self,
+        origin: str,
+        notary_name: str,
+        random: Callable[[int], bytes] = os.urandom,
+        database: str | None = None,
+    ) -> None:
+        """Create the log (SQLite here, or ``database``), a notary key and the settings; refuse if a
+        registry is already here."""
+        if self.exists():
             raise ConfigError(f"{self.path} already holds a registry")
         self.path.mkdir(parents=True, exist_ok=True)
-        self.log_home.init(origin).close()
+        self.log_home.init(origin, database).close()
         write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())
         (self.path / "registry.json").write_text(json.dumps({"notary": notary_name}) + "\n", encoding="utf-8")
 
@@ -82,9 +108,7 @@ class RegistryHome:
         try:
             name = json.loads((self.path / "registry.json").read_text(encoding="utf-8"))["notary"]
         except FileNotFoundError as exc:
-            raise ConfigError(
-                f"{self.path} is not a registry: run `detente registry init --dir {self.path}`"
-            ) from exc
+            raise ConfigError(f"{self.path} is not a registry: run `detente init --dir {self.path}`") from exc
         return SigningKey.from_file(read_secret(self.path / "notary.key").encode()), str(name)
 
     def log_key(self) -> Ed25519Verifier:

@@ -1,5 +1,6 @@
 // The verify page: reads the files the user chose and checks them with tlog.js, in the browser only.
 import { verifyTlogProof } from "./tlog.js";
+import { verifyBundle } from "./bundle.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,6 +34,21 @@ $("verify-proof").addEventListener("click", async () => {
     show(true, [
       `Entry ${index} is in the log ${checkpoint.origin}, as of its checkpoint of ${checkpoint.size} entries.`,
       `The checkpoint is signed by the log key you gave; the entry's bytes are exactly those in the log.`,
+    ]);
+  } catch (e) {
+    show(false, [e.message]);
+  }
+});
+
+$("verify-bundle").addEventListener("click", async () => {
+  try {
+    const bytes = await readFile("bundle-file", "bundle file");
+    const result = await verifyBundle(bytes, $("log-key").value.trim());
+    const witnesses = result.witnesses ? `, cosigned by ${result.witnesses} witness(es)` : "";
+    show(true, [
+      `PROVEN as of checkpoint ${result.size} of ${result.origin}${witnesses}: ${result.sentence}.`,
+      "Every statement is signed under its party's keyset in force and included in that checkpoint. " +
+        "A bundle proves a positive fact as of its checkpoint; ask the log whether anything came later.",
     ]);
   } catch (e) {
     show(false, [e.message]);

@@ -1,0 +1,87 @@
+"""``detente serve``: run the registry service (SQLite by default, PostgreSQL by ``DETENTE_DATABASE_URL``).
+
+The first run creates the keys, the settings and the database, and loads the example record (when the
+registry package provides one); later runs reuse them. Ctrl-C stops the server, lets the writer finish
+the batches it holds, and closes the database.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from detente.registry.example import build_example
+from detente.service.core import RegistryService
+from detente.service.home import DATABASE_ENV, ServiceHome, Settings
+from detente.shell import reported
+
+DEFAULT_DIR = Path("var/registry")
+DirOption = Annotated[Path, typer.Option("--dir", help="The registry's folder (made on first run).")]
+
+
+def describe_store(url: str | None, home: ServiceHome) -> str:
+    """Where the data lives, without any password the URL may hold."""
+    if not url:
+        return f"SQLite {home.log_home.path / 'log.db'}"
+    parts = urlsplit(url)
+    return f"PostgreSQL {parts.hostname or 'localhost'}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+def load_example(service: RegistryService) -> int:
+    """Load the example record into the new registry (before the writer starts); return the entries.
+
+    The example parties' keys are generated for the occasion and not kept: the example is a record to
+    read, not parties to act as.
+    """
+    before = service.registry.log.size
+    build_example(service.registry, os.urandom)
+    return service.registry.log.size - before
+
+
+def prepare(home: ServiceHome) -> tuple[RegistryService, bool]:
+    """Open the registry in ``home``, creating it on the first run; return it and whether it is new."""
+    created = not home.exists()
+    if created:
+        home.init(Settings(), os.environ.get(DATABASE_ENV) or None)
+    service = RegistryService.open(home)
+    if created:
+        try:
+            load_example(service)
+        except BaseException:
+            service.close()
+            raise
+    return service, created
+
+
+def serve_command(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="The registry's folder (made on first run).")
+    ] = DEFAULT_DIR,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the registry: HTTP API, C2SP tiles, witnesses, and the public web pages."""
+    import uvicorn
+
+    from detente.service.app import create_app
+
+    home = ServiceHome(directory)
+    with reported():
+        service, created = prepare(home)
+    try:
+        service.start()
+        url = f"http://{host}:{port}"
+        size = service.read(lambda reg: reg.log.size)
+        typer.echo(f"{'created' if created else 'opened'} the registry in {directory} ({size} entries)")
+        typer.echo(f"data: {describe_store(home.log_home.config()['database'], home)}")
+        typer.echo(f"log key: {(home.log_home.path / 'log.vkey').read_text(encoding='utf-8').strip()}")
+        typer.echo(f"web: {url}/   API: {url}/docs   checkpoint: {url}/checkpoint   verify: {url}/verify")
+        typer.echo("stop with Ctrl-C")
+        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    finally:
+        service.close()
+        typer.echo("stopped; every acknowledged statement is in the log")

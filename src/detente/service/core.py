@@ -1,0 +1,220 @@
+"""The running registry: one writer thread, readers under a lock, the notary's clock and the publisher.
+
+Invariants:
+- Every write (submissions and the notary's ``lapsed`` decisions) goes through one
+  :class:`~detente.tlog.sequencer.GroupCommit` thread, so the checks of ``Registry.submit_batch`` always run
+  in sequence order against the projection as the log has it.
+- The projection and the writer's log are read only under :attr:`RegistryService.lock`, which the writer
+  holds while it checks and appends a batch: a reader never sees a half-applied batch.
+- The C2SP endpoints read through a separate read-only :class:`~detente.tlog.log.Log` (its own connection),
+  so tiles and checkpoints are served without waiting for the writer.
+- Nothing secret (the log key, the notary key, the database URL) is ever part of a result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+
+from detente.errors import DetenteError
+from detente.http.logapi import SharedLog
+from detente.registry.core import Receipt, Registry, Request
+from detente.service.home import ServiceHome, Settings
+from detente.service.publisher import CheckpointPublisher
+from detente.tlog.log import Log
+from detente.tlog.sequencer import GroupCommit
+from detente.witness.client import ProofFrom, WitnessClient
+
+T = TypeVar("T")
+log = logging.getLogger("detente.service")
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Ask the writer to log ``lapsed`` for every exchange past its deadline."""
+
+
+@dataclass(frozen=True)
+class Lapsed:
+    """The exchanges that lapsed on a tick."""
+
+    xids: tuple[str, ...]
+
+
+Work = Request | Tick
+Done = Receipt | Lapsed
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC to the second (``received`` times are to the second)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class RegistryService:
+    """A registry with its writer thread, its readers' lock, its lapse timer and its publisher."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        writer_log: Log,
+        reader_log: Log,
+        settings: Settings,
+        publisher: CheckpointPublisher | None = None,
+    ) -> None:
+        self.registry = registry
+        self.writer_log = writer_log
+        self.settings = settings
+        self.lock = threading.RLock()
+        self.shared = SharedLog(reader_log, self.cosigned)
+        self.publisher = publisher
+        self.writer: GroupCommit[Work, Done] = GroupCommit(self._process)
+        self.batches = 0
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._http: httpx.Client | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: ServiceHome, clock: Callable[[], datetime] = utc_now) -> RegistryService:
+        """Open the registry in ``home`` (replaying its log) with its configured witnesses."""
+        settings = home.settings()
+        writer_log = home.open_writer()
+        try:
+            reader_log = home.open_reader()
+        except BaseException:
+            writer_log.close()
+            raise
+        registry = Registry.open(writer_log, home.notary(), settings.notary, home.blobs(), clock)
+        service = cls(registry, writer_log, reader_log, settings)
+        if settings.witnesses:
+            service._http = httpx.Client(timeout=10.0)
+            client = WitnessClient(service._http, [w.witness() for w in settings.witnesses])
+            service.publisher = CheckpointPublisher(client, service.latest, settings.publish_interval)
+        return service
+
+    def start(self, *, lapse_timer: bool = True, publish: bool = True) -> RegistryService:
+        """Start the writer thread, and the lapse timer and publisher threads (tests may drive those)."""
+        self.writer.start()
+        if lapse_timer:
+            self._spawn("detente-lapse", self._lapse_loop)
+        if publish and self.publisher is not None:
+            self._spawn("detente-publisher", self.publisher.run)
+            self.publisher.notify()
+        return self
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self) -> None:
+        """Finish the queued writes, stop every thread, close the logs."""
+        self._stop.set()
+        self._kick.set()
+        if self.publisher is not None:
+            self.publisher.stop()
+        self.writer.close()
+        for thread in self._threads:
+            thread.join()
+        if self._http is not None:
+            self._http.close()
+        with self.lock:
+            self.writer_log.close()
+        self.shared.read(lambda reader: reader.close())
+
+    def __enter__(self) -> RegistryService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def submit(self, request: Request) -> Future[Done]:
+        """Queue a statement for the writer; the future gives its receipt or raises its refusal."""
+        return self.writer.submit(request)
+
+    def lapse(self) -> tuple[str, ...]:
+        """Log ``lapsed`` now for every exchange past its deadline (through the writer)."""
+        done = self.writer.submit(Tick()).result()
+        assert isinstance(done, Lapsed)
+        return done.xids
+
+    def _process(self, batch: list[Work]) -> list[Done | DetenteError]:
+        requests = [w for w in batch if isinstance(w, Request)]
+        with self.lock:
+            receipts = iter(self.registry.submit_batch(requests) if requests else [])
+            lapsed: Lapsed | DetenteError = Lapsed(())
+            if len(requests) < len(batch):
+                try:
+                    lapsed = Lapsed(tuple(self.registry.lapse()))
+                except DetenteError as exc:  # the submissions above are committed: only ticks fail
+                    log.error("the notary could not log lapsed decisions: %s", exc)
+                    lapsed = exc
+            self.batches += 1
+        if self.publisher is not None:
+            self.publisher.notify()
+        self._kick.set()
+        return [next(receipts) if isinstance(w, Request) else lapsed for w in batch]
+
+    # --- the notary's clock ---------------------------------------------------------------------
+
+    def seconds_to_next_deadline(self) -> float:
+        """Seconds until the earliest deadline of an undecided exchange (capped by the lapse interval)."""
+        with self.lock:
+            now = self.registry.clock()
+            pending = [
+                ex.deadline
+                for ex in self.registry.projection.exchanges.values()
+                if ex.decision is None and not ex.in_force and ex.closed is None
+            ]
+        if not pending:
+            return self.settings.lapse_interval
+        return min(self.settings.lapse_interval, max(0.0, (min(pending) - now).total_seconds()) + 1.0)
+
+    def _lapse_loop(self) -> None:
+        while not self._stop.is_set():
+            self._kick.clear()
+            if self._kick.wait(self.seconds_to_next_deadline()):
+                continue  # a new batch: the earliest deadline may have changed
+            if self._stop.is_set():
+                return
+            try:
+                self.lapse()
+            except DetenteError as exc:
+                log.error("lapse failed: %s", exc)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read(self, fn: Callable[[Registry], T]) -> T:
+        """Run ``fn`` on the registry under the lock (a consistent view between batches)."""
+        with self.lock:
+            return fn(self.registry)
+
+    def latest(self) -> tuple[str, int, ProofFrom]:
+        """The writer's newest checkpoint, for the publisher."""
+        with self.lock:
+            note, size = self.writer_log.signed_checkpoint, self.writer_log.size
+
+        def proof_from(old: int) -> list[bytes]:
+            with self.lock:
+                return self.writer_log.consistency_proof(old, size)
+
+        return note, size, proof_from
+
+    def cosigned(self, note: str) -> str:
+        """The checkpoint note with the witnesses' cosignatures gathered for it, if any."""
+        return self.publisher.cosigned(note) if self.publisher is not None else note
+
+    def witness_problems(self) -> list[str]:
+        """What went wrong in the last witness round (public: witness names and refusals)."""
+        return list(self.publisher.problems) if self.publisher is not None else []

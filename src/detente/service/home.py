@@ -1,0 +1,145 @@
+"""The service's folder: the log (its own :class:`~detente.tlog.home.LogHome`), the notary key, the blobs
+and the service settings.
+
+Layout of ``DIR``::
+
+    service.json      settings (origin, notary name, witnesses, limits); no secrets
+    notary.key        the notary's Ed25519 key (mode 0600, never printed, never served)
+    blobs/<sha256>    content-addressed blobs (terms, texts), each written once
+    log/              the log's folder: log.key (0600), log.vkey, config.json, log.db unless PostgreSQL
+
+The log key and the notary key are apart on purpose (ARCHITECTURE.md, "Parties and authority").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from detente.errors import ConfigError, MalformedError
+from detente.registry.home import FileBlobs, RegistryHome
+from detente.statements.keys import SigningKey
+from detente.tlog.home import LogHome
+from detente.tlog.log import Log
+from detente.witness.client import Witness
+
+DATABASE_ENV = "DETENTE_DATABASE_URL"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class WitnessSetting:
+    """A witness the registry sends its checkpoints to."""
+
+    url: str
+    vkey: str
+
+    def witness(self) -> Witness:
+        """The client-side witness."""
+        from detente.tlog.cosignature import parse_cosignature_vkey
+
+        return Witness(self.url.rstrip("/"), parse_cosignature_vkey(self.vkey))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The service settings kept in ``service.json`` (all public)."""
+
+    origin: str = "registry.detente.localhost"
+    notary: str = "notary.detente.localhost"
+    witnesses: tuple[WitnessSetting, ...] = ()
+    publish_interval: float = 5.0  # seconds between witness rounds, at most one round per interval
+    max_body: int = 1 << 20  # bytes of a request body
+    rate: float = 50.0  # requests per second per client address
+    burst: float = 200.0
+    wait: float = 10.0  # seconds a submission waits for its batch before answering 202
+    lapse_interval: float = 60.0  # seconds between deadline checks at most
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON."""
+        value = asdict(self)
+        value["witnesses"] = [asdict(w) for w in self.witnesses]
+        return value
+
+    @classmethod
+    def from_json(cls, value: Any) -> Settings:
+        """Read settings; unknown fields are refused so that a typo is not silently ignored."""
+        if not isinstance(value, dict):
+            raise ConfigError("service.json must hold a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ConfigError(f"service.json has unknown settings: {', '.join(unknown)}")
+        witnesses = tuple(WitnessSetting(str(w["url"]), str(w["vkey"])) for w in value.get("witnesses", []))
+        return cls(**{**value, "witnesses": witnesses})
+
+
+@dataclass(frozen=True)
+class ServiceHome:
+    """The folder of one registry service."""
+
+    path: Path
+
+    @property
+    def log_home(self) -> LogHome:
+        """The log's own folder."""
+        return LogHome(self.path / "log")
+
+    def exists(self) -> bool:
+        """Whether a registry was created here."""
+        return (self.path / "service.json").exists()
+
+    def settings(self) -> Settings:
+        """Read service.json."""
+        try:
+            return Settings.from_json(json.loads((self.path / "service.json").read_text(encoding="utf-8")))
+        except FileNotFoundError as exc:
+            hint = f"run `detente serve --dir {self.path}`"
+            raise ConfigError(f"{self.path} holds no registry: {hint}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"service.json is not valid: {exc}") from exc
+
+    def init(self, settings: Settings, database: str | None = None) -> None:
+        """Create the keys, settings and an empty log; refuse if a registry is already here."""
+        if self.exists():
+            raise ConfigError(f"{self.path} already holds a registry")
+        RegistryHome(self.path).init(settings.origin, settings.notary, os.urandom, database)
+        self.save(settings)
+
+    def save(self, settings: Settings) -> None:
+        """Write service.json."""
+        text = json.dumps(settings.to_json(), indent=2) + "\n"
+        (self.path / "service.json").write_text(text, encoding="utf-8")
+
+    def notary(self) -> SigningKey:
+        """The notary key, from its 0600 file."""
+        try:
+            return RegistryHome(self.path).notary()[0]
+        except MalformedError as exc:
+            raise ConfigError(f"notary.key is not a key file: {exc}") from exc
+
+    def blobs(self) -> FileBlobs:
+        """The blob store."""
+        return FileBlobs(self.path / "blobs")
+
+    def open_writer(self) -> Log:
+        """The log opened as its one writer (takes the writer lock)."""
+        self._check_database()
+        return self.log_home.open(write=True)
+
+    def open_reader(self) -> Log:
+        """A read-only view of the log on its own connection."""
+        return self.log_home.open()
+
+    def _check_database(self) -> None:
+        wanted = os.environ.get(DATABASE_ENV)
+        configured = self.log_home.config()["database"]
+        if wanted and wanted != configured:
+            raise ConfigError(
+                f"{DATABASE_ENV} names another database than the one this registry was created with "
+                f"({self.log_home.path / 'config.json'}); unset it or use another --dir"
+            )

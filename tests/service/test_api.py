@@ -1,0 +1,238 @@
+"""The registry service over HTTP (a real uvicorn on 127.0.0.1), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from detente.accords import acts
+from detente.http.limits import TokenBuckets
+from detente.registry.bundle import verify_bundle
+from detente.service.app import create_app
+from detente.service.home import Settings
+from detente.statements.canonical import b64e
+from detente.tlog.proof import verify_tlog_proof
+from tests.accords.world import rand
+from tests.httpserver import serve
+from tests.service.scene import Scene, scene, submission
+
+
+@pytest.fixture
+def site(tmp_path: Path, store_url: str) -> Iterator[tuple[Scene, httpx.Client]]:
+    with (
+        scene(tmp_path, store_url) as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as c,
+    ):
+        yield s, c
+
+
+def size(s: Scene) -> int:
+    return s.service.read(lambda reg: reg.log.size)
+
+
+def test_submit_answers_with_the_index_reception_time_and_a_proof(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    m1, _, doc = s.offer("RU", "FR", "http offer")
+    answer = client.post("/v1/statements", json=submission(m1, doc))
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["status"] == "integrated"
+    assert body["kind"] == "offer"
+    assert body["party"] == "RU"
+    assert body["index"] == size(s) - 1
+    assert body["received"] == s.clock.text()
+    assert body["decision"] is None
+    entry = base64.b64decode(body["entry"])
+    log_key = s.home.log_home.verifier()
+    verify_tlog_proof(body["tlog_proof"], entry, log_key, [])
+    assert client.get(f"/v1/statements/{body['sid']}").json()["index"] == body["index"]
+    assert client.get(f"/v1/exchanges/{m1.body['xid']}").json()["phase"] == "open"
+
+
+def test_a_resolve_is_answered_with_the_notarys_decision(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    m1, _, doc = s.offer("FR", "RU", "resolve")
+    assert client.post("/v1/statements", json=submission(m1, doc)).status_code == 201
+    m2 = acts.accept(s.keys["RU"].fm, s.clock.text(), m1, rand("nb resolve"))
+    assert client.post("/v1/statements", json=submission(m2)).status_code == 201
+    request = acts.resolve(s.keys["RU"].fm, s.clock.text(), m1, m2)
+    answer = client.post("/v1/statements", json=submission(request)).json()
+    assert answer["decision"] == "resolved"
+    timeline = client.get(f"/v1/exchanges/{m1.body['xid']}").json()["timeline"]
+    assert [a["kind"] for a in timeline] == ["offer", "accept", "resolve", "decision"]
+    again = client.post("/v1/statements", json=submission(acts.abort(s.keys["FR"].fm, s.clock.text(), m1)))
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+
+def test_refusals_are_problem_details_and_append_nothing(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    before = size(s)
+    m1, _, doc = s.offer("RU", "FR", "refusals")
+    forged = submission(m1, doc)
+    envelope = forged["envelope"]
+    assert isinstance(envelope, dict)
+    envelope["signatures"][0]["sig"] = b64e(bytes(64))
+    cases = [
+        (forged, 422, "/problems#verification"),
+        (submission(m1), 404, "/problems#not-found"),  # the terms blob is missing
+        ({"envelope": {"payload": "!"}}, 400, "/problems#malformed"),
+        ({"blobs": "x"}, 422, "/problems#validation"),
+    ]
+    for body, status, kind in cases:
+        answer = client.post("/v1/statements", json=body)
+        assert (answer.status_code, answer.json()["type"]) == (status, kind), answer.text
+    broken = client.post("/v1/statements", content=b"{not", headers={"content-type": "application/json"})
+    assert broken.status_code == 422
+    first = client.post("/v1/statements", json=submission(m1, doc))
+    assert first.status_code == 201
+    replay = client.post("/v1/statements", json=submission(m1, doc))
+    assert replay.status_code == 409
+    assert "replay" in replay.json()["detail"]
+    assert size(s) == before + 1
+
+
+def test_reads_of_the_projection(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    xid = s.ids["concluded"]
+    parties = client.get("/v1/parties").json()
+    assert [p["party"] for p in parties] == ["FR", "RU", "US"]
+    assert parties[1]["keyset"]["roles"]["root"]["threshold"] == 2
+    assert client.get(f"/v1/exchanges/{xid}").json()["phase"] == "concluded"
+    assert [e["xid"] for e in client.get("/v1/exchanges", params={"party": "FR"}).json()] == [
+        s.ids["refused"]
+    ]
+    state = client.get("/v1/between/RU/US").json()
+    assert xid in state["in_force"]
+    assert state["clauses"] == ["L1", "M2", "M3"]
+    before = client.get("/v1/between/RU/US", params={"at": "2018-01-01T00:00:00Z"}).json()
+    assert before["in_force"] == []
+    assert client.get(f"/v1/declarations/{s.ids['declared']}").json()["in_force"] is True
+    assert client.get(f"/v1/protests/{s.ids['protested']}").json()["reply"] is not None
+    assert client.get("/v1/incidents").json() == []
+    assert client.get("/v1/exchanges/" + "0" * 32).status_code == 404
+    assert client.get("/v1/exchanges/nothex").status_code == 422
+    assert client.get("/v1/between/RU/RU").status_code == 400
+    assert client.get(f"/v1/entries/{size(s)}").status_code == 404
+
+
+@pytest.mark.parametrize("claim", ["concluded", "refused", "declared", "protested", "replied"])
+def test_evidence_bundles_verify_offline(site: tuple[Scene, httpx.Client], claim: str) -> None:
+    s, client = site
+    ref = {"concluded": "concluded", "refused": "refused", "declared": "declared"}.get(claim, "protested")
+    answer = client.get(f"/v1/bundles/{claim}/{s.ids[ref]}")
+    assert answer.status_code == 200
+    result = verify_bundle(answer.content, s.home.log_home.verifier())
+    assert result.claim.type == claim
+    assert result.claim.ref == s.ids[ref]
+    assert client.get(f"/v1/bundles/concluded/{s.ids['refused']}").status_code == 404
+    assert client.get(f"/v1/bundles/forged/{s.ids['refused']}").status_code == 400
+
+
+def test_c2sp_endpoints_serve_the_same_log(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    checkpoint = client.get("/checkpoint").text
+    assert checkpoint.splitlines()[1] == str(size(s))
+    proof = client.get("/v1/log/inclusion", params={"index": 0}).json()
+    entry = base64.b64decode(
+        client.get("/v1/log/entries", params={"start": 0, "stop": 1}).json()["entries"][0]
+    )
+    verify_tlog_proof(proof["tlog_proof"], entry, s.home.log_home.verifier(), [])
+
+
+def test_concurrent_submissions_all_land_once(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    offers = [s.offer("RU", "FR", f"concurrent {i}") for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda o: client.post("/v1/statements", json=submission(o[0], o[2])), offers))
+    assert all(a.status_code == 201 for a in answers)
+    indexes = sorted(a.json()["index"] for a in answers)
+    assert indexes == list(range(size(s) - 24, size(s)))
+
+
+def test_lapse_at_the_deadline(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    m1, _, doc = s.offer("FR", "US", "lapses", hours=1)
+    client.post("/v1/statements", json=submission(m1, doc))
+    assert s.service.lapse() == ()
+    s.clock.advance(hours=1)
+    assert s.service.lapse() == (m1.body["xid"],)
+    assert client.get(f"/v1/exchanges/{m1.body['xid']}").json()["phase"] == "lapsed"
+    late = acts.accept(s.keys["US"].fm, s.clock.text(), m1, rand("late"))
+    assert client.post("/v1/statements", json=submission(late)).status_code == 409
+
+
+def test_no_secret_is_ever_served(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    secrets = [
+        (s.home.path / "notary.key").read_text().strip(),
+        json.loads((s.home.path / "notary.key").read_text())["seed"],
+        (s.home.log_home.path / "log.key").read_text().strip(),
+    ]
+    paths = [
+        "/",
+        "/log",
+        "/verify",
+        "/openapi.json",
+        "/checkpoint",
+        "/v1/parties",
+        "/declarations",
+        "/protests",
+    ]
+    paths += [f"/exchanges/{s.ids['concluded']}", f"/v1/bundles/concluded/{s.ids['concluded']}"]
+    paths += [f"/log/entry?index={i}" for i in range(size(s))]
+    for path in paths:
+        text = client.get(path).text
+        assert not any(secret in text for secret in secrets), path
+
+
+def test_body_and_rate_limits(tmp_path: Path, store_url: str) -> None:
+    now = [0.0]
+    buckets = TokenBuckets(rate=1.0, burst=3.0, clock=lambda: now[0])
+    with (
+        scene(tmp_path, store_url, Settings(max_body=2048), record=False) as s,
+        serve(create_app(s.service, buckets)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        m1, _, doc = s.offer("RU", "US", "too large")
+        big = client.post("/v1/statements", json=submission(m1, doc, b"x" * 4096))
+        assert big.status_code == 413
+        assert big.json()["type"] == "/problems#too-large"
+        assert [client.get("/checkpoint").status_code for _ in range(2)] == [200, 200]
+        limited = client.get("/checkpoint")
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "1"
+        now[0] += 1.0
+        assert client.get("/checkpoint").status_code == 200
+
+
+def test_a_slow_batch_answers_202_and_the_statement_is_found_later(tmp_path: Path, store_url: str) -> None:
+    with (
+        scene(tmp_path, store_url, Settings(wait=0.0), record=False) as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        m1, _, doc = s.offer("RU", "US", "slow")
+        with s.service.lock:  # the writer cannot integrate while we hold the readers' lock
+            answer = client.post("/v1/statements", json=submission(m1, doc))
+        assert answer.status_code == 202
+        assert answer.json()["status"] == "pending"
+        s.service.lapse()  # queued behind the pending batch: once it returns, that batch is in
+        assert client.get(answer.headers["location"]).json()["sid"] == answer.json()["sid"]
+
+
+def test_deadline_timer_waits_for_the_earliest_deadline(tmp_path: Path, store_url: str) -> None:
+    with scene(tmp_path, store_url, Settings(lapse_interval=600.0), record=False) as s:
+        assert s.service.seconds_to_next_deadline() == 600.0
+        m1, _, doc = s.offer("RU", "US", "timer", hours=0.01)
+        s.submit(m1, doc)
+        assert s.service.seconds_to_next_deadline() == pytest.approx(36 + 1.0)
+        s.clock.advance(hours=1)
+        assert s.service.seconds_to_next_deadline() == 1.0

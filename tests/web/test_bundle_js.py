@@ -1,0 +1,80 @@
+"""The browser's bundle verifier (web/static/bundle.js) agrees with verify_bundle, in Node.js.
+
+Every claim type verifies with the same sentence as the offline verifier; every single-byte change of
+a bundle is refused, as it is by detente.registry.bundle.verify_bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from detente.registry.bundle import build_bundle, verify_bundle
+from tests.conftest import ROOT
+from tests.service.scene import Scene, scene
+
+MODULE = ROOT / "src/detente/web/static/bundle.js"
+RUNNER = Path(__file__).with_name("run_bundle.mjs")
+CLAIMS = [
+    ("concluded", "concluded"), ("refused", "refused"), ("offered", "refused"), ("declared", "declared"),
+    ("protested", "protested"), ("replied", "protested"),
+]  # fmt: skip
+
+
+def run(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    out = subprocess.run(
+        ["node", str(RUNNER), str(MODULE), str(tmp_path / "cases.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    results: list[dict[str, Any]] = json.loads(out.stdout)
+    return results
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    tmp = tmp_path_factory.mktemp("bundles")
+    with scene(tmp, f"sqlite:///{tmp / 'log.db'}") as s:
+        yield s
+
+
+def bundle(s: Scene, claim: str, label: str) -> bytes:
+    return s.service.read(lambda reg: build_bundle(reg, claim, s.ids[label]))
+
+
+def test_every_claim_verifies_as_offline(recorded: Scene, tmp_path: Path) -> None:
+    vkey = recorded.home.log_home.verifier().vkey
+    bundles = [bundle(recorded, claim, label) for claim, label in CLAIMS]
+    cases = [{"bundle": base64.b64encode(b).decode(), "vkey": vkey, "flips": False} for b in bundles]
+    results = run(cases, tmp_path)
+    for data, result in zip(bundles, results, strict=True):
+        expected = verify_bundle(data, recorded.home.log_home.verifier()).claim.sentence()
+        assert result == {"ok": True, "sentence": expected}
+
+
+def test_every_single_byte_change_is_refused(recorded: Scene, tmp_path: Path) -> None:
+    vkey = recorded.home.log_home.verifier().vkey
+    cases = [
+        {"bundle": base64.b64encode(bundle(recorded, claim, label)).decode(), "vkey": vkey, "flips": True}
+        for claim, label in (("declared", "declared"), ("replied", "protested"))
+    ]
+    for result in run(cases, tmp_path):
+        assert result["ok"] is True
+        assert result["accepted"] == []
+
+
+def test_another_log_key_is_refused(recorded: Scene, tmp_path: Path) -> None:
+    from detente.tlog.note import Signer
+
+    other = Signer.generate(recorded.service.settings.origin).vkey
+    data = bundle(recorded, "declared", "declared")
+    (result,) = run([{"bundle": base64.b64encode(data).decode(), "vkey": other, "flips": False}], tmp_path)
+    assert result["ok"] is False

@@ -1,0 +1,74 @@
+"""The registry's pages without JavaScript, and the Atom feed, over a real server."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from detente.service.app import create_app
+from tests.httpserver import serve
+from tests.service.scene import Scene, scene
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Scene, httpx.Client]]:
+    tmp = tmp_path_factory.mktemp("pages")
+    with (
+        scene(tmp, f"sqlite:///{tmp / 'log.db'}") as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        yield s, client
+
+
+def test_pages_render_the_record(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    expected = {
+        "/": ["In force between parties", "RU → US", "Atom"],
+        "/declarations": ["No interference", "to all", "in force"],
+        "/protests": ["Reply by US: rejects", "We deny it."],
+        "/incidents": ["No incident reported yet."],
+        "/parties/RU": ["Keyset version 1", "RU and US"],
+        "/between/RU/US": ["Clauses in force", "M2"],
+        f"/exchanges/{s.ids['refused']}": ["refused", "Bundle: refused"],
+    }
+    for path, texts in expected.items():
+        page = client.get(path, headers={"accept": "text/html"})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        for text in texts:
+            assert text in page.text, (path, text)
+
+
+def test_statement_text_is_escaped(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    page = client.get("/protests").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_unknown_things_are_404_pages_for_browsers(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    page = client.get("/exchanges/" + "0" * 32, headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert client.get("/parties/XX").status_code == 404
+
+
+def test_atom_feed_of_a_party(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    answer = client.get("/v1/parties/FR/feed.atom")
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(answer.content)  # noqa: S314 - our own feed, under test
+    titles = [e.findtext(f"{ATOM}title") for e in feed.iter(f"{ATOM}entry")]
+    assert titles[0] == f"US: declaration ({s.ids['declared']})"  # declarations to all concern everyone
+    assert f"US: offer to FR ({s.ids['refused']})" in titles
+    assert f"FR: refuse to US ({s.ids['refused']})" in titles
+    assert not any(t and t.startswith("RU: reveal") for t in titles)
+    links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    assert all(h and h.startswith(str(client.base_url)) for h in links)
