@@ -63,12 +63,12 @@ def setup(folder: Path) -> tuple[Registry, Authority]:
     return registry, Authority("RU", (cert,))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Measure and print both rates."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--statements", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=512)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     raw = raw_verify_rate()
     with tempfile.TemporaryDirectory() as tmp:
         registry, cert = setup(Path(tmp) / "reg")
