@@ -8,8 +8,6 @@ invalid UTF-8 are refused; every foreign error becomes :class:`~detente.errors.M
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -18,6 +16,11 @@ from typing import Any, NoReturn
 import rfc8785
 
 from detente.errors import MalformedError
+from detente.tlog.note import b64decode, b64encode
+
+# Strict, canonical standard base64: one implementation for the whole project (detente.tlog.note).
+b64d = b64decode
+b64e = b64encode
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -135,22 +138,6 @@ def parse_canonical(data: bytes, what: str) -> Any:
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256."""
     return hashlib.sha256(data).hexdigest()
-
-
-def b64e(data: bytes) -> str:
-    """Standard base64 with padding."""
-    return base64.b64encode(data).decode("ascii")
-
-
-def b64d(text: str, what: str) -> bytes:
-    """Strict, canonical standard base64."""
-    try:
-        data = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedError(f"{what} is not valid base64") from exc
-    if b64e(data) != text:
-        raise MalformedError(f"{what} is not canonical base64")
-    return data
 
 
 def format_time(moment: datetime) -> str:
