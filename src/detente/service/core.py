@@ -23,11 +23,14 @@ from typing import TypeVar
 
 import httpx
 
+from detente.accords.records import Act
 from detente.errors import DetenteError
 from detente.http.logapi import SharedLog
 from detente.registry.core import Receipt, Registry, Request
 from detente.service.home import ServiceHome, Settings
 from detente.service.publisher import CheckpointPublisher
+from detente.service.views import concerning
+from detente.service.webhooks import WebhookNotifier
 from detente.tlog.log import Log
 from detente.tlog.sequencer import GroupCommit
 from detente.witness.client import ProofFrom, WitnessClient
@@ -74,6 +77,7 @@ class RegistryService:
         self.lock = threading.RLock()
         self.shared = SharedLog(reader_log, self.cosigned)
         self.publisher = publisher
+        self.webhooks: WebhookNotifier | None = None
         self.writer: GroupCommit[Work, Done] = GroupCommit(self._process)
         self.batches = 0
         self._kick = threading.Event()
@@ -99,6 +103,10 @@ class RegistryService:
             service._http = httpx.Client(timeout=10.0)
             client = WitnessClient(service._http, [w.witness() for w in settings.witnesses])
             service.publisher = CheckpointPublisher(client, service.latest, settings.publish_interval)
+        if settings.webhooks:
+            service._http = service._http or httpx.Client(timeout=10.0)
+            state = home.path / "webhooks-delivered.json"
+            service.webhooks = WebhookNotifier(settings.webhooks, service.acts_since, service._http, state)
         return service
 
     def start(self, *, lapse_timer: bool = True, publish: bool = True) -> RegistryService:
@@ -109,6 +117,9 @@ class RegistryService:
         if publish and self.publisher is not None:
             self._spawn("detente-publisher", self.publisher.run)
             self.publisher.notify()
+        if self.webhooks is not None:
+            self._spawn("detente-webhooks", self.webhooks.run)
+            self.webhooks.notify()
         return self
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -122,6 +133,8 @@ class RegistryService:
         self._kick.set()
         if self.publisher is not None:
             self.publisher.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
         self.writer.close()
         for thread in self._threads:
             thread.join()
@@ -163,8 +176,15 @@ class RegistryService:
             self.batches += 1
         if self.publisher is not None:
             self.publisher.notify()
+        if self.webhooks is not None:
+            self.webhooks.notify()
         self._kick.set()
         return [next(receipts) if isinstance(w, Request) else lapsed for w in batch]
+
+    def acts_since(self, party: str, first: int) -> list[Act]:
+        """The acts concerning ``party`` logged at index ``first`` or later, oldest first."""
+        acts = self.read(lambda reg: concerning(reg, party, limit=len(reg.projection.acts)))
+        return [act for act in reversed(acts) if act.index >= first]
 
     # --- the notary's clock ---------------------------------------------------------------------
 

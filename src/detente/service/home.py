@@ -22,6 +22,7 @@ from typing import Any
 
 from detente.errors import ConfigError, MalformedError
 from detente.registry.home import FileBlobs, RegistryHome
+from detente.service.webhooks import Webhook
 from detente.statements.keys import SigningKey
 from detente.tlog.home import LogHome
 from detente.tlog.log import Log
@@ -52,6 +53,7 @@ class Settings:
     origin: str = "registry.detente.localhost"
     notary: str = "notary.detente.localhost"
     witnesses: tuple[WitnessSetting, ...] = ()
+    webhooks: tuple[Webhook, ...] = ()  # [{"url": ..., "party": "US"}]: new statements concerning a party
     publish_interval: float = 5.0  # seconds between witness rounds, at most one round per interval
     max_body: int = 1 << 20  # bytes of a request body
     rate: float = 50.0  # requests per second per client address
@@ -63,6 +65,7 @@ class Settings:
         """As JSON."""
         value = asdict(self)
         value["witnesses"] = [asdict(w) for w in self.witnesses]
+        value["webhooks"] = [asdict(w) for w in self.webhooks]
         return value
 
     @classmethod
@@ -75,7 +78,8 @@ class Settings:
         if unknown:
             raise ConfigError(f"service.json has unknown settings: {', '.join(unknown)}")
         witnesses = tuple(WitnessSetting(str(w["url"]), str(w["vkey"])) for w in value.get("witnesses", []))
-        return cls(**{**value, "witnesses": witnesses})
+        webhooks = tuple(Webhook(str(w["url"]), str(w["party"])) for w in value.get("webhooks", []))
+        return cls(**{**value, "witnesses": witnesses, "webhooks": webhooks})
 
 
 @dataclass(frozen=True)
