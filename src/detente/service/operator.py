@@ -1,0 +1,60 @@
+"""Operator actions over HTTP: registering a party's first keyset, authenticated by the operator's key.
+
+Parties need no password: their statements authenticate themselves. The one act only the operator may
+take - registering a party's *first* keyset (the trust-on-first-use point, ARCHITECTURE.md) - must carry
+the operator's signature in ``Detente-Operator: <base64 Ed25519 signature>``, made with the notary key
+over ``detente-operator-v1\\n`` + the exact request body. The prefix keeps this signature from ever
+passing for a statement or a decision. The keyset itself must still be self-signed by its own root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+from base64 import b64decode
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from detente.errors import ConflictError, VerificationError
+from detente.registry.core import Receipt
+from detente.registry.core import Request as Submission
+from detente.service.core import RegistryService
+from detente.statements.canonical import b64e
+from detente.statements.keys import SigningKey
+
+CONTEXT = b"detente-operator-v1\n"
+
+
+def operator_signature(key: SigningKey, body: bytes) -> str:
+    """The header value an operator sends with ``body`` (for the CLI and tests)."""
+    return b64e(key.sign(CONTEXT + body))
+
+
+def operator_router(service: RegistryService) -> APIRouter:
+    """The operator's routes."""
+    router = APIRouter(tags=["operator"])
+
+    @router.post("/v1/operator/parties", status_code=201)
+    async def register_party(
+        request: Request, detente_operator: Annotated[str, Header(description="Operator signature")]
+    ) -> JSONResponse:
+        """Register a party's first keyset (a self-signed DSSE envelope, as the request body)."""
+        body = await request.body()
+        try:
+            signature = b64decode(detente_operator, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise VerificationError("the Detente-Operator header is not base64") from exc
+        notary = service.registry.notary
+        if not notary.public.verify(CONTEXT + body, signature):
+            raise VerificationError(
+                "the operator signature does not verify: only the operator registers parties"
+            )
+        future = asyncio.wrap_future(service.submit(Submission(body, (), True)))
+        done = await asyncio.wait_for(future, timeout=service.settings.wait)
+        if not isinstance(done, Receipt):
+            raise ConflictError("the registration was not logged")
+        return JSONResponse({"index": done.index, "sid": done.sid, "kind": done.kind}, status_code=201)
+
+    return router
