@@ -11,7 +11,9 @@ import typer
 
 from detente.audit.follow import Auditor
 from detente.audit.mirror import Mirror
+from detente.audit.projection import projection_check
 from detente.shell import err, reported
+from detente.statements.keys import PublicKey
 from detente.tlog.note import parse_ed25519_vkey
 
 ALARM_EXIT = 3
@@ -27,6 +29,10 @@ def audit_command(
     ),
     follow: Annotated[bool, typer.Option(help="Keep following: one step every --interval seconds.")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between steps with --follow.")] = 10.0,
+    notary_key: Annotated[
+        str | None,
+        typer.Option(help="The notary's public key (base64), to rebuild and compare the projections too."),
+    ] = None,
 ) -> None:
     """Check each new checkpoint against the last one seen, fetch every entry, rebuild and compare."""
     with reported():
@@ -35,7 +41,8 @@ def audit_command(
         mirror = Mirror(state / "mirror.db")
         try:
             with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
-                auditor = Auditor(http, key, mirror)
+                check = None if notary_key is None else projection_check(PublicKey.from_b64(notary_key))
+                auditor = Auditor(http, key, mirror, check)
                 while True:
                     report = auditor.step()
                     for alarm in report.alarms:

@@ -21,7 +21,7 @@ from detente.tlog.tiles import TILE_WIDTH, decode_entry_bundle, entries_path
 from .mirror import Mirror
 
 # Given every entry of the log, return differences between what they imply and what the API serves.
-ProjectionCheck = Callable[[Sequence[bytes], httpx.Client], list[str]]
+ProjectionCheck = Callable[[Sequence[bytes], httpx.Client], list[str]]  # see detente.audit.projection
 
 
 @dataclass(frozen=True)
