@@ -72,3 +72,24 @@ def test_atom_feed_of_a_party(site: tuple[Scene, httpx.Client]) -> None:
     assert not any(t and t.startswith("RU: reveal") for t in titles)
     links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
     assert all(h and h.startswith(str(client.base_url)) for h in links)
+
+
+def test_an_incident_is_shown_with_its_chart(tmp_path_factory: pytest.TempPathFactory) -> None:
+    tmp = tmp_path_factory.mktemp("incident")
+    with scene(tmp, f"sqlite:///{tmp / 'log.db'}") as s, serve(create_app(s.service)) as url:
+        now = s.clock.text()
+        body = {
+            "iid": "ab" * 16, "to": "US", "monitor_id": "0" * 16,
+            "asset": {"name": "cik.example", "kind": "election-body"}, "attack": "distributed-flood",
+            "start": now, "end": now, "requests": 1000, "peak_per_minute": 300, "sources": 40,
+            "origin": {"country": "US", "requests": 800, "sources": 40},
+            "networks": [{"asn": 64500, "name": "Example Net", "requests": 500}],
+            "clauses": [], "evidence": "cd" * 32, "attributed_actor": None,
+        }  # fmt: skip
+        s.submit(s.keys["RU"].certs.sign("incident", now, body))
+        page = httpx.get(f"{url}/incidents").text
+    assert "RU reports traffic from the territory of US" in page
+    assert "<svg" in page
+    assert "from US (all networks): 80.0%" in page
+    assert "AS64500 Example Net: 50.0%" in page
+    assert "1,000 requests" in page

@@ -141,5 +141,24 @@ def _texts(reg: Registry, *kinds: str) -> dict[str, dict[str, Any]]:
             "position": body.get("position"),
             "text": blob.decode("utf-8", errors="replace") if blob is not None else None,
             "body": json.dumps(dict(body), indent=2, ensure_ascii=False),
+            "chart": incident_chart(body) if entry.statement.kind == "incident" else None,
         }
     return out
+
+
+def incident_chart(body: Any) -> dict[str, Any]:
+    """Bars for an incident's chart: the origin's and each network's share of the requests (percent)."""
+    total = max(int(body["requests"]), 1)
+    origin = body["origin"]
+    bars = [(f"from {origin['country']} (all networks)", int(origin["requests"]))]
+    bars += [(f"AS{n['asn']} {n['name']}"[:60], int(n["requests"])) for n in body["networks"]]
+    return {
+        "asset": body["asset"]["name"],
+        "attack": body["attack"],
+        "start": body["start"],
+        "end": body["end"],
+        "requests": int(body["requests"]),
+        "peak": int(body["peak_per_minute"]),
+        "sources": int(body["sources"]),
+        "bars": [{"label": label, "requests": n, "pct": round(100 * n / total, 1)} for label, n in bars],
+    }
