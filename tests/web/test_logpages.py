@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from detente.http import problems
 from detente.http.logapi import SharedLog
+from detente.http.problems import EXTRA_TYPES, STATUS, slug
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
 from detente.tlog.proof import verify_tlog_proof
@@ -68,3 +69,12 @@ def test_css_is_served_by_the_app(site: tuple[str, Log]) -> None:
     url, _ = site
     assert "font-family" in httpx.get(f"{url}/static/style.css").text
     assert "verifyTlogProof" in httpx.get(f"{url}/static/tlog.js").text
+
+
+def test_every_problem_type_is_documented_on_the_problems_page(site: tuple[str, Log]) -> None:
+    url, _ = site
+    page = httpx.get(f"{url}/problems").text
+    for kind in [slug(k) for k, _, _ in STATUS] + [t[0] for t in EXTRA_TYPES]:
+        assert f'id="{kind}"' in page, kind
+    as_problem = httpx.get(f"{url}/log/entry", params={"index": 99}).json()
+    assert f'id="{as_problem["type"].split("#")[1]}"' in page

@@ -42,6 +42,25 @@ STATUS: list[tuple[type[DetenteError], int, str]] = [
 ]
 
 
+# Problems raised by the HTTP edge itself rather than by the library.
+EXTRA_TYPES: list[tuple[str, int, str, str]] = [
+    (
+        "validation",
+        422,
+        "The request does not match the API.",
+        "A parameter or body field is missing or has the wrong form.",
+    ),
+    ("too-large", 413, "The request is over a size limit.", "The request body is over the service's limit."),
+    (
+        "rate-limit",
+        429,
+        "Too many requests.",
+        "This client is over its rate; retry after the Retry-After header.",
+    ),
+    ("http-404", 404, "Not Found", "No such page or endpoint."),
+]
+
+
 def slug(kind: type[BaseException]) -> str:
     """``VerificationError`` -> ``verification``."""
     name = kind.__name__.removesuffix("Error")
@@ -72,7 +91,7 @@ def from_error(error: DetenteError) -> tuple[int, str, str, str]:
     """``(status, title, detail, type slug)`` for a library error."""
     for kind, status, title in STATUS:
         if isinstance(error, kind):
-            return status, title, str(error), slug(type(error))
+            return status, title, str(error), slug(kind)
     return 500, "Internal error.", str(error), "detente"
 
 
@@ -94,6 +113,15 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
         return problem(422, "The request does not match the API.", detail, "validation", errors=errors)
+
+    @app.get("/problems", include_in_schema=False)
+    def problem_types() -> Response:
+        """The page the ``type`` of every problem points to."""
+        from detente.web.render import page
+
+        rows = [(slug(kind), status, title, (kind.__doc__ or "").strip()) for kind, status, title in STATUS]
+        rows += EXTRA_TYPES
+        return page("problems.html", rows=rows)
 
     app.add_exception_handler(DetenteError, on_detente)
     app.add_exception_handler(HTTPException, on_http)
