@@ -16,8 +16,8 @@ import httpx
 
 from detente.accords.projection import Projection
 from detente.errors import TamperError
+from detente.registry import views
 from detente.registry.entry import LogEntry
-from detente.service import views
 from detente.statements.canonical import sha256_hex
 from detente.statements.keys import PublicKey
 

@@ -1,5 +1,6 @@
 """The act commands: offer, counter, accept, refuse, withdraw, reveal, abort, resolve, declare,
-terminate, protest, reply. Nonces are written to 0600 files: a party keeps its own."""
+terminate, protest, reply. Nonces are written to 0600 files: a party keeps its own.
+Each command works on ``--dir`` (a registry folder) or ``--registry URL`` (a registry service)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from .cli_common import (
     KeyFiles,
     OutFile,
     Party,
+    RegistryUrl,
+    Where,
     _authority,
     _deliver,
     _m1,
     _m2,
     _new_nonce,
     _now,
-    _open,
     app,
     out,
 )
@@ -47,14 +49,14 @@ def _terms(party: str, to: str, clauses: str, place: str, notice_days: int) -> b
 
 
 def _offer(
-    directory: Path, key: list[Path], party: str, to: str, clauses: str, nonce: Path, days: int, place: str,
+    where: Where, key: list[Path], party: str, to: str, clauses: str, nonce: Path, days: int, place: str,
     notice_days: int, out_file: Path | None, answers: str | None,
 ) -> None:  # fmt: skip
     import os
 
     doc = _terms(party, to, clauses, place, notice_days)
-    with _open(directory) as reg:
-        notary = reg.notary.keyid
+    with where.connect() as reg:
+        notary = reg.notary_keyid()
     xid = os.urandom(16).hex()
     deadline = format_time(utc_now() + timedelta(days=days))
     m1 = acts.offer(
@@ -62,30 +64,33 @@ def _offer(
         terms=sha256_hex(doc), nonce=_new_nonce(nonce), answers=answers,
     )  # fmt: skip
     out.print(f"exchange {xid}")
-    _deliver(directory, m1, out_file, (doc,))
+    _deliver(where, m1, out_file, (doc,))
 
 
 @app.command("offer")
 def offer(
     party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], clauses: Clauses, nonce: Nonce,
     directory: Dir = DEFAULT_DIR, deadline_days: int = 30, place: str = "Moscow", notice_days: int = 90,
-    out_file: OutFile = None,
+    out_file: OutFile = None, registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Offer an exchange of letters (m1): reciprocal letters from one set of terms."""
     with reported():
-        _offer(directory, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, None)
+        where = Where(directory, registry)
+        _offer(where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, None)
 
 
 @app.command("counter")
 def counter(
     xid: str, party: Party, key: KeyFiles, clauses: Clauses, nonce: Nonce, directory: Dir = DEFAULT_DIR,
     deadline_days: int = 30, place: str = "Washington", notice_days: int = 90, out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Counter an offer addressed to you: a new offer that answers (and closes) it."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             to = _m1(reg, xid).party
-        _offer(directory, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, xid)
+        _offer(where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, xid)
 
 
 @app.command("accept")
@@ -96,12 +101,14 @@ def accept(
     nonce: Nonce,
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Accept an offer (m2), committing to a new nonce."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1 = _m1(reg, xid)
-        _deliver(directory, acts.accept(_authority(party, key), _now(), m1, _new_nonce(nonce)), out_file)
+        _deliver(where, acts.accept(_authority(party, key), _now(), m1, _new_nonce(nonce)), out_file)
 
 
 @app.command("refuse")
@@ -112,12 +119,14 @@ def refuse(
     reason: Annotated[str, typer.Option()],
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Refuse an offer, with the reason."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1 = _m1(reg, xid)
-        _deliver(directory, acts.refuse(_authority(party, key), _now(), m1, reason), out_file)
+        _deliver(where, acts.refuse(_authority(party, key), _now(), m1, reason), out_file)
 
 
 @app.command("withdraw")
@@ -128,12 +137,14 @@ def withdraw(
     reason: str = "",
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Withdraw your offer before any acceptance."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1 = _m1(reg, xid)
-        _deliver(directory, acts.withdraw(_authority(party, key), _now(), m1, reason), out_file)
+        _deliver(where, acts.withdraw(_authority(party, key), _now(), m1, reason), out_file)
 
 
 @app.command("reveal")
@@ -144,31 +155,39 @@ def reveal(
     nonce: Nonce,
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Reveal your nonce (originator first, once m2 is logged; responder once it has the originator's)."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1 = _m1(reg, xid)
         secret = bytes.fromhex(read_secret(nonce).strip())
-        _deliver(directory, acts.reveal(_authority(party, key), _now(), m1, secret), out_file)
+        _deliver(where, acts.reveal(_authority(party, key), _now(), m1, secret), out_file)
 
 
 @app.command("abort")
-def abort(xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR) -> None:
+def abort(
+    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None
+) -> None:
     """Ask the notary to abort (originator, before revealing); its first decision is final."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1 = _m1(reg, xid)
-        _deliver(directory, acts.abort(_authority(party, key), _now(), m1), None)
+        _deliver(where, acts.abort(_authority(party, key), _now(), m1), None)
 
 
 @app.command("resolve")
-def resolve(xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR) -> None:
+def resolve(
+    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None
+) -> None:
     """Ask the notary to resolve with m1 and m2; a `resolved` decision is a contract."""
     with reported():
-        with _open(directory) as reg:
+        where = Where(directory, registry)
+        with where.connect() as reg:
             m1, m2 = _m1(reg, xid), _m2(reg, xid)
-        _deliver(directory, acts.resolve(_authority(party, key), _now(), m1, m2), None)
+        _deliver(where, acts.resolve(_authority(party, key), _now(), m1, m2), None)
 
 
 @app.command("declare")
@@ -182,6 +201,7 @@ def declare(
     notice_days: int = 180,
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Make a unilateral declaration (binding on its own; revocable with notice)."""
     import os
@@ -193,23 +213,25 @@ def declare(
             summary=summary, text=sha256_hex(body), effective=_now(), notice_days=notice_days,
         )  # fmt: skip
         out.print(f"declaration {st.body['did']}")
-        _deliver(directory, st, out_file, (body,))
+        _deliver(Where(directory, registry), st, out_file, (body,))
 
 
 @app.command("terminate")
 def terminate(
-    ref: str, party: Party, key: KeyFiles, summary: str, effective: str, directory: Dir = DEFAULT_DIR
-) -> None:
+    ref: str, party: Party, key: KeyFiles, summary: str, effective: str, directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+) -> None:  # fmt: skip
     """Terminate an exchange, or revoke a declaration, effective after its notice period (RFC 3339 UTC)."""
     with reported():
-        _deliver(directory, acts.termination(_authority(party, key), _now(), ref, summary, effective), None)
+        st = acts.termination(_authority(party, key), _now(), ref, summary, effective)
+        _deliver(Where(directory, registry), st, None)
 
 
 @app.command("protest")
 def protest(
     party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], ref: Annotated[str, typer.Option()],
     clauses: Clauses, summary: str, incident: Annotated[list[str] | None, typer.Option()] = None,
-    directory: Dir = DEFAULT_DIR,
+    directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Protest a breach, citing clause ids of an exchange or declaration (and incidents)."""
     import os
@@ -220,13 +242,15 @@ def protest(
             clauses=clauses.split(","), summary=summary, incidents=incident or [],
         )  # fmt: skip
         out.print(f"protest {st.body['pid']}")
-        _deliver(directory, st, None)
+        _deliver(Where(directory, registry), st, None)
 
 
 @app.command("reply")
 def reply(
-    pid: str, party: Party, key: KeyFiles, position: str, summary: str, directory: Dir = DEFAULT_DIR
-) -> None:
+    pid: str, party: Party, key: KeyFiles, position: str, summary: str, directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+) -> None:  # fmt: skip
     """Reply to a protest (position: accepts, rejects or neither)."""
     with reported():
-        _deliver(directory, acts.reply(_authority(party, key), _now(), pid, position, summary), None)
+        st = acts.reply(_authority(party, key), _now(), pid, position, summary)
+        _deliver(Where(directory, registry), st, None)

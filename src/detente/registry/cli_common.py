@@ -2,14 +2,17 @@
 
 A thin shell: it reads and writes files and calls the library. Keys are ``detente.key/1`` files (0600).
 Every act is signed locally; with ``--out`` the signed envelope is written to a file instead of being
-submitted (offline signing: carry the file to a connected machine and ``submit`` it there).
+submitted (offline signing: carry the file to a connected machine and ``submit`` it there). The act and
+view commands reach the registry through one port (:mod:`detente.registry.client`): the folder ``--dir``,
+or a running registry service with ``--registry URL``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +20,7 @@ import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConflictError, NotFoundError
+from detente.errors import ConflictError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes
@@ -26,6 +29,7 @@ from detente.statements.keysets import keyset_body, sign_keyset
 from detente.statements.statement import Statement
 from detente.tlog.home import read_secret, write_secret
 
+from .client import RegistryClient, Submitted, connect
 from .core import Registry
 from .home import RegistryHome, utc_now
 
@@ -44,7 +48,25 @@ Party = Annotated[str, typer.Option("--party", help="Acting party (ISO 3166-1 al
 OutFile = Annotated[
     Path | None, typer.Option("--out", help="Write the signed envelope here instead of submitting.")
 ]
+RegistryUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--registry", help="A registry service's URL, e.g. http://127.0.0.1:8000 (instead of --dir)."
+    ),
+]
 DEFAULT_DIR = Path("var/registry")
+
+
+@dataclass(frozen=True)
+class Where:
+    """The registry a command works on: the service at ``url`` if given, else the folder ``directory``."""
+
+    directory: Path
+    url: str | None = None
+
+    def connect(self) -> AbstractContextManager[RegistryClient]:
+        """Open it for one step of a command (a local folder holds the writer lock while open)."""
+        return connect(self.directory, self.url)
 
 
 def _keys(files: list[Path]) -> tuple[SigningKey, ...]:
@@ -59,7 +81,7 @@ def _now() -> str:
     return format_time(utc_now())
 
 
-def _deliver(home: Path, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = ()) -> None:
+def _deliver(where: Where, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = ()) -> None:
     """Write the envelope to a file (offline), or submit it and print the receipt."""
     if out_file is not None:
         out_file.write_bytes(st.envelope.encode() + b"\n")
@@ -67,10 +89,16 @@ def _deliver(home: Path, st: Statement, out_file: Path | None, blobs: tuple[byte
             (out_file.parent / f"{sha256_hex(blob)}.blob").write_bytes(blob)
         out.print(f"signed {st.kind} {st.sid} -> {out_file}")
         return
-    with _open(home) as reg:
-        receipt = reg.submit(st.envelope.encode(), blobs)
+    with where.connect() as reg:
+        _report(reg.submit(st.envelope.encode(), blobs))
+
+
+def _report(receipt: Submitted) -> None:
+    if receipt.index is None:
+        out.print(f"{receipt.kind} received, not yet integrated (sid {receipt.sid}): ask again later")
+        return
     decision = f"; notary decision: {receipt.decision}" if receipt.decision else ""
-    out.print(f"{st.kind} accepted at index {receipt.index} (sid {st.sid}){decision}")
+    out.print(f"{receipt.kind} accepted at index {receipt.index} (sid {receipt.sid}){decision}")
 
 
 @contextmanager
@@ -85,18 +113,15 @@ def _open(home: Path) -> Iterator[Registry]:
             close()
 
 
-def _m1(reg: Registry, xid: str) -> Statement:
-    ex = reg.projection.exchanges.get(xid)
-    if ex is None:
-        raise NotFoundError(f"no exchange {xid} in the log")
-    return reg.statements_by_sid([ex.offer])[0][1].statement
+def _m1(reg: RegistryClient, xid: str) -> Statement:
+    return reg.statement(str(reg.exchange(xid)["offer"]))
 
 
-def _m2(reg: Registry, xid: str) -> Statement:
-    ex = reg.projection.exchanges[xid]
-    if ex.accept is None:
+def _m2(reg: RegistryClient, xid: str) -> Statement:
+    accept = reg.exchange(xid)["accept"]
+    if accept is None:
         raise ConflictError(f"exchange {xid} has no logged acceptance")
-    return reg.statements_by_sid([ex.accept])[0][1].statement
+    return reg.statement(str(accept))
 
 
 def _new_nonce(path: Path) -> bytes:
@@ -185,9 +210,11 @@ def party_register(envelope: Path, directory: Dir = DEFAULT_DIR) -> None:
 
 @app.command("submit")
 def submit(
-    envelope: Path, directory: Dir = DEFAULT_DIR, blob: Annotated[list[Path] | None, typer.Option()] = None
+    envelope: Path,
+    directory: Dir = DEFAULT_DIR,
+    blob: Annotated[list[Path] | None, typer.Option()] = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Submit a signed envelope file (signed offline), with the blobs it cites."""
-    with reported(), _open(directory) as reg:
-        receipt = reg.submit(envelope.read_bytes(), [b.read_bytes() for b in blob or []])
-        out.print(f"{receipt.kind} accepted at index {receipt.index}")
+    with reported(), Where(directory, registry).connect() as reg:
+        _report(reg.submit(envelope.read_bytes(), [b.read_bytes() for b in blob or []]))

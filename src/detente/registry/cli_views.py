@@ -1,4 +1,7 @@
-"""The read commands and the rest: status, timeline, offers, lapse, bundle, verify, example, incidents."""
+"""The read commands and the rest: status, timeline, offers, lapse, bundle, verify, example, incidents.
+
+The reads (status, timeline, offers, bundle) and ``incident submit`` work on ``--dir`` or ``--registry URL``;
+``lapse`` and ``example`` are the operator's, on the folder only."""
 
 from __future__ import annotations
 
@@ -6,77 +9,85 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
-from detente.accords.records import Act
+from detente.accords.projection import Projection
 from detente.shell import reported
-from detente.statements.canonical import format_time, parse_time
+from detente.statements.canonical import parse_time
 from detente.tlog.home import write_secret
 from detente.tlog.note import parse_ed25519_vkey
 
-from .bundle import build_bundle, verify_bundle
-from .cli_common import DEFAULT_DIR, Dir, KeyFiles, Party, _authority, _open, app, incident_app, out
+from .bundle import verify_bundle
+from .cli_common import (
+    DEFAULT_DIR,
+    Dir,
+    KeyFiles,
+    Party,
+    RegistryUrl,
+    Where,
+    _authority,
+    _open,
+    app,
+    incident_app,
+    out,
+)
+from .client import RegistryClient
 from .example import build_example
 from .home import RegistryHome, utc_now
 from .incidents import incident_statements
 
 
-def _acts_table(title: str, rows: list[Act]) -> Table:
+def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    """Acts as ``views.act_json`` gives them, whether read from a folder or from a service."""
     table = Table(title=title)
     for column in ("index", "issued", "received", "kind", "party", "to", "ref"):
         table.add_column(column)
     for a in rows:
         table.add_row(
-            str(a.index),
-            a.issued,
-            format_time(a.received),
-            a.kind,
-            a.party,
-            a.counterparty or "",
-            a.ref or "",
-        )
+            str(a["index"]), a["issued"], a["received"], a["kind"], a["party"], a["counterparty"] or "",
+            a["ref"] or "",
+        )  # fmt: skip
     return table
 
 
 @app.command("status")
-def status(directory: Dir = DEFAULT_DIR, xid: str | None = None, at: str | None = None) -> None:
+def status(
+    directory: Dir = DEFAULT_DIR, xid: str | None = None, at: str | None = None, registry: RegistryUrl = None
+) -> None:
     """Exchanges and their phases; or one exchange; with what is in force."""
-    with reported(), _open(directory) as reg:
-        p = reg.projection
-        table = Table(title=f"exchanges (log size {reg.log.size})")
+    with reported(), Where(directory, registry).connect() as reg:
+        table = Table(title=f"exchanges (log size {reg.size()})")
         for column in ("xid", "from", "to", "phase", "deadline"):
             table.add_column(column)
-        for ex in p.exchanges.values():
-            if xid is None or ex.xid == xid:
-                table.add_row(ex.xid, ex.originator, ex.responder, ex.phase.value, format_time(ex.deadline))
+        for ex in reg.exchanges():
+            if xid is None or ex["xid"] == xid:
+                table.add_row(ex["xid"], ex["originator"], ex["responder"], ex["phase"], ex["deadline"])
         out.print(table)
         when = parse_time(at) if at else utc_now()
-        for d in p.declarations.values():
-            state = "in force" if d.in_force(when) else "not in force"
-            out.print(
-                f"declaration {d.did} by {d.party} to {d.to or 'all'}: {state} ({', '.join(d.clauses)})"
-            )
+        for d in reg.declarations(when):
+            state = "in force" if d["in_force"] else "not in force"
+            clauses = ", ".join(d["clauses"])
+            out.print(f"declaration {d['did']} by {d['party']} to {d['to'] or 'all'}: {state} ({clauses})")
 
 
 @app.command("timeline")
-def timeline(a: str, b: str, directory: Dir = DEFAULT_DIR) -> None:
+def timeline(a: str, b: str, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None) -> None:
     """Every act between two parties, in log order, with what is in force now."""
-    with reported(), _open(directory) as reg:
-        p = reg.projection
-        out.print(_acts_table(f"{a} - {b}", p.timeline(a, b)))
-        now: datetime = utc_now()
-        out.print(f"in force now: {', '.join(p.in_force_between(a, b, now)) or 'nothing'}")
-        out.print(f"clauses in force now: {', '.join(p.clauses_in_force(a, b, now)) or 'none'}")
+    with reported(), Where(directory, registry).connect() as reg:
+        state = reg.between(a, b, utc_now())
+        out.print(_acts_table(f"{a} - {b}", state["timeline"]))
+        out.print(f"in force now: {', '.join(state['in_force']) or 'nothing'}")
+        out.print(f"clauses in force now: {', '.join(state['clauses']) or 'none'}")
 
 
 @app.command("offers")
-def offers(party: str, directory: Dir = DEFAULT_DIR) -> None:
+def offers(party: str, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None) -> None:
     """Every offer, counter-offer and refusal made by a party."""
-    with reported(), _open(directory) as reg:
-        out.print(_acts_table(f"offers and refusals by {party}", reg.projection.offers_and_refusals(party)))
+    with reported(), Where(directory, registry).connect() as reg:
+        out.print(_acts_table(f"offers and refusals by {party}", reg.offers(party)))
 
 
 @app.command("lapse")
@@ -89,11 +100,12 @@ def lapse(directory: Dir = DEFAULT_DIR) -> None:
 
 @app.command("bundle")
 def bundle(
-    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out")], directory: Dir = DEFAULT_DIR
-) -> None:
-    """Write a claim's evidence bundle (a claim type, such as offered or concluded)."""
-    with reported(), _open(directory) as reg:
-        out_file.write_bytes(build_bundle(reg, claim, ref))
+    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out")], directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+) -> None:  # fmt: skip
+    """Write a claim's evidence bundle (a claim type, such as offered or concluded); verify it offline."""
+    with reported(), Where(directory, registry).connect() as reg:
+        out_file.write_bytes(reg.bundle(claim, ref))
         out.print(f"bundle -> {out_file}")
 
 
@@ -127,21 +139,33 @@ def example(directory: Dir = Path("var/example")) -> None:
         out.print(f"keys in {keys}; log key {home.log_home.path / 'log.vkey'}")
 
 
+class _ClausesInForce:
+    """The one part of the projection ``incident_statements`` reads, asked of the registry."""
+
+    def __init__(self, reg: RegistryClient) -> None:
+        self.reg = reg
+
+    def clauses_in_force(self, a: str, b: str, at: datetime) -> list[str]:
+        return list(self.reg.between(a, b, at)["clauses"])
+
+
 @incident_app.command("submit")
 def incident_submit(
     incidents: Path, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
     approve: Annotated[list[str] | None, typer.Option(help="Approved incident ids (or --all).")] = None,
-    approve_all: Annotated[bool, typer.Option("--all")] = False,
+    approve_all: Annotated[bool, typer.Option("--all")] = False, registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Sign approved monitor incidents as `incident` statements (one per origin state) with a `cert` key."""
-    with reported(), _open(directory) as reg:
+    with reported(), Where(directory, registry).connect() as reg:
         document = json.loads(incidents.read_text(encoding="utf-8"))
         chosen = None if approve_all else (approve or [])
+        clauses = cast(Projection, _ClausesInForce(reg))
         statements = incident_statements(
-            document, chosen, _authority(party, key), reg.projection, reg.clock(), os.urandom
+            document, chosen, _authority(party, key), clauses, reg.now(), os.urandom
         )
         for st in statements:
             receipt = reg.submit(st.envelope.encode())
-            out.print(f"incident {st.body['iid']} ({st.body['to']}) at index {receipt.index}")
+            where = "not yet integrated" if receipt.index is None else f"at index {receipt.index}"
+            out.print(f"incident {st.body['iid']} ({st.body['to']}) {where}")
         if not statements:
             out.print("nothing approved to submit")

@@ -19,10 +19,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from detente.errors import MalformedError, NotFoundError
+from detente.registry import views
 from detente.registry.bundle import build_bundle
 from detente.registry.claims import CLAIM_TYPES
 from detente.registry.core import Receipt, Registry, Request
-from detente.service import views
 from detente.service.core import RegistryService
 from detente.statements.canonical import b64d, b64e, format_time, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
@@ -149,6 +149,11 @@ def api_router(service: RegistryService) -> APIRouter:
 
         return read(get)
 
+    @router.get("/registry")
+    def registry() -> dict[str, Any]:
+        """This registry: the notary key id offers must name, the log's size, the registry's clock."""
+        return read(views.registry_json)
+
     @router.get("/parties")
     def parties() -> list[dict[str, Any]]:
         """Every registered party with its keyset in force."""
@@ -163,6 +168,11 @@ def api_router(service: RegistryService) -> APIRouter:
     def party_acts(party: Party, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
         """The newest statements by or addressed to a party, newest first."""
         return read(lambda reg: [views.act_json(a) for a in views.concerning(reg, party, limit)])
+
+    @router.get("/parties/{party}/offers")
+    def party_offers(party: Party) -> list[dict[str, Any]]:
+        """Every offer, counter-offer and refusal made by a party, in log order."""
+        return read(lambda reg: [views.act_json(a) for a in reg.projection.offers_and_refusals(party)])
 
     @router.get("/exchanges")
     def exchanges(party: Annotated[str | None, Query(pattern=PARTY)] = None) -> list[dict[str, Any]]:
@@ -181,10 +191,12 @@ def api_router(service: RegistryService) -> APIRouter:
         return read(lambda reg: views.exchange_detail(reg, xid))
 
     @router.get("/declarations")
-    def declarations() -> list[dict[str, Any]]:
-        """Every unilateral declaration."""
+    def declarations(at: Annotated[str | None, Query(pattern=TIME)] = None) -> list[dict[str, Any]]:
+        """Every unilateral declaration, with whether it is in force now (or at ``at``)."""
         return read(
-            lambda reg: [views.declaration_json(d, reg.clock()) for d in reg.projection.declarations.values()]
+            lambda reg: [
+                views.declaration_json(d, _at(at, reg)) for d in reg.projection.declarations.values()
+            ]
         )
 
     @router.get("/declarations/{did}")

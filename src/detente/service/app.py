@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from detente.http import problems
 from detente.http.limits import BodyLimit, RateLimit, TokenBuckets
 from detente.http.logapi import log_router
-from detente.service import views
+from detente.registry import views
 from detente.service.api import Party, api_router
 from detente.service.core import RegistryService
 from detente.service.feed import ATOM, atom_feed

@@ -27,9 +27,9 @@ from detente.accords.records import Act
 from detente.errors import DetenteError
 from detente.http.logapi import SharedLog
 from detente.registry.core import Receipt, Registry, Request
+from detente.registry.views import concerning
 from detente.service.home import ServiceHome, Settings
 from detente.service.publisher import CheckpointPublisher
-from detente.service.views import concerning
 from detente.service.webhooks import WebhookNotifier
 from detente.tlog.log import Log
 from detente.tlog.sequencer import GroupCommit

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
 from detente.errors import DetenteError, NotFoundError
+from detente.registry import views
 from detente.registry.core import Registry
 from detente.registry.entry import LogEntry
-from detente.service import views
 from detente.service.core import RegistryService
 from detente.statements.canonical import format_time
 from detente.tlog.note import split_note

@@ -94,6 +94,15 @@ def incident_json(i: Incident) -> dict[str, Any]:
     }
 
 
+def registry_json(registry: Registry) -> dict[str, Any]:
+    """What a client needs to act on this registry: the notary's key id, the log's size, the clock."""
+    return {
+        "notary": registry.notary_keyid(),
+        "size": registry.log.size,
+        "now": format_time(registry.clock()),
+    }
+
+
 def keyset_json(k: Keyset) -> dict[str, Any]:
     """A keyset version: public keys and roles (thresholds)."""
     return {

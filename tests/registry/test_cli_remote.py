@@ -1,0 +1,216 @@
+"""The same CLI commands on a registry folder (``--dir``) and on a running service (``--registry URL``).
+
+Every scenario runs twice: once on a local registry built by ``detente example``, once against a real
+uvicorn serving ``detente.service.app.create_app`` on 127.0.0.1, with the same commands, the same
+outputs and the same exit codes (a refusal by the service exits as the library's refusal does locally).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from typer.testing import CliRunner
+
+from detente import errors
+from detente.http.problems import STATUS, slug
+from detente.registry.cli import app
+from detente.registry.client import HttpClient, Submitted, problem_error
+from detente.service.app import create_app
+from detente.tlog.home import write_secret
+from tests.httpserver import serve
+from tests.service.scene import scene
+
+runner = CliRunner()
+
+
+@dataclass
+class Target:
+    """Where the commands go (``--dir DIR`` or ``--registry URL``), the parties' keys, the log key."""
+
+    where: list[str]
+    keys: dict[str, str]
+    log_key: Path
+    tmp: Path
+
+    def run(self, *args: str, code: int = 0) -> str:
+        result = runner.invoke(app, [*args, *self.where])
+        assert result.exit_code == code, result.output
+        return " ".join(result.output.split())  # Rich wraps long lines at the runner's width
+
+
+@pytest.fixture(params=["folder", "service"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    if request.param == "folder":
+        home = tmp_path / "reg"
+        assert runner.invoke(app, ["example", "--dir", str(home)]).exit_code == 0
+        keys = {p: str(home / "keys" / f"{p}-foreign-minister.key") for p in ("RU", "US")}
+        keys["RU-cert"] = str(home / "keys" / "RU-cert.key")
+        yield Target(["--dir", str(home)], keys, home / "log" / "log.vkey", tmp_path)
+        return
+    with scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}") as s, serve(create_app(s.service)) as url:
+        keys = {}
+        for party in ("RU", "US"):
+            path = tmp_path / f"{party}-fm.key"
+            write_secret(path, s.keys[party].minister.to_file().decode())
+            keys[party] = str(path)
+        keys["RU-cert"] = str(tmp_path / "RU-cert.key")
+        write_secret(tmp_path / "RU-cert.key", s.keys["RU"].cert.to_file().decode())
+        # A folder that does not exist: nothing may be read from or written to it.
+        where = ["--registry", url, "--dir", str(tmp_path / "absent")]
+        yield Target(where, keys, s.home.log_home.path / "log.vkey", tmp_path)
+        assert not (tmp_path / "absent").exists()
+
+
+def offer(t: Target, nonce: str, clauses: str = "L1,M1") -> str:
+    said = t.run("offer", "--party", "RU", "--key", t.keys["RU"], "--to", "US", "--clauses", clauses,
+                 "--nonce", str(t.tmp / nonce))  # fmt: skip
+    assert re.search(r"offer accepted at index \d+ \(sid [0-9a-f]{64}\)", said), said
+    return said.split()[1]
+
+
+def test_an_offer_refused_then_accepted_is_refused_with_the_same_exit_code(target: Target) -> None:
+    t = target
+    xid = offer(t, "na")
+    said = t.run("refuse", xid, "--party", "US", "--key", t.keys["US"], "--reason", "not now")
+    assert "refuse accepted at index" in said
+    refused = t.run(
+        "accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"), code=75
+    )
+    assert "error" in refused
+    assert "refused" in refused
+    assert "refuse" in t.run("offers", "US")
+    assert "offer" in t.run("offers", "RU")
+    assert "refused" in t.run("status", "--xid", xid)
+    missing = "0" * 32
+    assert "no exchange" in t.run("accept", missing, "--party", "US", "--key", t.keys["US"], "--nonce",
+                                  str(t.tmp / "nc"), code=66)  # fmt: skip
+
+
+def test_accept_reveal_timeline_and_a_bundle_verified_offline(target: Target) -> None:
+    t = target
+    xid = offer(t, "na", "L1,M2,M3")
+    assert "accept accepted at index" in t.run(
+        "accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb")
+    )
+    t.run("reveal", xid, "--party", "RU", "--key", t.keys["RU"], "--nonce", str(t.tmp / "na"))
+    t.run("reveal", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"))
+    assert "concluded" in t.run("status", "--xid", xid)
+    timeline = t.run("timeline", "RU", "US")
+    assert "reveal" in timeline
+    assert "accept" in timeline
+    assert "M2" in timeline  # the clauses in force now
+    bundle = t.tmp / "concluded.json"
+    assert "bundle ->" in t.run("bundle", "concluded", xid, "--out", str(bundle))
+    said = runner.invoke(app, ["verify", str(bundle), "--log-key", str(t.log_key)])
+    assert said.exit_code == 0, said.output
+    assert "PROVEN as of checkpoint" in said.output
+    assert "RU and US was concluded" in said.output
+    # A second reveal is a replay: refused, as locally.
+    t.run("reveal", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"), code=75)
+
+
+def test_resolve_prints_the_notarys_decision_and_a_second_request_is_refused(target: Target) -> None:
+    t = target
+    xid = offer(t, "na")
+    t.run("accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"))
+    said = t.run("resolve", xid, "--party", "US", "--key", t.keys["US"])
+    assert "resolve accepted at index" in said
+    assert "notary decision: resolved" in said
+    assert "resolved" in t.run("abort", xid, "--party", "RU", "--key", t.keys["RU"], code=75)
+    assert "resolved" in t.run("status", "--xid", xid)
+
+
+def test_declare_protest_reply_and_offline_signing_then_submit(target: Target) -> None:
+    t = target
+    text = t.tmp / "declaration.txt"
+    text.write_text("We will not interfere.\n")
+    said = t.run("declare", "--party", "RU", "--key", t.keys["RU"], "--clauses", "L1", "--text", str(text),
+                 "No interference", "--to", "US")  # fmt: skip
+    did = said.split()[1]
+    assert "declaration accepted at index" in said
+    assert f"declaration {did} by RU to US: in force" in t.run("status")
+    said = t.run("protest", "--party", "US", "--key", t.keys["US"], "--to", "RU", "--ref", did,
+                 "--clauses", "L1", "Interference seen")  # fmt: skip
+    pid = said.split()[1]
+    assert "reply accepted" in t.run("reply", pid, "--party", "RU", "--key", t.keys["RU"], "rejects", "No.")
+    signed = t.tmp / "offer.json"
+    said = t.run("offer", "--party", "RU", "--key", t.keys["RU"], "--to", "US", "--clauses", "L1",
+                 "--nonce", str(t.tmp / "nd"), "--out", str(signed))  # fmt: skip
+    blobs = [str(p) for p in t.tmp.glob("*.blob")]
+    assert len(blobs) == 1
+    assert "offer accepted at index" in t.run("submit", str(signed), "--blob", blobs[0])
+    assert "replay" in t.run("submit", str(signed), "--blob", blobs[0], code=75).lower()
+
+
+def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(target: Target) -> None:
+    t = target
+    origin = {
+        "key": "US",
+        "name": "US",
+        "requests": 600,
+        "request_share": 0.6,
+        "sources": 20,
+        "source_share": 0.5,
+    }
+    incident = {
+        "id": "3f0c9a1b2c3d4e5f", "asset": "cec", "party": "RU", "asset_kind": "election-body",
+        "kind": "distributed-flood", "start": "2018-06-07T03:00:00Z", "end": "2018-06-07T03:40:00Z",
+        "requests": {"total": 1000, "peak_per_minute": 90}, "sources": {"distinct": 40},
+        "origins": {"countries": [origin], "networks": [{**origin, "key": "64500"}]},
+        "top_prefixes": [], "reasons": ["many sources"], "evidence": {"sha256": "ab" * 32},
+    }  # fmt: skip
+    document = t.tmp / "incidents.json"
+    document.write_text(json.dumps({"schema": "detente.monitor.incidents/1", "incidents": [incident]}))
+    said = t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], "--all")
+    assert re.fullmatch(r"incident [0-9a-f]{32} \(US\) at index \d+", said), said
+    assert "incident" in t.run("timeline", "RU", "US")
+    # The foreign minister's key has no `cert` role: refused as bad input, here and there.
+    t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU"], "--all", code=65)
+
+
+def test_every_problem_type_of_the_service_becomes_the_librarys_error_kind() -> None:
+    for kind, status, title in STATUS:
+        body = {"type": f"/problems#{slug(kind)}", "title": title, "status": status, "detail": "why"}
+        error = problem_error(httpx.Response(status, json=body))
+        assert type(error) is kind
+        assert str(error) == "why"
+    for sub in (errors.TamperError, errors.ForkError, errors.WriterBusyError):
+        error = problem_error(httpx.Response(503, json={"type": f"/problems#{slug(sub)}", "detail": "x"}))
+        assert type(error) is sub
+    assert isinstance(
+        problem_error(httpx.Response(422, json={"type": "/problems#validation"})), errors.InputError
+    )
+    limited = problem_error(
+        httpx.Response(429, headers={"Retry-After": "3"}, json={"type": "/problems#rate-limit"})
+    )
+    assert isinstance(limited, errors.ConflictError)
+    assert "retry after 3 s" in str(limited)
+    assert isinstance(problem_error(httpx.Response(404, text="not json")), errors.NotFoundError)
+
+
+def test_an_unreachable_registry_is_a_temporary_failure(tmp_path: Path) -> None:
+    with serve(FastAPI()) as url:
+        pass  # the server is stopped: its port now refuses connections
+    result = runner.invoke(app, ["status", "--registry", url])
+    assert result.exit_code == 75, result.output
+    assert "cannot reach the registry" in result.output
+
+
+def test_a_submission_still_pending_at_the_service_is_reported_by_its_sid(tmp_path: Path) -> None:
+    with scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}", record=False) as s:
+        m1, _, doc = s.offer("RU", "US", "pending")
+
+    def pending(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content)["envelope"] == m1.envelope.to_json()
+        return httpx.Response(202, json={"status": "pending", "sid": m1.sid, "location": "/v1/statements/x"})
+
+    with httpx.Client(transport=httpx.MockTransport(pending), base_url="http://registry.test") as http:
+        answer = HttpClient(http).submit(m1.envelope.encode(), [doc])
+    assert answer == Submitted(m1.sid, "offer", None)
