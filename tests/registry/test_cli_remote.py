@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from detente import errors
 from detente.http.problems import STATUS, slug
+from detente.monitor import EVIDENCE_SCHEMA
+from detente.monitor.incidents import Evidence
 from detente.registry.cli import app
 from detente.registry.client import HttpClient, Submitted, problem_error
 from detente.service.app import create_app
@@ -149,6 +151,9 @@ def test_declare_protest_reply_and_offline_signing_then_submit(target: Target) -
     assert "replay" in t.run("submit", str(signed), "--blob", blobs[0], code=75).lower()
 
 
+EVIDENCE = Evidence("3f0c9a1b2c3d4e5f", [{"source": "198.51.100.0/24", "requests": 600}], ["GET / ..."])
+
+
 def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(target: Target) -> None:
     t = target
     origin = {
@@ -164,12 +169,21 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
         "kind": "distributed-flood", "start": "2018-06-07T03:00:00Z", "end": "2018-06-07T03:40:00Z",
         "requests": {"total": 1000, "peak_per_minute": 90}, "sources": {"distinct": 40},
         "origins": {"countries": [origin], "networks": [{**origin, "key": "64500"}]},
-        "top_prefixes": [], "reasons": ["many sources"], "evidence": {"sha256": "ab" * 32},
+        "top_prefixes": [], "reasons": ["many sources"], "evidence": {"sha256": EVIDENCE.digest()},
     }  # fmt: skip
     document = t.tmp / "incidents.json"
     document.write_text(json.dumps({"schema": "detente.monitor.incidents/1", "incidents": [incident]}))
     said = t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], "--all")
-    assert re.fullmatch(r"incident [0-9a-f]{32} \(US\) at index \d+", said), said
+    match = re.fullmatch(r"incident [0-9a-f]{32} \(US\) at index \d+, sid ([0-9a-f]{64})", said)
+    assert match, said
+    handed = t.tmp / "evidence.json"
+    entry = {**asdict(EVIDENCE), "sha256": EVIDENCE.digest()}
+    handed.write_text(json.dumps({"schema": EVIDENCE_SCHEMA, "incidents": [entry]}))
+    checked = t.run("incident", "check-evidence", match.group(1), str(handed))
+    assert checked.startswith("OK: the evidence of monitor incident 3f0c9a1b2c3d4e5f is what RU signed")
+    entry["sample"] = ["an added line"]
+    handed.write_text(json.dumps({"schema": EVIDENCE_SCHEMA, "incidents": [entry]}))
+    t.run("incident", "check-evidence", match.group(1), str(handed), code=65)
     assert "incident" in t.run("timeline", "RU", "US")
     # The foreign minister's key has no `cert` role: refused as bad input, here and there.
     t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU"], "--all", code=65)

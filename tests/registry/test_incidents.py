@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from detente.accords import acts
-from detente.errors import MalformedError
-from detente.registry.incidents import incident_statements
+from detente.errors import MalformedError, VerificationError
+from detente.monitor import EVIDENCE_SCHEMA
+from detente.monitor.incidents import Evidence
+from detente.registry.incidents import check_evidence, incident_statements
 from detente.statements.canonical import sha256_hex
 from tests.accords.world import world, xid
 from tests.registry.example_world import seeded
@@ -68,3 +71,23 @@ def test_only_approved_incidents_of_the_signing_party() -> None:
         incident_statements(document("US"), None, cert, w.registry.projection, w.clock.now, seeded("x"))
     with pytest.raises(MalformedError):
         incident_statements({"schema": "other"}, None, cert, w.registry.projection, w.clock.now, seeded("x"))
+
+
+def test_the_counterparty_checks_the_evidence_file_against_the_signed_digest() -> None:
+    w = world()
+    entry = Evidence(
+        "3f0c9a1b2c3d4e5f", [{"source": "198.51.100.7", "requests": 120}], ["GET / HTTP/1.1 ..."]
+    )
+    record: dict[str, Any] = {**asdict(entry), "sha256": entry.digest()}
+    evidence = {"schema": EVIDENCE_SCHEMA, "incidents": [record]}
+    doc = document()
+    doc["incidents"][0]["evidence"]["sha256"] = entry.digest()
+    (st, *_) = incident_statements(
+        doc, None, w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("e")
+    )
+    assert check_evidence(st, evidence)["sources"] == entry.sources
+    record["sources"][0]["requests"] = 121  # edited after the report was signed
+    with pytest.raises(VerificationError, match="no entry of the evidence file"):
+        check_evidence(st, evidence)
+    with pytest.raises(MalformedError, match="evidence/1"):
+        check_evidence(st, {"schema": "something else"})

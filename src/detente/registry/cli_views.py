@@ -37,7 +37,7 @@ from .cli_common import (
 from .client import RegistryClient
 from .example import build_example
 from .home import RegistryHome, utc_now
-from .incidents import incident_statements
+from .incidents import check_evidence, incident_statements
 
 
 def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -166,6 +166,22 @@ def incident_submit(
         for st in statements:
             receipt = reg.submit(st.envelope.encode())
             where = "not yet integrated" if receipt.index is None else f"at index {receipt.index}"
-            out.print(f"incident {st.body['iid']} ({st.body['to']}) {where}")
+            out.print(f"incident {st.body['iid']} ({st.body['to']}) {where}, sid {st.sid}")
         if not statements:
             out.print("nothing approved to submit")
+
+
+@incident_app.command("check-evidence")
+def incident_check_evidence(
+    sid: Annotated[str, typer.Argument(help="The public incident statement's id.")],
+    evidence: Annotated[Path, typer.Argument(help="The evidence file the reporting party handed over.")],
+    directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+) -> None:  # fmt: skip
+    """Check an evidence file received from the reporting party against the digest it signed in public."""
+    with reported(), Where(directory, registry).connect() as reg:
+        statement = reg.statement(sid)
+        entry = check_evidence(statement, json.loads(evidence.read_text(encoding="utf-8")))
+        out.print(
+            f"OK: the evidence of monitor incident {entry['incident']} is what {statement.party} signed in "
+            f"{sid[:16]}...: {len(entry['sources'])} sources, {len(entry['sample'])} sample lines"
+        )

@@ -14,7 +14,9 @@ from typing import Any
 
 from detente.accords.acts import Authority
 from detente.accords.projection import Projection
-from detente.errors import MalformedError
+from detente.errors import MalformedError, VerificationError
+from detente.monitor import EVIDENCE_SCHEMA
+from detente.monitor.incidents import Evidence
 from detente.statements.canonical import format_time
 from detente.statements.statement import Statement
 
@@ -90,3 +92,33 @@ def _statement(
         "attributed_actor": None,
     }
     return by.sign("incident", format_time(now), body)
+
+
+def check_evidence(incident: Statement, evidence_document: Any) -> dict[str, Any]:
+    """Find the entry of the monitor's evidence file whose digest the public ``incident`` carries.
+
+    The digest is recomputed from the entry itself (``detente.monitor.incidents.Evidence.digest``), so an
+    evidence file edited after the report was signed matches nothing.
+
+    Returns:
+        The matching evidence entry (sources and redacted sample lines).
+
+    Raises:
+        MalformedError: the statement is not an incident or the file is not a monitor evidence file.
+        VerificationError: no entry of the file hashes to the digest in the signed statement.
+    """
+    if incident.kind != "incident":
+        raise MalformedError(f"statement {incident.sid[:16]}... is a {incident.kind}, not an incident")
+    if not isinstance(evidence_document, dict) or evidence_document.get("schema") != EVIDENCE_SCHEMA:
+        raise MalformedError(f"the evidence file is not a {EVIDENCE_SCHEMA} document")
+    want = incident.body["evidence"]
+    for entry in evidence_document.get("incidents", []):
+        try:
+            found = Evidence(str(entry["incident"]), list(entry["sources"]), list(entry["sample"]))
+        except (KeyError, TypeError) as exc:
+            raise MalformedError(f"an evidence entry lacks incident, sources or sample: {exc}") from exc
+        if found.digest() == want:
+            return dict(entry)
+    raise VerificationError(
+        f"no entry of the evidence file hashes to {want[:16]}..., the digest {incident.party} signed"
+    )
