@@ -93,3 +93,18 @@ def test_a_failed_batch_fails_every_caller_and_aborts_the_handler() -> None:
     seq.close()
     with pytest.raises(ConflictError, match="stopped"):
         seq.submit(b"late")
+
+
+def test_a_request_cancelled_while_queued_is_dropped_and_the_writer_lives_on() -> None:
+    handler = GatedUnique()
+    seq = Sequencer(Log.create(MemoryStore(), SIGNER), handler).start()
+    first = seq.submit(b"first")
+    handler.entered.wait()
+    cancelled = seq.submit(b"given up")
+    assert cancelled.cancel()
+    kept = seq.submit(b"kept")
+    handler.gate.set()
+    assert first.result().index == 0
+    assert kept.result().index == 1
+    seq.close()
+    assert handler.batches == [1, 1]

@@ -52,7 +52,7 @@ def operator_router(service: RegistryService) -> APIRouter:
                 "the operator signature does not verify: only the operator registers parties"
             )
         future = asyncio.wrap_future(service.submit(Submission(body, (), True)))
-        done = await asyncio.wait_for(future, timeout=service.settings.wait)
+        done = await asyncio.wait_for(asyncio.shield(future), timeout=service.settings.wait)
         if not isinstance(done, Receipt):
             raise ConflictError("the registration was not logged")
         return JSONResponse({"index": done.index, "sid": done.sid, "kind": done.kind}, status_code=201)

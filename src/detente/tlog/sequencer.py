@@ -109,7 +109,10 @@ class GroupCommit(Generic[T, R]):
         batch: list[tuple[T, Future[R]]] = []
         item = self._queue.get()
         while item is not _STOP:
-            batch.append(item)  # type: ignore[arg-type]
+            request: tuple[T, Future[R]] = item  # type: ignore[assignment]
+            # Once running, a future can no longer be cancelled; one cancelled while queued is dropped.
+            if request[1].set_running_or_notify_cancel():
+                batch.append(request)
             if len(batch) >= self.max_batch:
                 return batch, False
             try:
