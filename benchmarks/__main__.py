@@ -1,20 +1,25 @@
-"""``make bench``: run every benchmark in one process tree and print their tables."""
+"""``make bench``: run every benchmark, each in its own process so that no figure (peak memory above
+all, which Linux carries from a parent into its children) depends on what ran before it."""
 
 from __future__ import annotations
 
-from benchmarks import http_bench, service_bench, tlog_bench
-from benchmarks.assurances import submit_rate
-from benchmarks.monitor import lookups, scan_speed
+import subprocess
+import sys
+
+BENCHMARKS = [
+    "benchmarks.tlog_bench",
+    "benchmarks.http_bench",
+    "benchmarks.assurances.submit_rate",
+    "benchmarks.service_bench",
+    "benchmarks.monitor.scan_speed",
+    "benchmarks.monitor.lookups",
+]
 
 
 def main() -> None:
-    """Run the benchmarks in order."""
-    tlog_bench.main()
-    http_bench.main()
-    submit_rate.main([])
-    service_bench.main([])
-    scan_speed.main([])
-    lookups.main()
+    """Run the benchmarks in order; stop at the first that fails."""
+    for module in BENCHMARKS:
+        subprocess.run([sys.executable, "-m", module], check=True)
 
 
 if __name__ == "__main__":
