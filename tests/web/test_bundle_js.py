@@ -7,8 +7,6 @@ a bundle is refused, as it is by detente.registry.bundle.verify_bundle.
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import pytest
 from detente.registry.bundle import build_bundle, verify_bundle
 from tests.conftest import ROOT
 from tests.service.scene import Scene, scene
+from tests.web.node import run_in_node
 
 MODULE = ROOT / "src/detente/web/static/bundle.js"
 RUNNER = Path(__file__).with_name("run_bundle.mjs")
@@ -28,15 +27,7 @@ CLAIMS = [
 
 
 def run(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    out = subprocess.run(
-        ["node", str(RUNNER), str(MODULE), str(tmp_path / "cases.json")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    results: list[dict[str, Any]] = json.loads(out.stdout)
-    return results
+    return run_in_node(RUNNER, MODULE, cases, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,21 +19,14 @@ from detente.tlog.note import Signer, sign_note
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage import MemoryStore
 from tests.conftest import ROOT, VECTORS
+from tests.web.node import run_in_node
 
 MODULE = ROOT / "src/detente/web/static/tlog.js"
 RUNNER = Path(__file__).with_name("run_js.mjs")
 
 
 def run_cases(cases: list[dict[str, Any]], tmp_path: Path) -> list[dict[str, Any]]:
-    (tmp_path / "cases.json").write_text(json.dumps(cases))
-    out = subprocess.run(
-        ["node", str(RUNNER), str(MODULE), str(tmp_path / "cases.json")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    results: list[dict[str, Any]] = json.loads(out.stdout)
-    return results
+    return run_in_node(RUNNER, MODULE, cases, tmp_path)
 
 
 def b64(data: bytes) -> str:

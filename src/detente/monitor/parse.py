@@ -19,7 +19,7 @@ import polars as pl
 
 from .addr import client_from_forwarded, source_keys
 from .assets import Asset
-from .formats import COMBINED, COMMON, LogFormat
+from .formats import COMBINED, COMMON, FIELDS, LogFormat
 
 COLUMNS = (
     "asset",
@@ -111,7 +111,7 @@ class Parser:
                 for name, keys in self.fmt.json_keys
             ]
             out = frame.select(exprs)
-        missing = [pl.lit(None, dtype=pl.String).alias(f) for f in _FIELDS if f not in out.columns]
+        missing = [pl.lit(None, dtype=pl.String).alias(f) for f in FIELDS if f not in out.columns]
         return out.with_columns(missing)
 
     def _normalise(self, raw: pl.DataFrame) -> pl.DataFrame:
@@ -205,23 +205,6 @@ class Parser:
 
     def _asset(self, name: str) -> Asset:
         return next(a for a in self.assets if a.name == name)
-
-
-_FIELDS = (
-    "addr",
-    "user",
-    "time",
-    "time_iso",
-    "request",
-    "method",
-    "target",
-    "status",
-    "size",
-    "referer",
-    "agent",
-    "xff",
-    "host",
-)
 
 
 def _resolve(asset: Asset, addr: str, xff: str | None) -> str:
