@@ -10,8 +10,9 @@ answers 202 with the statement id to look up later (``GET /v1/statements/{sid}``
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +28,8 @@ from detente.service.core import RegistryService
 from detente.statements.canonical import b64d, b64e, format_time, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
 from detente.tlog.proof import format_tlog_proof
+
+V = TypeVar("V")
 
 PARTY = r"^[A-Z]{2}$"
 ID = r"^[0-9a-f]{32}$"
@@ -104,6 +107,14 @@ def _found(registry: Registry, sid: str) -> int:
     if index is None:
         raise NotFoundError(f"no statement {sid} in the log (yet)")
     return index
+
+
+def _one(table: Mapping[str, V], key: str, what: str) -> V:
+    """The record ``key`` of a projection table, or NotFoundError."""
+    found = table.get(key)
+    if found is None:
+        raise NotFoundError(f"no {what} {key} in the log")
+    return found
 
 
 def _at(at: str | None, registry: Registry) -> datetime:
@@ -203,13 +214,11 @@ def api_router(service: RegistryService) -> APIRouter:
     def declaration(did: Id) -> dict[str, Any]:
         """One declaration."""
 
-        def get(reg: Registry) -> dict[str, Any]:
-            found = reg.projection.declarations.get(did)
-            if found is None:
-                raise NotFoundError(f"no declaration {did} in the log")
-            return views.declaration_json(found, reg.clock())
-
-        return read(get)
+        return read(
+            lambda reg: views.declaration_json(
+                _one(reg.projection.declarations, did, "declaration"), reg.clock()
+            )
+        )
 
     @router.get("/protests")
     def protests() -> list[dict[str, Any]]:
@@ -220,13 +229,7 @@ def api_router(service: RegistryService) -> APIRouter:
     def protest(pid: Id) -> dict[str, Any]:
         """One protest."""
 
-        def get(reg: Registry) -> dict[str, Any]:
-            found = reg.projection.protests.get(pid)
-            if found is None:
-                raise NotFoundError(f"no protest {pid} in the log")
-            return views.protest_json(found)
-
-        return read(get)
+        return read(lambda reg: views.protest_json(_one(reg.projection.protests, pid, "protest")))
 
     @router.get("/incidents")
     def incidents() -> list[dict[str, Any]]:
@@ -237,13 +240,7 @@ def api_router(service: RegistryService) -> APIRouter:
     def incident(iid: Id) -> dict[str, Any]:
         """One incident report."""
 
-        def get(reg: Registry) -> dict[str, Any]:
-            found = reg.projection.incidents.get(iid)
-            if found is None:
-                raise NotFoundError(f"no incident {iid} in the log")
-            return views.incident_json(found)
-
-        return read(get)
+        return read(lambda reg: views.incident_json(_one(reg.projection.incidents, iid, "incident")))
 
     @router.get("/between/{a}/{b}")
     def between(a: Party, b: Party, at: Annotated[str | None, Query(pattern=TIME)] = None) -> dict[str, Any]:

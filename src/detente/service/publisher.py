@@ -7,11 +7,11 @@ batch rate, always with the newest checkpoint; the cosigned note is what ``/chec
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from detente.service.wake import Wake
 from detente.tlog.note import split_note
 from detente.witness.client import ProofFrom, WitnessClient
 
@@ -29,8 +29,7 @@ class CheckpointPublisher:
     problems: list[str] = field(default_factory=list)
     _cosigned: dict[str, str] = field(default_factory=dict)
     _last_round: float | None = None
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    wake: Wake = field(default_factory=Wake)
 
     def cosigned(self, note: str) -> str:
         """The note with the witness cosignatures gathered for its text, if any."""
@@ -56,20 +55,19 @@ class CheckpointPublisher:
         return True
 
     def notify(self) -> None:
-        """A new checkpoint exists (called by the sequencer after each batch)."""
-        self._wake.set()
+        """A new checkpoint exists (called by the writer after each batch)."""
+        self.wake.notify()
 
     def run(self) -> None:
         """Background loop: publish on notice, never more often than ``interval``."""
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            wait = self.due_in()
-            if wait > 0 and self._stop.wait(wait):
-                return
-            self.maybe_publish()
+        self.wake.loop(self._round)
+
+    def _round(self) -> None:
+        wait = self.due_in()
+        if wait > 0 and not self.wake.sleep(wait):
+            return
+        self.maybe_publish()
 
     def stop(self) -> None:
         """End the background loop."""
-        self._stop.set()
-        self._wake.set()
+        self.wake.stop()

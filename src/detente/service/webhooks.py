@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from detente.accords.records import Act
+from detente.service.wake import Wake
 from detente.statements.canonical import format_time
 
 log = logging.getLogger("detente.webhooks")
@@ -64,8 +65,7 @@ class WebhookNotifier:
     http: httpx.Client
     state: Path
     base: str = ""
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    wake: Wake = field(default_factory=Wake)
     _lock: threading.Lock = field(default_factory=threading.Lock)  # one delivery round at a time
 
     def _load(self) -> dict[str, int]:
@@ -107,17 +107,12 @@ class WebhookNotifier:
 
     def notify(self) -> None:
         """New statements were logged."""
-        self._wake.set()
+        self.wake.notify()
 
     def run(self) -> None:
         """Background loop: deliver on every wake until stopped."""
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            if not self._stop.is_set():
-                self.deliver()
+        self.wake.loop(self.deliver)
 
     def stop(self) -> None:
         """End the loop."""
-        self._stop.set()
-        self._wake.set()
+        self.wake.stop()
