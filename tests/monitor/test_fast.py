@@ -28,7 +28,7 @@ from detente.monitor.engine import Engine
 from detente.monitor.features import Tuning, source_features
 from detente.monitor.formats import COMBINED, COMMON, resolve
 from detente.monitor.incidents import sample_lines
-from detente.monitor.parse import Parser, quoted_fields
+from detente.monitor.parse import Parser, quoted_fields, read_pieces, split_pieces
 from detente.monitor.pipeline import Scanner, scan
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitor.md"
@@ -52,9 +52,33 @@ LINE = st.builds(
 @given(st.lists(st.one_of(LINE, PIECE), min_size=1, max_size=8))
 def test_quoted_fields_equal_the_regex(lines: list[str]) -> None:
     s = pl.Series("line", lines, dtype=pl.String)
+    read = read_pieces("\n".join(lines).encode() + b"\n")
     for regex in (COMBINED, COMMON):
         want = s.to_frame().select(pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
-        assert quoted_fields(s, regex).equals(want), regex
+        want = want.drop("user")
+        assert quoted_fields(split_pieces(s), regex, lambda: s).equals(want), regex
+        if read is not None:  # None only for a chunk of blank lines (the reader then splits lines)
+            assert quoted_fields(read, regex, lambda: s).equals(want), regex
+
+
+@settings(max_examples=60)
+@given(st.lists(st.one_of(LINE, PIECE, st.just(""), st.just("  ")), min_size=1, max_size=8))
+def test_parsing_by_quotes_equals_parsing_by_lines(lines: list[str]) -> None:
+    parser = Parser(resolve("combined"), [default_asset()])
+    chunk = "\n".join(lines).encode() + b"\n"
+    frame, stats = parser.parse(chunk)
+    by_lines, line_stats = parser.parse(chunk.replace(b"\n", b"\r\n"))  # CR: the line reader
+    assert frame.equals(by_lines)
+    assert stats == line_stats
+
+
+def test_the_sentinel_and_carriage_returns_take_the_line_reader() -> None:
+    assert read_pieces(b'1.2.3.4 - - [x] "GET / HTTP/1.1" 200 1\r\n') is None
+    assert read_pieces(b"a\x1eb\n") is None
+    line = '1.2.3.4 - - [14/Jun/2026:02:00:00 +0200] "GET /\x1e HTTP/1.1" 200 12 "-" "ua"'
+    s = pl.Series("line", [line])
+    want = s.to_frame().select(pl.col("line").str.extract_groups(COMBINED).alias("g")).unnest("g")
+    assert quoted_fields(split_pieces(s), COMBINED, lambda: s).equals(want.drop("user"))
 
 
 V6 = st.ip_addresses(v=6).map(str)

@@ -82,6 +82,13 @@ def source_keys(clients: pl.Series) -> pl.Series:
     read in Polars; anything else (``::``-compressed prefixes, IPv4-mapped, zones, brackets, junk) goes
     to :func:`source_key`, once per distinct string.
     """
+    distinct = clients.drop_nulls().unique()
+    keys = _distinct_source_keys(distinct)
+    return clients.replace_strict(distinct, keys, default=None, return_dtype=pl.String).alias(clients.name)
+
+
+def _distinct_source_keys(clients: pl.Series) -> pl.Series:
+    """:func:`source_keys` of distinct, non-null strings (a log repeats its addresses many times)."""
     keys = clients.to_frame("c").select(pl.when(pl.col("c").str.contains(IPV4)).then(pl.col("c"))).to_series()
     six = (keys.is_null() & clients.str.contains(":", literal=True)).arg_true()
     if six.len():
@@ -90,7 +97,7 @@ def source_keys(clients: pl.Series) -> pl.Series:
         joined = pl.concat_str([pl.col(f"g{i}") for i in range(1, 5)], separator=":")
         v6 = pl.when(~zero).then(joined.str.replace(r"(?::0)+$", "") + "::/64")
         keys = keys.scatter(six, groups.select(v6).to_series())
-    todo = clients.filter(keys.is_null() & clients.is_not_null()).unique()
+    todo = clients.filter(keys.is_null())
     if not todo.len():
         return keys.alias(clients.name)
     slow = {t: source_key(t) for t in todo.to_list()}

@@ -1,0 +1,40 @@
+"""The console script dispatches before importing: ``detente monitor`` loads only the monitor."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(sys.executable).with_name("detente")
+PROBE = (
+    "import sys; sys.argv = ['detente', *sys.argv[1:]]\n"
+    "from detente.entry import main\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "print('LOADED', sorted(m for m in sys.modules if m.startswith('detente.') and m.count('.') == 1))"
+)
+
+
+def _loaded(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    return done.stdout.rsplit("LOADED", 1)[1]
+
+
+def test_monitor_commands_load_only_the_monitor() -> None:
+    loaded = _loaded("monitor", "--help")
+    assert "detente.monitor" in loaded
+    assert "detente.registry" not in loaded
+    assert "detente.service" not in loaded
+
+
+def test_other_commands_reach_the_whole_command_line() -> None:
+    assert "detente.registry" in _loaded("--help")
+
+
+def test_the_installed_script_runs_both_ways() -> None:
+    monitor = subprocess.run([SCRIPT, "monitor", "--help"], capture_output=True, text=True, check=True)
+    assert "scan" in monitor.stdout
+    assert "detente monitor" in monitor.stdout
+    whole = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True, check=True)
+    assert "monitor" in whole.stdout
+    assert "offer" in whole.stdout
