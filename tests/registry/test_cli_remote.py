@@ -228,3 +228,35 @@ def test_a_submission_still_pending_at_the_service_is_reported_by_its_sid(tmp_pa
     with httpx.Client(transport=httpx.MockTransport(pending), base_url="http://registry.test") as http:
         answer = HttpClient(http).submit(m1.envelope.encode(), [doc])
     assert answer == Submitted(m1.sid, "offer", None)
+
+
+def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
+    t = target
+    first = offer(t, "na", "L1,M1,M2")
+    said = t.run("counter", first, "--party", "US", "--key", t.keys["US"], "--clauses", "L1",
+                 "--nonce", str(t.tmp / "nb"))  # fmt: skip
+    assert "counter accepted at index" in said
+    answer = said.split()[1]
+    assert "countered" in t.run("status", "--xid", first)
+    # the countered offer is closed: it can no longer be accepted
+    t.run("accept", first, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nc"), code=75)
+    # only the author withdraws, and only before acceptance
+    refused = t.run("withdraw", answer, "--party", "RU", "--key", t.keys["RU"], code=65)
+    assert "only US, the offeror, can withdraw" in refused
+    assert "withdraw accepted" in t.run("withdraw", answer, "--party", "US", "--key", t.keys["US"])
+    assert "withdrawn" in t.run("status", "--xid", answer)
+    aborted = offer(t, "nd")
+    said = t.run("abort", aborted, "--party", "RU", "--key", t.keys["RU"])
+    assert "notary decision: aborted" in said
+    t.run("accept", aborted, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "ne"), code=75)
+    text = t.tmp / "declaration.txt"
+    text.write_text("We will not interfere.\n")
+    did = t.run("declare", "--party", "RU", "--key", t.keys["RU"], "--clauses", "L1", "--text", str(text),
+                "No interference")  # fmt: skip
+    did = did.split()[1]
+    said = t.run("terminate", did, "--party", "RU", "--key", t.keys["RU"], "Revoked", "2027-06-01T00:00:00Z")
+    assert "termination accepted" in said
+    assert f"{did} by RU to all: in force, terminated with effect from 2027-06-01" in t.run("status")
+    when = "2027-06-01T00:00:00Z"
+    foreign = t.run("terminate", did, "--party", "US", "--key", t.keys["US"], "Not ours", when, code=66)
+    assert f"US has no exchange or declaration {did}" in foreign

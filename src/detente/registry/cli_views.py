@@ -69,6 +69,8 @@ def status(
         when = parse_time(at) if at else utc_now()
         for d in reg.declarations(when):
             state = "in force" if d["in_force"] else "not in force"
+            if d["terminated"]:
+                state += f", terminated with effect from {d['terminated']}"
             clauses = ", ".join(d["clauses"])
             out.print(f"declaration {d['did']} by {d['party']} to {d['to'] or 'all'}: {state} ({clauses})")
 
