@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 from detente.errors import ConfigError
 from detente.monitor import detect
 from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networks, source_key
-from detente.monitor.assets import parse_assets
+from detente.monitor.assets import load_assets, parse_assets
 from detente.monitor.attribution import load
 from detente.monitor.features import Tuning
 from detente.monitor.geodata import compact
@@ -122,6 +124,56 @@ def test_assets_refuse_bad_config() -> None:
         parse_assets('[[asset]]\nname = "a"\n[[asset]]\nname = "a"\n')
     with pytest.raises(ConfigError, match="TOML"):
         parse_assets("[[asset")
+
+
+GOOGLEBOT = {  # the shape of https://developers.google.com/static/search/apis/ipranges/googlebot.json
+    "creationTime": "2026-06-01T00:00:00.000000",
+    "prefixes": [{"ipv6Prefix": "2001:4860:4801:10::/64"}, {"ipv4Prefix": "66.249.64.0/27"}],
+}
+
+
+def test_allow_files_read_published_crawler_ranges_and_cidr_lists(tmp_path: Path) -> None:
+    (tmp_path / "googlebot.json").write_text(json.dumps(GOOGLEBOT))
+    (tmp_path / "own.txt").write_text("# our monitoring\n192.0.2.0/28  # probes\n\n198.51.100.7\n")
+    config = tmp_path / "assets.toml"
+    config.write_text(
+        '[[asset]]\nname = "a"\nallow = ["203.0.113.9"]\nallow_files = ["googlebot.json", "own.txt"]\n'
+    )
+    allow = load_assets(config)[0].allow
+    for inside in ("66.249.64.31", "2001:4860:4801:10::1", "192.0.2.15", "198.51.100.7", "203.0.113.9"):
+        assert inside in allow, inside
+    for outside in (
+        "66.249.64.32",
+        "2001:4860:4801:11::1",
+        "192.0.2.16",
+        "198.51.100.8",
+        "junk",
+        "::ffff:1.2.3.4",
+    ):
+        assert outside not in allow, outside
+
+
+def test_allow_files_that_are_missing_or_not_range_lists_are_refused(tmp_path: Path) -> None:
+    config = '[[asset]]\nname = "a"\nallow_files = ["list.json"]\n'
+    with pytest.raises(ConfigError, match="cannot read allow file"):
+        parse_assets(config, base=tmp_path)
+    (tmp_path / "list.json").write_text('{"prefixes": [{"ipv5Prefix": "x"}]}')
+    with pytest.raises(ConfigError, match="not a published range list"):
+        parse_assets(config, base=tmp_path)
+    (tmp_path / "list.json").write_text("10.0.0.0/33\n")
+    with pytest.raises(ConfigError, match="not an IP network"):
+        parse_assets(config, base=tmp_path)
+
+
+@given(
+    st.lists(st.ip_addresses(v=4).map(lambda a: f"{a}/{24 + int(a) % 9}"), max_size=6), st.ip_addresses(v=4)
+)
+def test_network_set_membership_equals_a_walk_over_its_networks(
+    nets: list[str], addr: ipaddress.IPv4Address
+) -> None:
+    networks = parse_networks(nets, "test")
+    walk = any(addr in n for n in networks)
+    assert (str(addr) in NetworkSet(networks)) == walk
 
 
 def test_scorer_counts_matches_sources_and_times() -> None:

@@ -11,9 +11,10 @@ Invariants:
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import polars as pl
 
@@ -140,23 +141,39 @@ def parse_networks(items: Iterable[str], what: str) -> tuple[IPNetwork, ...]:
 
 @dataclass(frozen=True)
 class NetworkSet:
-    """A set of networks with a cached membership test on address strings."""
+    """A set of networks with a membership test on address strings (a search in merged ranges).
+
+    Published crawler lists hold hundreds of prefixes, so membership is a binary search in the sorted,
+    merged ranges of each IP version, not a walk over the networks.
+    """
 
     networks: tuple[IPNetwork, ...]
 
     def __contains__(self, text: object) -> bool:
-        return isinstance(text, str) and _member(self.networks, text)
+        if not isinstance(text, str):
+            return False
+        addr = parse_address(text.split("/", 1)[0])
+        if addr is None:
+            return False
+        starts, ends = self._ranges[addr.version]
+        at = bisect_right(starts, int(addr)) - 1
+        return at >= 0 and int(addr) <= ends[at]
 
     def __bool__(self) -> bool:
         return bool(self.networks)
 
-
-@lru_cache(maxsize=1 << 16)
-def _member(networks: tuple[IPNetwork, ...], text: str) -> bool:
-    addr = parse_address(text.split("/", 1)[0])
-    if addr is None:
-        return False
-    return any(addr.version == net.version and addr in net for net in networks)
+    @cached_property
+    def _ranges(self) -> dict[int, tuple[list[int], list[int]]]:
+        out: dict[int, tuple[list[int], list[int]]] = {4: ([], []), 6: ([], [])}
+        spans = sorted((n.version, int(n.network_address), int(n.broadcast_address)) for n in self.networks)
+        for version, lo, hi in spans:
+            starts, ends = out[version]
+            if ends and lo <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], hi)
+            else:
+                starts.append(lo)
+                ends.append(hi)
+        return out
 
 
 def client_from_forwarded(peer: str, hops: Sequence[str], trusted: NetworkSet) -> str:

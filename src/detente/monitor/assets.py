@@ -11,6 +11,7 @@ Example (the full reference is in ``docs/monitor.md``)::
     login_failure_status = [401, 403] # how this site answers a failed login
     trusted_proxies = ["10.0.0.0/8"]  # X-Forwarded-For is honoured only from these
     allow = ["192.0.2.0/28"]          # expected heavy users: the site's own monitoring
+    allow_files = ["googlebot.json"]  # published crawler ranges, kept beside this file (read offline)
     [asset.expect]
     requests_per_minute = 400         # optional prior for the baseline before traffic is seen
 
@@ -20,6 +21,7 @@ matches no asset (most logs carry no host at all).
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +65,36 @@ def _strings(raw: dict[str, Any], key: str, default: tuple[str, ...], where: str
     return tuple(value)
 
 
-def _asset(raw: dict[str, Any], index: int) -> Asset:
+def _allow(raw: dict[str, Any], where: str, base: Path) -> NetworkSet:
+    """The ``allow`` networks and those of each file in ``allow_files`` (relative to ``base``)."""
+    networks = list(parse_networks(_strings(raw, "allow", (), where), where))
+    for name in _strings(raw, "allow_files", (), where):
+        path = base / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read allow file {path}: {exc}") from exc
+        networks += parse_networks(range_file(text, str(path)), f"{where}, {path}")
+    return NetworkSet(tuple(networks))
+
+
+def range_file(text: str, origin: str) -> list[str]:
+    """The prefixes of a published range list: the JSON that Google and Bing publish for their crawlers
+    (``{"prefixes": [{"ipv4Prefix": ...}, {"ipv6Prefix": ...}]}``), or one CIDR per line (``#`` comments).
+    """
+    if not text.lstrip().startswith("{"):
+        lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+        return [line for line in lines if line]
+    try:
+        prefixes = json.loads(text)["prefixes"]
+        return [p.get("ipv4Prefix") or p["ipv6Prefix"] for p in prefixes]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{origin}: not a published range list (prefixes of ipv4Prefix/ipv6Prefix)"
+        ) from exc
+
+
+def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
     where = f"asset #{index + 1}"
     name = raw.get("name")
     if not isinstance(name, str) or not name:
@@ -87,7 +118,7 @@ def _asset(raw: dict[str, Any], index: int) -> Asset:
         login_methods=tuple(m.upper() for m in _strings(raw, "login_methods", ("POST",), where)),
         login_failure_status=tuple(status),
         trusted_proxies=NetworkSet(parse_networks(_strings(raw, "trusted_proxies", (), where), where)),
-        allow=NetworkSet(parse_networks(_strings(raw, "allow", (), where), where)),
+        allow=_allow(raw, where, base),
         expect=Expectation(
             requests_per_minute=_number(expect, "requests_per_minute", where),
             sources_per_minute=_number(expect, "sources_per_minute", where),
@@ -104,8 +135,9 @@ def _number(raw: dict[str, Any], key: str, where: str) -> float | None:
     return float(value)
 
 
-def parse_assets(text: str, origin: str = "assets.toml") -> tuple[Asset, ...]:
-    """Parse the TOML text of an assets file; raise :class:`ConfigError` saying what is wrong."""
+def parse_assets(text: str, origin: str = "assets.toml", base: Path = Path()) -> tuple[Asset, ...]:
+    """Parse the TOML text of an assets file (``allow_files`` are found under ``base``); raise
+    :class:`ConfigError` saying what is wrong."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -113,7 +145,7 @@ def parse_assets(text: str, origin: str = "assets.toml") -> tuple[Asset, ...]:
     raw = doc.get("asset")
     if not isinstance(raw, list) or not raw:
         raise ConfigError(f"{origin}: declare at least one [[asset]]")
-    assets = tuple(_asset(item, i) for i, item in enumerate(raw))
+    assets = tuple(_asset(item, i, base) for i, item in enumerate(raw))
     names = [a.name for a in assets]
     if len(set(names)) != len(names):
         raise ConfigError(f"{origin}: asset names must be unique")
@@ -126,7 +158,7 @@ def load_assets(path: Path) -> tuple[Asset, ...]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read assets file {path}: {exc}") from exc
-    return parse_assets(text, str(path))
+    return parse_assets(text, str(path), path.parent)
 
 
 def default_asset(name: str = "site") -> Asset:
