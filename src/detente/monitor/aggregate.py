@@ -86,7 +86,7 @@ def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
 def _combine(whole: pl.DataFrame) -> pl.DataFrame:
     return whole.group_by(KEYS).agg(
         *[pl.col(c).sum() for c in COUNTS],
-        *[pl.col(c).first() for c in SAMPLE],
+        *[pl.col(c).first() for c in SAMPLE if c in whole.columns],  # the engine's frames have none
     )
 
 

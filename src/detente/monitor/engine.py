@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, append, split_final
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, split_final
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
@@ -53,6 +53,12 @@ class OpenEpisode:
     before: pl.DataFrame
     during: list[pl.DataFrame] = field(default_factory=list)
 
+    @property
+    def floor(self) -> datetime:
+        """The earliest bucket its rows can hold (their samples are kept back to here)."""
+        first = self.before["bucket"].min() if self.before.height else None
+        return min(first, self.start) if isinstance(first, datetime) else self.start
+
 
 @dataclass
 class Engine:
@@ -73,14 +79,24 @@ class Engine:
     built: dict[tuple[str, str], tuple[OpenEpisode, datetime, tuple[Incident, Evidence]]] = field(
         default_factory=dict
     )
+    samples: list[tuple[datetime, pl.DataFrame]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for a in self.assets:
             self.states[a.name] = detect.initial(a.expect.requests_per_minute)
 
     def feed(self, agg: pl.DataFrame) -> None:
-        """Add aggregates of newly parsed lines."""
-        self.pending = append(self.pending, agg)
+        """Add aggregates of newly parsed lines.
+
+        The sample request of each row is kept apart, in the order fed: detection never reads it, and
+        the narrow rows are cheaper to carry through every window; only an incident's evidence joins
+        its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
+        """
+        if agg.height:
+            last = agg["bucket"].max()
+            assert isinstance(last, datetime)
+            self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
+        self.pending = append(self.pending, agg.select(*KEYS, *COUNTS))
 
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
@@ -115,6 +131,7 @@ class Engine:
         first = final["bucket"].min()
         assert isinstance(first, datetime)
         self._forget(first)
+        self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
         feats = both.filter(pl.col("bucket") >= first)
@@ -134,6 +151,19 @@ class Engine:
         """
         horizon = iso(first - HISTORY)
         self.built = {k: v for k, v in self.built.items() if v[2][0].end >= horizon}
+
+    def _forget_samples(self, first: datetime) -> None:
+        """Drop samples that no row of history, of an open episode or of a mergeable incident holds."""
+        floors = [first - HISTORY - LONG]
+        floors += [ep.floor for ep in self.open.values()]
+        floors += [ep.floor for ep, _, _ in self.built.values()]
+        horizon = min(floors)
+        self.samples = [(last, frame) for last, frame in self.samples if last >= horizon]
+
+    def _sampled(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` with the sample request of each (first fed for its key)."""
+        kept = pl.concat([frame for _, frame in self.samples]).join(rows.select(KEYS), on=KEYS, how="semi")
+        return rows.join(kept.unique(KEYS, keep="first", maintain_order=True), on=KEYS, how="left")
 
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
@@ -255,7 +285,7 @@ class Engine:
         evidence = Evidence(
             incident=ident,
             sources=[_source_json(r) for r in table.iter_rows(named=True)],
-            sample=sample_lines(rows),
+            sample=sample_lines(self._sampled(rows)),
         )
         countries = shares(table, "country", {})
         networks = shares(table, "asn", asn_names(self.geo, table["asn"].unique().to_list()))
