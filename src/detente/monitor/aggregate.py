@@ -50,7 +50,7 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
     missing = pl.col("status").is_in([404, 410])
     probe = pl.col("path").str.contains(PROBE_REGEX)
     interest = probe.cast(pl.Int8) * 4 + fail.cast(pl.Int8) * 2 + missing.cast(pl.Int8)
-    rows = frame.lazy().filter(~pl.col("allowed"))
+    rows = frame.lazy().with_row_index("_row").filter(~pl.col("allowed"))
     rows = rows.with_columns(
         pl.col("ts").dt.truncate(BUCKET).alias("bucket"),
         fail.alias("_fail"),
@@ -59,7 +59,6 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
         probe.alias("_probe"),
         interest.alias("_interest"),
     )
-    pick = pl.col("_interest").arg_max()
     agg = rows.group_by(KEYS).agg(
         pl.len().cast(pl.Int64).alias("n"),
         pl.col("_fail").sum().cast(pl.Int64).alias("fail"),
@@ -67,9 +66,11 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
         pl.col("path").filter(pl.col("_miss")).n_unique().cast(pl.Int64).alias("miss"),
         pl.col("_probe").sum().cast(pl.Int64).alias("probe"),
         (pl.col("status") >= 400).sum().cast(pl.Int64).alias("err"),
-        *[pl.col(c).get(pick).alias(c) for c in SAMPLE],
-    )
-    return agg.collect()
+        pl.col("_row").get(pl.col("_interest").arg_max()).alias("_sample"),
+    ).collect()
+    # one gather of the sample columns by row, not one per column per group
+    sample = frame.select(SAMPLE)[agg["_sample"]]
+    return pl.concat([agg.drop("_sample"), sample], how="horizontal")
 
 
 def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
