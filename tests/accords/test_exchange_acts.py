@@ -57,6 +57,22 @@ def test_lapse_at_the_deadline_but_not_of_concluded_exchanges() -> None:
     assert w.registry.projection.exchanges[m1.body["xid"]].phase == Phase.CONCLUDED
 
 
+def test_a_second_reveal_is_a_conflict_whenever_it_is_signed() -> None:
+    w = world()
+    m1, na, doc = w.offer("RU", "US", "r2")
+    w.registry.submit(m1.envelope.encode(), [doc])
+    w.registry.submit(acts.accept(w.parties["US"].fm, w.clock.text(), m1, rand("r2b")).envelope.encode())
+    w.registry.submit(acts.reveal(w.parties["RU"].fm, w.clock.text(), m1, na).envelope.encode())
+    w.clock.advance(hours=1)  # a new statement, not a replay of the first
+    again = acts.reveal(w.parties["RU"].fm, w.clock.text(), m1, na)
+    with pytest.raises(ConflictError, match="RU already revealed its nonce"):
+        w.registry.submit(again.envelope.encode())
+    with pytest.raises(VerificationError, match="does not open a pending commitment"):
+        w.registry.submit(
+            acts.reveal(w.parties["RU"].fm, w.clock.text(), m1, rand("other")).envelope.encode()
+        )
+
+
 def _concluded(w: World) -> str:
     m1, na, doc = w.offer("RU", "US", "t")
     nb = rand("tb")

@@ -168,6 +168,9 @@ def _reveal(ex: Exchange, st: Statement, received: datetime) -> Exchange:
         return _maybe_concluded(replace(ex, nonce_a=True), received)
     if st.party == ex.responder and digest == ex.commit_b and not ex.nonce_b:
         return _maybe_concluded(replace(ex, nonce_b=True), received)
+    mine = (ex.commit_a, ex.nonce_a) if st.party == ex.originator else (ex.commit_b, ex.nonce_b)
+    if digest == mine[0] and mine[1]:
+        raise ConflictError(f"{st.party} already revealed its nonce in exchange {ex.xid}")
     raise VerificationError(
         f"the nonce does not open a pending commitment of {st.party} in exchange {ex.xid}"
     )
