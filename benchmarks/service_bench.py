@@ -3,13 +3,13 @@
 Run: ``python -m benchmarks.service_bench [--statements N] [--clients C]``. A real uvicorn serves the
 registry (SQLite); C client threads POST pre-signed incident statements; each answer (201) carries the
 entry's inclusion proof and checkpoint, so the latency measured is submit-to-proof. Baselines in the
-same run: the same statements through ``Registry.submit_batch`` in process, and raw Ed25519 verification.
+same run: as many statements through the same service in process (``benchmarks.assurances.submit_rate``),
+and raw Ed25519 verification.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import tempfile
@@ -22,29 +22,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from benchmarks.assurances.submit_rate import _incident, raw_verify_rate
+from benchmarks.assurances.submit_rate import _incident, raw_verify_rate, service_rate, start_service
 from benchmarks.common import Result, report
-from detente.accords.acts import Authority
-from detente.registry.core import Request
 from detente.service.app import create_app
 from detente.service.core import RegistryService
-from detente.service.home import ServiceHome, Settings
 from detente.statements.canonical import format_time
-from detente.statements.keys import SigningKey
-from detente.statements.keysets import keyset_body, sign_keyset
-
-
-def start_service(folder: Path) -> tuple[RegistryService, Authority]:
-    """A started service with one registered party; returns the party's cert authority."""
-    home = ServiceHome(folder)
-    home.init(Settings(rate=1e9, burst=1e9, wait=30.0))
-    service = RegistryService.open(home).start(lapse_timer=False, publish=False)
-    root, cert = SigningKey.generate(os.urandom), SigningKey.generate(os.urandom)
-    roles = {"root": ([root.public], 1), "foreign-minister": ([root.public], 1), "cert": ([cert.public], 1)}
-    now = format_time(datetime.now(UTC))
-    keyset = sign_keyset("RU", now, keyset_body(1, None, roles), [root])
-    service.submit(Request(keyset.envelope.encode(), (), True)).result()
-    return service, Authority("RU", (cert,))
 
 
 def serve(service: RegistryService) -> tuple[str, uvicorn.Server, threading.Thread]:
@@ -100,14 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         server.should_exit = True
         thread.join()
         service.close()
-        direct_service, direct_cert = start_service(Path(tmp) / "direct")
-        direct = [_incident(direct_cert, n, now) for n in range(args.statements)]
-        start = time.perf_counter()
-        futures = [direct_service.submit(Request(e)) for e in direct]
-        for f in futures:
-            f.result()
-        in_process = args.statements / (time.perf_counter() - start)
-        direct_service.close()
+        in_process = service_rate(Path(tmp) / "direct", args.statements, None).rate
     cuts = statistics.quantiles(latencies, n=100)
     rate = args.statements / elapsed
     report(

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from detente.errors import MalformedError, VerificationError
 from detente.statements.canonical import canonical, parse_canonical, parse_json
-from detente.statements.dsse import Envelope, merge_envelopes, pae, sign_envelope
+from detente.statements.dsse import Envelope, Signature, merge_envelopes, pae, sign_envelope
 from detente.statements.keys import PublicKey, SigningKey, key_id
 from detente.statements.kinds import payload_type
 from detente.statements.schema import validate
@@ -126,3 +126,30 @@ def test_open_statement_round_trip() -> None:
     assert st_.kind == "abort"
     assert st_.party == "RU"
     assert st_.issued_at.year == 2018
+
+
+def test_a_remembered_signature_check_counts_only_for_the_key_it_was_made_with() -> None:
+    a, b = seed_key("a"), seed_key("b")
+    env = sign_envelope(payload_type("offer"), b"{}", [a])
+    env.check_signatures({a.keyid: a.public})  # verifies, and remembers: valid with key a
+    assert env.verified_by({a.keyid: a.public}) == {a.keyid}
+    with pytest.raises(VerificationError):  # another key under the same id is checked afresh
+        env.verified_by({a.keyid: b.public})
+    assert env.verified_by({}) == frozenset()  # a remembered check of an id not given counts for nothing
+
+
+def test_checking_signatures_early_decides_nothing() -> None:
+    a = seed_key("a")
+    env = sign_envelope(payload_type("offer"), b"{}", [a])
+    forged = Envelope(env.payload_type, env.payload, (Signature(a.keyid, bytes(64)),))
+    forged.check_signatures({a.keyid: a.public})  # no refusal here: nothing was asked yet
+    with pytest.raises(VerificationError, match="does not verify"):
+        forged.verified_by({a.keyid: a.public})
+
+
+def test_a_decoded_envelope_encodes_to_the_bytes_it_was_read_from() -> None:
+    env = sign_envelope(payload_type("offer"), b"{}", [seed_key("a"), seed_key("b")])
+    data = canonical(env.to_json())
+    decoded = Envelope.decode(data + b"\n")
+    assert decoded.encode() == data
+    assert decoded == env

@@ -7,11 +7,14 @@ Invariants:
 - A statement is checked against the keyset of its party in force at that point of the log; a keyset
   change needs the root thresholds (:func:`~detente.statements.keysets.check_keyset_change`).
 - Each statement id appears once (no replay); each id (``xid``, ``did``, ``pid``, ``iid``) names one thing.
+- :attr:`Projection.known_keys` holds every key any applied keyset listed, in force or not. It is
+  replaced, never changed in place, so a reference to it may be read from another thread. Knowing a key
+  authorises nothing: it only lets signatures be checked early (see :mod:`detente.registry.precheck`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +59,7 @@ class Projection:
     blobs: BlobLookup
     keysets: dict[str, Keyset] = field(default_factory=dict)
     keyset_history: dict[str, list[tuple[int, Keyset]]] = field(default_factory=dict)
+    known_keys: Mapping[str, PublicKey] = field(default_factory=dict)
     exchanges: dict[str, Exchange] = field(default_factory=dict)
     declarations: dict[str, Declaration] = field(default_factory=dict)
     protests: dict[str, Protest] = field(default_factory=dict)
@@ -115,6 +119,7 @@ class Projection:
         def commit() -> None:
             self.keysets[st.party] = new
             self.keyset_history.setdefault(st.party, []).append((self.size, new))
+            self.known_keys = {**self.known_keys, **new.keys}  # a new mapping: see the invariant
 
         return commit
 

@@ -59,15 +59,19 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
         probe.alias("_probe"),
         interest.alias("_interest"),
     )
-    agg = rows.group_by(KEYS).agg(
-        pl.len().cast(pl.Int64).alias("n"),
-        pl.col("_fail").sum().cast(pl.Int64).alias("fail"),
-        pl.col("_ok").sum().cast(pl.Int64).alias("ok"),
-        pl.col("path").filter(pl.col("_miss")).n_unique().cast(pl.Int64).alias("miss"),
-        pl.col("_probe").sum().cast(pl.Int64).alias("probe"),
-        (pl.col("status") >= 400).sum().cast(pl.Int64).alias("err"),
-        pl.col("_row").get(pl.col("_interest").arg_max()).alias("_sample"),
-    ).collect()
+    agg = (
+        rows.group_by(KEYS)
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("_fail").sum().cast(pl.Int64).alias("fail"),
+            pl.col("_ok").sum().cast(pl.Int64).alias("ok"),
+            pl.col("path").filter(pl.col("_miss")).n_unique().cast(pl.Int64).alias("miss"),
+            pl.col("_probe").sum().cast(pl.Int64).alias("probe"),
+            (pl.col("status") >= 400).sum().cast(pl.Int64).alias("err"),
+            pl.col("_row").get(pl.col("_interest").arg_max()).alias("_sample"),
+        )
+        .collect()
+    )
     # one gather of the sample columns by row, not one per column per group
     sample = frame.select(SAMPLE)[agg["_sample"]]
     return pl.concat([agg.drop("_sample"), sample], how="horizontal")

@@ -3,8 +3,10 @@
 Modules:
 
 - ``entry``: log entries ``{"envelope", "received"}`` and content-addressed blobs;
-- ``core``: :class:`Registry`: submit (every check inside the single writer, in sequence order), notary
-  decisions, lapse at the deadline, replay of the projection;
+- ``core``: :class:`Registry`: submit (every decision inside the single writer, in sequence order),
+  notary decisions, lapse at the deadline, replay of the projection;
+- ``precheck``: the stateless checks of submissions (payload, schema, signatures), run ahead of the
+  writer on an executor the shell owns; they decide nothing;
 - ``bundle``: evidence bundles and the offline verifier :func:`verify_bundle`;
 - ``home``: the registry's folder (log, notary key, blobs);
 - ``example``: the example record (1933, 2017, June 2018, a declaration, a protest and a reply);

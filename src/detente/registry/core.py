@@ -10,6 +10,9 @@ Invariants:
 - The projection is exactly the replay of the log: if an append fails, the projection is rebuilt from
   the log, so no check ever sees a statement that is not in the log.
 - ``received`` never goes backwards, whatever the clock says.
+- A request may arrive pre-verified (:mod:`detente.registry.precheck`): its stateless checks already made
+  and some signature outcomes remembered. Which keys count (the keyset in force at reception, role,
+  threshold) is still decided here, in sequence order; a signature no one checked yet is checked here.
 """
 
 from __future__ import annotations
@@ -74,11 +77,17 @@ class LogPort(Protocol):
 
 @dataclass(frozen=True)
 class Request:
-    """One statement to submit, with the blobs it cites; ``register`` is the operator's first-keyset act."""
+    """One statement to submit, with the blobs it cites; ``register`` is the operator's first-keyset act.
+
+    ``opened``, when set, returns the statement the envelope opens to (or raises its refusal), with some
+    signatures already verified (:mod:`detente.registry.precheck`). The writer uses it only if its
+    envelope is byte for byte ``envelope``, and still decides every authority question itself.
+    """
 
     envelope: bytes
     blobs: tuple[bytes, ...] = ()
     register: bool = False
+    opened: Callable[[], Statement] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,7 @@ class Registry:
         self, request: Request, now: datetime, pending: MemoryBlobs, entries: list[bytes]
     ) -> DetenteError | tuple[int, Statement, str | None]:
         try:
-            st = open_statement(Envelope.decode(request.envelope))
+            st = _open(request)
             self._gate(st, request)
             given = MemoryBlobs()
             given.update(request.blobs)
@@ -280,6 +289,15 @@ class Registry:
     def notary_keyid(self) -> str:
         """The notary key id that offers must name."""
         return self.notary.keyid
+
+
+def _open(request: Request) -> Statement:
+    """The writer's first step: the pre-verified statement if it is of these very bytes, else open here."""
+    if request.opened is not None:
+        st = request.opened()
+        if st.envelope.encode() == request.envelope.removesuffix(b"\n"):
+            return st
+    return open_statement(Envelope.decode(request.envelope))
 
 
 def blob_digest(data: bytes) -> str:

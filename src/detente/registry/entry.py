@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol
 
 from detente.errors import MalformedError, TooLargeError
-from detente.statements.canonical import canonical, format_time, parse_canonical, parse_time, sha256_hex
+from detente.statements.canonical import format_time, parse_canonical, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
 from detente.statements.schema import TIME
 from detente.statements.statement import Statement, open_statement
@@ -35,8 +36,11 @@ class LogEntry:
         Raises:
             TooLargeError: over 65,535 bytes (long bodies belong in blobs).
         """
-        value = {"envelope": self.statement.envelope.to_json(), "received": format_time(self.received)}
-        data = canonical(value)
+        # RFC 8785 writes an object as its members in key order, each value in its own canonical form:
+        # "envelope" sorts before "received", the envelope's bytes are canonical, and a formatted time
+        # needs no escaping. So the entry is spliced from the envelope's bytes, not encoded again.
+        envelope = self.statement.envelope.encode()
+        data = b'{"envelope":%s,"received":"%s"}' % (envelope, _time_bytes(self.received))
         if len(data) > MAX_ENTRY:
             raise TooLargeError(f"the log entry would be {len(data)} bytes; the limit is {MAX_ENTRY}")
         return data
@@ -51,6 +55,12 @@ class LogEntry:
             raise MalformedError("a log entry's received time is not YYYY-MM-DDTHH:MM:SSZ")
         statement = open_statement(Envelope.from_json(value["envelope"]))
         return cls(parse_time(value["received"]), statement)
+
+
+@lru_cache(maxsize=16)
+def _time_bytes(moment: datetime) -> bytes:
+    """The formatted time (a batch's entries share one ``received``, so it is formatted once)."""
+    return format_time(moment).encode("ascii")
 
 
 class BlobStore(Protocol):

@@ -73,7 +73,7 @@ def serve_command(
     with reported():
         service, created = prepare(home)
     try:
-        service.start()
+        service.start(warm=True)
         url = f"http://{host}:{port}"
         size = service.read(lambda reg: reg.log.size)
         typer.echo(f"{'created' if created else 'opened'} the registry in {directory} ({size} entries)")

@@ -9,14 +9,20 @@ Invariants:
 - The C2SP endpoints read through a separate read-only :class:`~detente.tlog.log.Log` (its own connection),
   so tiles and checkpoints are served without waiting for the writer.
 - Nothing secret (the log key, the notary key, the database URL) is ever part of a result.
+- Under load, submissions are pre-verified before the writer takes them
+  (:class:`~detente.registry.precheck.Prechecks`, on worker processes this service owns): envelope,
+  payload, schema and signatures against every key the registry knows. The writer still decides, in
+  sequence order, which signatures count.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,10 +33,12 @@ from detente.accords.records import Act
 from detente.errors import DetenteError
 from detente.http.logapi import SharedLog
 from detente.registry.core import Receipt, Registry, Request
+from detente.registry.precheck import Prechecks
 from detente.registry.views import concerning
 from detente.service.home import ServiceHome, Settings
 from detente.service.publisher import CheckpointPublisher
 from detente.service.webhooks import WebhookNotifier
+from detente.statements.keys import PublicKey
 from detente.tlog.log import Log
 from detente.tlog.sequencer import GroupCommit
 from detente.witness.client import ProofFrom, WitnessClient
@@ -70,7 +78,9 @@ class RegistryService:
         reader_log: Log,
         settings: Settings,
         publisher: CheckpointPublisher | None = None,
+        verifiers: int | None = None,
     ) -> None:
+        """``verifiers``: processes that pre-verify submissions (None: one per core; 0: none)."""
         self.registry = registry
         self.writer_log = writer_log
         self.settings = settings
@@ -84,11 +94,20 @@ class RegistryService:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._http: httpx.Client | None = None
+        self._workers = (os.cpu_count() or 1) if verifiers is None else verifiers
+        # Processes, not threads: the checks are mostly Python holding the GIL (ADR 0005). The forkserver
+        # starts them clean (a fork of this process would copy its threads' locks). Unless started warm
+        # (as `detente serve` does), none starts before the first full chunk.
+        context = multiprocessing.get_context("forkserver")
+        self.pool = ProcessPoolExecutor(self._workers, mp_context=context) if self._workers else None
+        self.prechecks = None if self.pool is None else Prechecks(self.pool, self._known_keys)
 
     # --- life cycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, home: ServiceHome, clock: Callable[[], datetime] = utc_now) -> RegistryService:
+    def open(
+        cls, home: ServiceHome, clock: Callable[[], datetime] = utc_now, verifiers: int | None = None
+    ) -> RegistryService:
         """Open the registry in ``home`` (replaying its log) with its configured witnesses."""
         settings = home.settings()
         writer_log = home.open_writer()
@@ -98,7 +117,7 @@ class RegistryService:
             writer_log.close()
             raise
         registry = Registry.open(writer_log, home.notary(), settings.notary, home.blobs(), clock)
-        service = cls(registry, writer_log, reader_log, settings)
+        service = cls(registry, writer_log, reader_log, settings, verifiers=verifiers)
         if settings.witnesses:
             service._http = httpx.Client(timeout=10.0)
             client = WitnessClient(service._http, [w.witness() for w in settings.witnesses])
@@ -109,9 +128,17 @@ class RegistryService:
             service.webhooks = WebhookNotifier(settings.webhooks, service.acts_since, service._http, state)
         return service
 
-    def start(self, *, lapse_timer: bool = True, publish: bool = True) -> RegistryService:
-        """Start the writer thread, and the lapse timer and publisher threads (tests may drive those)."""
+    def start(self, *, lapse_timer: bool = True, publish: bool = True, warm: bool = False) -> RegistryService:
+        """Start the writer thread, and the lapse timer and publisher threads (tests may drive those).
+
+        ``warm`` starts the pre-verifier processes now, not on the first burst of submissions (which
+        would then wait for them).
+        """
         self.writer.start()
+        if warm and self.pool is not None:
+            # The pool starts a process for each task it cannot give to an idle one: one task a worker.
+            for started in [self.pool.submit(os.getpid) for _ in range(self._workers)]:
+                started.result()
         if lapse_timer:
             self._spawn("detente-lapse", self._lapse_loop)
         if publish and self.publisher is not None:
@@ -136,6 +163,8 @@ class RegistryService:
         if self.webhooks is not None:
             self.webhooks.stop()
         self.writer.close()
+        if self.pool is not None:
+            self.pool.shutdown()
         for thread in self._threads:
             thread.join()
         if self._http is not None:
@@ -154,6 +183,8 @@ class RegistryService:
 
     def submit(self, request: Request) -> Future[Done]:
         """Queue a statement for the writer; the future gives its receipt or raises its refusal."""
+        if self.prechecks is not None:
+            request = self.prechecks.start(request)
         return self.writer.submit(request)
 
     def lapse(self) -> tuple[str, ...]:
@@ -180,6 +211,11 @@ class RegistryService:
             self.webhooks.notify()
         self._kick.set()
         return [next(receipts) if isinstance(w, Request) else lapsed for w in batch]
+
+    def _known_keys(self) -> Mapping[str, PublicKey]:
+        # Read without the lock on purpose (a submission must not wait for the writer's batch): the
+        # projection replaces its known_keys and is itself replaced on rebuild, never half-changed.
+        return self.registry.projection.known_keys
 
     def acts_since(self, party: str, first: int) -> list[Act]:
         """The acts concerning ``party`` logged at index ``first`` or later, oldest first."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -51,10 +52,14 @@ def _fast_path_ok(value: Any) -> bool:
     return True
 
 
+# One encoder and one decoder, built once (building them is a good part of a small document's cost).
+# Both are safe to share between threads: the encoder keeps no state between calls, and the decoder's
+# only state is a cache of key strings that it clears after each document.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-    ).encode()
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def canonical(value: Any) -> bytes:
@@ -66,10 +71,7 @@ def canonical(value: Any) -> bytes:
     """
     try:
         if _fast_path_ok(value):
-            text = json.dumps(
-                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-            )
-            return text.encode("utf-8")
+            return _dumps(value)
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
         raise MalformedError(f"value cannot be written as canonical JSON: {exc}") from exc
@@ -84,6 +86,10 @@ def _safe_int(text: str) -> int:
     if not -MAX_SAFE <= value <= MAX_SAFE:
         raise MalformedError(f"JSON integer {text[:20]}... is outside the safe range of RFC 8785")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_float=_refuse_float, parse_constant=_refuse_float, parse_int=_safe_int)
+_BEYOND_BMP = re.compile(b"[\xf0-\xf4]")  # the lead bytes of UTF-8's four-byte sequences
 
 
 def _parse(data: bytes, what: str) -> tuple[Any, bool]:
@@ -123,7 +129,25 @@ def parse_json(data: bytes, what: str) -> Any:
 
 
 def parse_canonical(data: bytes, what: str) -> Any:
-    """Parse JSON and require that ``data`` is its canonical spelling."""
+    """Parse JSON and require that ``data`` is its canonical spelling.
+
+    The fast path parses with the C decoder alone and accepts only when re-encoding gives ``data`` back
+    byte for byte, every character being in the Basic Multilingual Plane (where the standard encoder's
+    key order is RFC 8785's). That also refuses duplicate keys: the decoder keeps one of them, so the
+    re-encoding is shorter. Whatever the fast path does not accept goes through the strict parser, so a
+    refusal always carries its precise reason (a duplicate key, a float, a bad byte).
+    """
+    try:
+        text = data.decode("utf-8")
+        value = _DECODER.decode(text)
+        if (data.isascii() or _BEYOND_BMP.search(data) is None) and _dumps(value) == data:
+            return value
+    except (MalformedError, UnicodeDecodeError, ValueError, RecursionError):
+        pass  # the strict parser below says exactly what is wrong
+    return _parse_canonical_strictly(data, what)
+
+
+def _parse_canonical_strictly(data: bytes, what: str) -> Any:
     value, bmp = _parse(data, what)
     try:
         # The decoder already established the fast path's conditions, so no second walk is needed.

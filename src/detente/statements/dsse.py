@@ -6,12 +6,18 @@ Invariants:
   fails raises :class:`~detente.errors.VerificationError` (a forgery is never quietly ignored); unknown
   key ids count for nothing.
 - Each key id appears at most once; at most :data:`MAX_SIGNATURES` signatures.
+- An envelope remembers the outcome of each signature check it made, with the exact public key it was
+  checked against; a remembered outcome is reused only for that same key. So checks may run early, in
+  another process, against every key the registry knows (:meth:`Envelope.check_signatures`), while the
+  decision of whose signature counts stays with :meth:`Envelope.verified_by`, given the keys in force.
+- :meth:`Envelope.decode` keeps the canonical bytes it read, and :meth:`Envelope.encode` returns them:
+  they are exactly ``canonical(to_json())`` (the parse is strict and lossless).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from detente.errors import MalformedError, VerificationError
@@ -49,6 +55,13 @@ class Envelope:
     payload_type: str
     payload: bytes
     signatures: tuple[Signature, ...]
+    # The RFC 8785 bytes of the envelope, once known (decoded from or encoded to).
+    _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # Signature checks made so far: key id -> (raw public key checked against, valid). Written only by
+    # _valid after it verified; the message and signatures never change, so an outcome never goes stale.
+    _checked: dict[str, tuple[bytes, bool]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         ids = [s.keyid for s in self.signatures]
@@ -66,7 +79,10 @@ class Envelope:
 
     def encode(self) -> bytes:
         """RFC 8785 bytes of the envelope."""
-        return canonical(self.to_json())
+        if self._encoded is None:
+            object.__setattr__(self, "_encoded", canonical(self.to_json()))
+        assert self._encoded is not None
+        return self._encoded
 
     @classmethod
     def from_json(cls, value: Any) -> Envelope:
@@ -86,7 +102,12 @@ class Envelope:
     @classmethod
     def decode(cls, data: bytes) -> Envelope:
         """Parse canonical envelope bytes (a trailing newline, as in files, is allowed)."""
-        return cls.from_json(parse_canonical(data.removesuffix(b"\n"), "envelope"))
+        data = data.removesuffix(b"\n")
+        envelope = cls.from_json(parse_canonical(data, "envelope"))
+        # The bytes are canonical and from_json reads them losslessly (strict base64, exact fields), so
+        # they are the envelope's encoding: logging the envelope need not encode it again.
+        object.__setattr__(envelope, "_encoded", data)
+        return envelope
 
     def verified_by(self, keys: Mapping[str, PublicKey]) -> frozenset[str]:
         """Return the key ids in ``keys`` whose signatures verify.
@@ -94,16 +115,35 @@ class Envelope:
         Raises:
             VerificationError: a signature by a key in ``keys`` does not verify (a forgery).
         """
-        message = pae(self.payload_type, self.payload)
         good = set()
         for signature in self.signatures:
             key = keys.get(signature.keyid)
             if key is None:
                 continue
-            if not key.verify(message, signature.sig):
+            if not self._valid(key, signature):
                 raise VerificationError(f"signature by key {signature.keyid[:16]}... does not verify")
             good.add(signature.keyid)
         return frozenset(good)
+
+    def check_signatures(self, keys: Mapping[str, PublicKey]) -> None:
+        """Verify now each signature whose key id is in ``keys``, and remember the outcomes.
+
+        This decides nothing and raises nothing: :meth:`verified_by` later counts a remembered outcome
+        only for the very key it is then given, and verifies any other signature itself. It lets the
+        costly part of :meth:`verified_by` run early, in another thread or process.
+        """
+        for signature in self.signatures:
+            key = keys.get(signature.keyid)
+            if key is not None:
+                self._valid(key, signature)
+
+    def _valid(self, key: PublicKey, signature: Signature) -> bool:
+        known = self._checked.get(signature.keyid)
+        if known is not None and known[0] == key.raw:
+            return known[1]
+        valid = key.verify(pae(self.payload_type, self.payload), signature.sig)
+        self._checked[signature.keyid] = (key.raw, valid)
+        return valid
 
     def add(self, keys: Iterable[SigningKey]) -> Envelope:
         """Return the envelope with signatures by ``keys`` added (those already present are kept)."""

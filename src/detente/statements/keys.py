@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import nacl.exceptions
 import nacl.signing
@@ -35,7 +36,7 @@ class PublicKey:
         if len(self.raw) != 32:
             raise MalformedError(f"an Ed25519 public key is 32 bytes, not {len(self.raw)}")
 
-    @property
+    @cached_property
     def keyid(self) -> str:
         """The self-certifying key id."""
         return key_id(self.raw)

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from detente.errors import MalformedError, TooLargeError
 from detente.statements.canonical import canonical, parse_canonical, parse_time, sha256_hex
 from detente.statements.dsse import Envelope, sign_envelope
 from detente.statements.keys import SigningKey
-from detente.statements.kinds import BODIES, PAYLOAD_TYPES, header_schema, payload_type
-from detente.statements.schema import validate
+from detente.statements.kinds import BODIES, PAYLOAD_SCHEMAS, PAYLOAD_TYPES, payload_type
 
 MAX_PAYLOAD = 32_768
 
@@ -33,7 +33,7 @@ class Statement:
     body: Mapping[str, Any] = field(hash=False)
     envelope: Envelope
 
-    @property
+    @cached_property
     def sid(self) -> str:
         """The statement id: SHA-256 of the payload bytes."""
         return sha256_hex(self.envelope.payload)
@@ -49,7 +49,7 @@ def make_payload(kind: str, party: str, issued: str, body: Mapping[str, Any]) ->
     if kind not in BODIES:
         raise MalformedError(f"unknown statement kind {kind[:40]!r}")
     value = {"kind": kind, "party": party, "issued": issued, "body": dict(body)}
-    validate(value, header_schema(kind))
+    PAYLOAD_SCHEMAS[kind](value)
     payload = canonical(value)
     if len(payload) > MAX_PAYLOAD:
         raise TooLargeError(f"payload is {len(payload)} bytes; the limit is {MAX_PAYLOAD}")
@@ -80,5 +80,5 @@ def open_statement(envelope: Envelope) -> Statement:
     value = parse_canonical(envelope.payload, "statement payload")
     if isinstance(value, dict) and value.get("kind") != kind:
         raise MalformedError(f"payload says kind {str(value.get('kind'))[:40]!r} but is signed as {kind!r}")
-    validate(value, header_schema(kind))
+    PAYLOAD_SCHEMAS[kind](value)
     return Statement(kind, value["party"], value["issued"], value["body"], envelope)

@@ -1,0 +1,133 @@
+"""Pre-verification: the stateless half of submit, run ahead of the single writer on other cores.
+
+The costly part of accepting a statement is stateless: reading the envelope, opening the payload
+(payloadType, size, canonical form, schema) and checking its Ed25519 signatures. That part runs in
+chunks on an executor the shell owns (the service uses a process pool: most of this work is Python that
+holds the GIL, so threads gave nothing, measured in docs/performance.md), while the writer applies
+earlier statements. The writer keeps every decision.
+
+Invariants:
+- :func:`open_request` does exactly the writer's first step (``open_statement(Envelope.decode(...))``),
+  with the same result or refusal, and verifies each signature whose key id is in the keys it is given,
+  remembering each outcome, with the key, in the envelope (:meth:`Envelope.check_signatures`). It
+  decides nothing about authority.
+- The writer then asks, in sequence order, whether the verified keys are keys of the party's keyset in
+  force, with the right role and threshold (:meth:`Envelope.verified_by` reuses an outcome only for the
+  very key it is given). A signature by a key the pre-verifier did not know (a keyset registered since
+  the chunk started) is verified by the writer itself.
+- The keys a chunk is checked against are a snapshot taken when it starts (the projection replaces its
+  ``known_keys``, never changes them).
+- A chunk starts on the executor only once it is full, that is when requests queue up faster than the
+  writer takes them; a chunk that no worker has started when the writer needs it is opened by the writer
+  itself (it is cancelled on the executor). So nothing waits for a worker that is not working on it, and
+  a lightly loaded registry works exactly as one without pre-verification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
+from dataclasses import replace
+from functools import partial
+
+from detente.errors import InputError
+from detente.statements.dsse import Envelope
+from detente.statements.keys import PublicKey
+from detente.statements.statement import Statement, open_statement
+
+from .core import Request
+
+Keys = Mapping[str, PublicKey]
+Opened = Statement | InputError
+CHUNK = 256  # large enough that the transfer to and from a worker process costs little
+
+
+def open_request(envelope: bytes, keys: Keys) -> Statement:
+    """Open the statement in ``envelope`` and verify the signatures of the ``keys`` it names.
+
+    Raises:
+        InputError: what the writer's first step would raise for these bytes.
+    """
+    st = open_statement(Envelope.decode(envelope))
+    st.envelope.check_signatures(keys)
+    return st
+
+
+def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
+    out: list[Opened] = []
+    for data in envelopes:
+        try:
+            out.append(open_request(data, keys))
+        except InputError as exc:  # a refusal belongs to its request; anything else to the batch
+            out.append(exc)
+    return out
+
+
+class _Chunk:
+    """Envelopes opened together: by a pool worker, or by the writer if no worker has started them."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[bytes] = []
+        self.future: Future[list[Opened]] | None = None
+        self.results: list[Opened] | None = None
+
+    def opened(self, index: int, keys: Callable[[], Keys]) -> Statement:
+        """The statement of envelope ``index``, or its refusal raised (called by the writer only)."""
+        if self.results is None:
+            if self.future is None or self.future.cancel():  # no worker has it: open it here
+                self.results = _open_all(self.envelopes, keys())
+            else:
+                self.results = self.future.result()
+        result = self.results[index]
+        if isinstance(result, InputError):
+            raise result
+        return result
+
+
+class Prechecks:
+    """Starts the stateless checks of requests on ``executor``, in chunks of ``chunk`` requests.
+
+    Thread-safe: :meth:`start` may be called from any thread; the requests' ``opened`` steps are called
+    by the writer alone. The executor belongs to the caller (the service creates and shuts it down); a
+    process pool needs nothing but picklable arguments, which these are. ``keys`` returns the registry's
+    current ``known_keys``.
+    """
+
+    def __init__(self, executor: Executor, keys: Callable[[], Keys], chunk: int = CHUNK) -> None:
+        self.executor = executor
+        self.keys = keys
+        self.chunk = chunk
+        self.launched = 0  # chunks handed to the executor (the writer may still take one back)
+        self._lock = threading.Lock()
+        self._filling = _Chunk()
+
+    def start(self, request: Request) -> Request:
+        """Return ``request`` with its ``opened`` step under way (or queued in the chunk filling now)."""
+        with self._lock:
+            chunk = self._filling
+            chunk.envelopes.append(request.envelope)
+            index = len(chunk.envelopes) - 1
+            if len(chunk.envelopes) >= self.chunk:
+                self._launch()
+        return replace(request, opened=partial(self._opened, chunk, index))
+
+    def flush(self) -> None:
+        """Start the chunk filling now, however small (when no more requests are coming for a while)."""
+        with self._lock:
+            if self._filling.envelopes:
+                self._launch()
+
+    def _launch(self) -> None:
+        chunk, self._filling = self._filling, _Chunk()
+        # Once the executor is shut down, the writer opens the chunk itself when it needs it.
+        with contextlib.suppress(RuntimeError):
+            chunk.future = self.executor.submit(_open_all, chunk.envelopes, self.keys())
+            self.launched += 1
+
+    def _opened(self, chunk: _Chunk, index: int) -> Statement:
+        with self._lock:
+            if chunk is self._filling:  # not launched: close it to newcomers; the writer opens it
+                self._filling = _Chunk()
+        return chunk.opened(index, self.keys)

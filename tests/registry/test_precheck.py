@@ -1,0 +1,258 @@
+"""Pre-verification never lets a signature count that the writer would not count.
+
+Each test pre-verifies requests the way the service does (:class:`Prechecks`), then hands them to the
+single writer; most use an executor that runs each chunk at once, so a test knows which keys it saw.
+A recorder around :meth:`PublicKey.verify` tells which signatures were checked before the writer ran
+and which by the writer itself, so each test shows that the pre-verified path was taken.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from detente.errors import DetenteError, MalformedError, VerificationError
+from detente.registry.core import Receipt, Registry, Request
+from detente.registry.precheck import Prechecks, open_request
+from detente.statements.dsse import Envelope, Signature, sign_envelope
+from detente.statements.keys import PublicKey
+from detente.statements.statement import Statement
+from tests.accords.world import PartyKeys, World, world
+
+
+@dataclass
+class Recorder:
+    """Every Ed25519 verification made, as (phase, key id, valid)."""
+
+    phase: str = "setup"
+    calls: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    def by(self, phase: str) -> list[tuple[str, bool]]:
+        """The (key id, valid) pairs verified in ``phase``."""
+        return [(k, ok) for p, k, ok in self.calls if p == phase]
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    record = Recorder()
+    original = PublicKey.verify
+
+    def verify(key: PublicKey, message: bytes, signature: bytes) -> bool:
+        valid = original(key, message, signature)
+        record.calls.append((record.phase, key.keyid, valid))
+        return valid
+
+    monkeypatch.setattr(PublicKey, "verify", verify)
+    return record
+
+
+class InlineExecutor(ThreadPoolExecutor):
+    """Runs each task at once in the caller's thread, so a test knows exactly when keys are read."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+class IdleExecutor(ThreadPoolExecutor):
+    """Accepts tasks but never starts them: the writer must not wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.futures.append(Future())
+        return self.futures[-1]
+
+
+@pytest.fixture
+def w() -> World:
+    return world()
+
+
+@pytest.fixture
+def inline() -> Iterator[InlineExecutor]:
+    with InlineExecutor(1) as executor:
+        yield executor
+
+
+def prechecked(
+    reg: Registry, requests: Sequence[Request], executor: ThreadPoolExecutor, recorder: Recorder
+) -> list[Request]:
+    """The requests with their checks started one by one, against the keys the registry knows now."""
+    recorder.phase = "pre"
+    checks = Prechecks(executor, lambda: reg.projection.known_keys, chunk=1)
+    return [checks.start(r) for r in requests]
+
+
+def submit(reg: Registry, requests: Sequence[Request], recorder: Recorder) -> list[Receipt | DetenteError]:
+    """Run the writer on already pre-verified requests; verifications from now on are the writer's."""
+    size = reg.log.size
+    recorder.phase = "writer"
+    results = reg.submit_batch(requests)
+    accepted = sum(isinstance(r, Receipt) for r in results)
+    assert reg.log.size == size + accepted, "a refused statement was appended"
+    return results
+
+
+def rotate(w: World, party: str = "RU") -> tuple[Statement, PartyKeys]:
+    """Version 2 of ``party``'s keyset with all new keys, signed by the old and the new roots."""
+    old, new = w.parties[party], PartyKeys.make(party, generation=1)
+    new.version = 2
+    return new.keyset(w.clock.text(), previous=w.keysets[party], signers=old.roots), new
+
+
+def forge(st: Statement) -> bytes:
+    """``st`` with its (only) signature replaced by zeros, under the same key id."""
+    sig = st.envelope.signatures[0]
+    env = st.envelope
+    return Envelope(env.payload_type, env.payload, (Signature(sig.keyid, bytes(64)),)).encode()
+
+
+def test_a_forged_signature_is_refused_on_the_pre_verified_path(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    m1, _, doc = w.offer("RU", "US", "forged")
+    requests = prechecked(w.registry, [Request(forge(m1), (doc,))], inline, recorder)
+    [result] = submit(w.registry, requests, recorder)
+    assert isinstance(result, VerificationError)
+    assert "does not verify" in str(result)
+    assert recorder.by("pre") == [(w.parties["RU"].minister.keyid, False)]
+    assert recorder.by("writer") == []  # the writer used the remembered outcome: the path was taken
+
+
+def test_a_key_of_the_wrong_role_does_not_count_though_its_signature_verified(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    m1, _, doc = w.offer("RU", "US", "role")
+    by_cert = sign_envelope(m1.envelope.payload_type, m1.envelope.payload, [w.parties["RU"].cert])
+    requests = prechecked(w.registry, [Request(by_cert.encode(), (doc,))], inline, recorder)
+    [result] = submit(w.registry, requests, recorder)
+    assert isinstance(result, VerificationError)
+    assert "threshold of RU's" in str(result)
+    assert recorder.by("pre") == [(w.parties["RU"].cert.keyid, True)]
+
+
+def test_a_revoked_key_does_not_count_though_its_signature_verified(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    v2, _ = rotate(w)
+    w.registry.submit(v2.envelope.encode())
+    m1, _, doc = w.offer("RU", "US", "revoked")  # by the old minister key, revoked by version 2
+    old_minister = w.parties["RU"].minister.keyid
+    assert old_minister in w.registry.projection.known_keys  # known, so checked early
+    requests = prechecked(w.registry, [Request(m1.envelope.encode(), (doc,))], inline, recorder)
+    [result] = submit(w.registry, requests, recorder)
+    assert isinstance(result, VerificationError)
+    assert "keyset version 2" in str(result)
+    assert recorder.by("pre") == [(old_minister, True)]
+
+
+def test_a_key_revoked_earlier_in_the_same_batch_does_not_count(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    v2, _ = rotate(w)
+    m1, _, doc = w.offer("RU", "US", "revoked in batch")
+    requests = prechecked(
+        w.registry, [Request(v2.envelope.encode()), Request(m1.envelope.encode(), (doc,))], inline, recorder
+    )
+    rotated, offer = submit(w.registry, requests, recorder)
+    assert isinstance(rotated, Receipt)
+    assert isinstance(offer, VerificationError)
+    assert "keyset version 2" in str(offer)
+
+
+def test_a_key_rotated_in_earlier_in_the_same_batch_is_verified_by_the_writer(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    v2, new = rotate(w)
+    m1, _, doc = w.offer("RU", "US", "new key")
+    m1 = new.fm.sign("offer", w.clock.text(), dict(m1.body))
+    m2, _, doc2 = w.offer("RU", "FR", "new key forged")
+    m2 = new.fm.sign("offer", w.clock.text(), dict(m2.body))
+    batch = [
+        Request(v2.envelope.encode()),
+        Request(m1.envelope.encode(), (doc,)),
+        Request(forge(m2), (doc2,)),
+    ]
+    requests = prechecked(w.registry, batch, inline, recorder)
+    assert new.minister.keyid not in [k for k, _ in recorder.by("pre")]  # unknown before the batch
+    rotated, accepted, forged = submit(w.registry, requests, recorder)
+    assert isinstance(rotated, Receipt)
+    assert isinstance(accepted, Receipt)
+    assert isinstance(forged, VerificationError)
+    assert "does not verify" in str(forged)
+    assert (new.minister.keyid, True) in recorder.by("writer")
+    assert (new.minister.keyid, False) in recorder.by("writer")
+
+
+def test_a_pre_verified_statement_of_other_bytes_is_ignored(w: World, recorder: Recorder) -> None:
+    m1, _, doc = w.offer("RU", "US", "swap")
+    honest = open_request(m1.envelope.encode(), w.registry.projection.known_keys)
+    [result] = submit(w.registry, [Request(forge(m1), (doc,), opened=lambda: honest)], recorder)
+    assert isinstance(result, VerificationError)  # the request's own bytes were opened and checked
+    assert recorder.by("writer") == [(w.parties["RU"].minister.keyid, False)]
+
+
+def test_a_refusal_found_early_is_the_writers_refusal(
+    w: World, inline: InlineExecutor, recorder: Recorder
+) -> None:
+    bad = [b'{"payload": ', b'{"payloadType":"x","payload":"","signatures":[]}']
+    early = submit(w.registry, prechecked(w.registry, [Request(b) for b in bad], inline, recorder), recorder)
+    late = submit(w.registry, [Request(b) for b in bad], recorder)
+    assert [type(e) for e in early] == [MalformedError, MalformedError]
+    assert [str(e) for e in early] == [str(e) for e in late]
+
+
+def test_a_chunk_no_worker_has_started_is_opened_by_the_writer(w: World, recorder: Recorder) -> None:
+    idle = IdleExecutor()
+    checks = Prechecks(idle, lambda: w.registry.projection.known_keys, chunk=2)
+    offers = [w.offer("RU", "US", f"idle {n}") for n in range(3)]
+    requests = [checks.start(Request(m.envelope.encode(), (doc,))) for m, _, doc in offers]
+    assert len(idle.futures) == 1  # the first two filled a chunk; the third waits in the next one
+    results = submit(w.registry, requests, recorder)
+    assert all(isinstance(r, Receipt) for r in results)
+    assert len(recorder.by("writer")) == 3
+    assert all(f.cancelled() for f in idle.futures)  # taken back from the executor: it never runs
+    idle.shutdown()
+
+
+def _mixed_batch(w: World) -> list[Request]:
+    """A forgery, its honest original, a rotation, and an offer by a new key reusing an id."""
+    v2, new = rotate(w)
+    m1, _, doc = w.offer("RU", "US", "threads")
+    late = new.fm.sign("offer", w.clock.text(), dict(m1.body))
+    return [
+        Request(forge(m1), (doc,)),
+        Request(m1.envelope.encode(), (doc,)),
+        Request(v2.envelope.encode()),
+        Request(late.envelope.encode(), (doc,)),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["threads", "processes"])
+def test_prechecks_on_a_real_pool_give_what_the_writer_alone_gives(kind: str) -> None:
+    alone, pooled = world(), world()
+    expected = alone.registry.submit_batch(_mixed_batch(alone))
+    context = multiprocessing.get_context("forkserver")
+    pool = ThreadPoolExecutor(2) if kind == "threads" else ProcessPoolExecutor(2, mp_context=context)
+    with pool:
+        checks = Prechecks(pool, lambda: pooled.registry.projection.known_keys, chunk=2)
+        requests = [checks.start(r) for r in _mixed_batch(pooled)]
+        checks.flush()
+        pool.submit(os.getpid).result()  # first in, first out: both chunks are now the workers'
+        results = pooled.registry.submit_batch(requests)
+    assert [_summary(r) for r in results] == [_summary(r) for r in expected]
+    assert [type(r).__name__ for r in results] == ["VerificationError", "Receipt", "Receipt", "ConflictError"]
+
+
+def _summary(result: Receipt | DetenteError) -> str:
+    return f"{result.index} {result.sid} {result.kind}" if isinstance(result, Receipt) else repr(result)

@@ -1,0 +1,69 @@
+"""A burst of submissions is pre-verified by the service's worker processes and lands exactly once each."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from detente.accords.acts import Authority
+from detente.errors import VerificationError
+from detente.registry.core import Receipt, Request
+from detente.registry.precheck import CHUNK
+from detente.service.core import RegistryService
+from detente.statements.canonical import sha256_hex
+from detente.statements.dsse import Envelope, Signature
+from detente.statements.statement import Statement
+from tests.service.scene import make_home, scene
+
+
+def incident(by: Authority, n: int, issued: str) -> Statement:
+    """An incident reported by ``by`` (the ``n``-th of the burst)."""
+    body = {
+        "iid": sha256_hex(b"burst %d" % n)[:32], "to": "US", "monitor_id": f"{n:016x}",
+        "asset": {"name": "cec", "kind": "election-body"}, "attack": "flood", "start": issued,
+        "end": issued, "requests": 1000 + n, "peak_per_minute": 60, "sources": 3,
+        "origin": {"country": "US", "requests": 1000, "sources": 3}, "networks": [], "clauses": [],
+        "evidence": sha256_hex(n.to_bytes(8, "big")), "attributed_actor": None,
+    }  # fmt: skip
+    return by.sign("incident", issued, body)
+
+
+def forged(st: Statement) -> bytes:
+    """``st`` with a signature of zeros under its signer's key id."""
+    env = st.envelope
+    return Envelope(env.payload_type, env.payload, (Signature(env.signatures[0].keyid, bytes(64)),)).encode()
+
+
+def test_a_burst_is_checked_by_the_workers_and_lands_in_order(tmp_path: Path) -> None:
+    with scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}", record=False) as s:
+        service = s.service
+        assert service.prechecks is not None
+        assert service.pool is not None
+        statements = [incident(s.keys["RU"].certs, n, s.clock.text()) for n in range(CHUNK + 8)]
+        bodies = [st.envelope.encode() for st in statements]
+        bodies[7] = forged(statements[7])
+        start = service.registry.log.size
+        with service.lock:  # the writer waits, so the burst queues up and a full chunk goes to the pool
+            futures = [service.submit(Request(b)) for b in bodies]
+            service.pool.submit(os.getpid).result()  # first in, first out: the chunk is the workers'
+        assert service.prechecks.launched == 1
+        assert isinstance(futures.pop(7).exception(), VerificationError)
+        done = [f.result() for f in futures]
+        receipts = [r for r in done if isinstance(r, Receipt)]
+        assert len(receipts) == len(done)
+        assert [r.index for r in receipts] == list(range(start, start + len(receipts)))
+        assert [r.sid for r in receipts] == [st.sid for n, st in enumerate(statements) if n != 7]
+        service.read(lambda registry: registry.rebuild())  # the log replays: every entry was valid
+
+
+def test_a_warm_start_has_its_workers_before_the_first_burst(tmp_path: Path) -> None:
+    home = make_home(tmp_path, f"sqlite:///{tmp_path / 'log.db'}")
+    with RegistryService.open(home, verifiers=2) as service:
+        service.start(lapse_timer=False, publish=False, warm=True)
+        assert service.pool is not None
+        pids = {service.pool.submit(os.getpid).result() for _ in range(8)}
+        assert os.getpid() not in pids
+        assert 1 <= len(pids) <= 2  # the workers started by the warm start, and no more
+    with RegistryService.open(home, verifiers=0) as alone:
+        assert alone.pool is None
+        assert alone.prechecks is None
