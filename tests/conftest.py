@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from detente.tlog.storage import LogStore, open_store
 from detente.tlog.storage.postgres import PostgresStore
@@ -18,6 +19,12 @@ VECTORS = SHARED / "vectors"
 POSTGRES_URL = os.environ.get("DETENTE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 StoreFactory = Callable[[], LogStore]
+
+# No test has a time limit (speed is measured in benchmarks/, not asserted): Hypothesis's default
+# 200 ms deadline per example, and its check that examples are generated quickly, would fail a correct
+# test on a busy machine.
+settings.register_profile("detente", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("detente")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

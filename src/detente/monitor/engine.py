@@ -92,10 +92,11 @@ class Engine:
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
         its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
         """
-        if agg.height:
-            last = agg["bucket"].max()
-            assert isinstance(last, datetime)
-            self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
+        if not agg.height:
+            return
+        last = agg["bucket"].max()
+        assert isinstance(last, datetime)
+        self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
         self.pending = append(self.pending, agg.select(*KEYS, *COUNTS))
 
     def advance(self, watermark: datetime) -> None:
