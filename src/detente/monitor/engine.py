@@ -29,6 +29,7 @@ from .incidents import (
     Evidence,
     Incident,
     asn_names,
+    busiest_per_source,
     incident_id,
     iso,
     per_source,
@@ -286,7 +287,7 @@ class Engine:
         evidence = Evidence(
             incident=ident,
             sources=[_source_json(r) for r in table.iter_rows(named=True)],
-            sample=sample_lines(self._sampled(rows)),
+            sample=sample_lines(self._sampled(busiest_per_source(rows))),
         )
         countries = shares(table, "country", {})
         networks = shares(table, "asn", asn_names(self.geo, table["asn"].unique().to_list()))

@@ -163,16 +163,23 @@ def per_source(rows: pl.DataFrame, geo: Attribution) -> pl.DataFrame:
     ).sort(["requests", "src"], descending=[True, False])
 
 
+def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each source's busiest row: the rows whose samples :func:`sample_lines` may show.
+
+    Picking again from the picked rows gives them back, so samples may be joined to these alone.
+    """
+    # a total order: ties on ``n`` (common) must not leave the choice, and so the digest, to chance
+    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
+    return order.unique("src", keep="first", maintain_order=True)
+
+
 def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
     """Redacted request lines, rebuilt in combined format from the sample of each source and bucket.
 
     Redaction: the query string becomes ``?REDACTED``, path parameters after ``;`` are dropped, and the
     user, referer and any credentials are never written.
     """
-    # a total order: ties on ``n`` (common) must not leave the choice, and so the digest, to chance
-    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
-    picked = order.unique("src", keep="first", maintain_order=True)
-    picked = picked.sort(["ts", "src"]).head(limit)
+    picked = busiest_per_source(rows).sort(["ts", "src"]).head(limit)
     out = []
     for r in picked.iter_rows(named=True):
         path = str(r["path"]).split(";", 1)[0] + ("?REDACTED" if r["query"] else "")
