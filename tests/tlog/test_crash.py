@@ -14,8 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 from detente.tlog.home import LogHome
-from tests.conftest import ROOT
+from detente.tlog.storage.postgres import writer_lock_key
+from tests.conftest import POSTGRES_URL, ROOT
 
 ROUNDS = int(os.environ.get("DETENTE_CRASH_ROUNDS", "25"))
 
@@ -35,6 +38,21 @@ def _crash_once(home: LogHome, rng: random.Random, acked: list[tuple[int, bytes]
     child.kill()  # SIGKILL: no cleanup, possibly in the middle of a commit
     child.wait()
     child.stdout.close()
+
+
+def _wait_for_the_dead_writer(store_url: str) -> None:
+    """Wait until the killed writer's lock is released (a condition, not a delay).
+
+    The kernel drops a dead process's file lock at once; PostgreSQL ends the dead client's backend, and
+    so releases its advisory lock, only when it notices the closed connection. Taking the same lock
+    blocking returns exactly then.
+    """
+    if store_url.startswith("sqlite"):
+        return
+    schema = store_url.rsplit("schema=", 1)[1]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (writer_lock_key(schema),))
+        conn.execute("SELECT pg_advisory_unlock(%s)", (writer_lock_key(schema),))
 
 
 def _check(home: LogHome, acked: list[tuple[int, bytes]]) -> None:
@@ -62,4 +80,5 @@ def test_sigkill_during_appends_never_loses_or_tears_anything(store_url: str, tm
     acked: list[tuple[int, bytes]] = []
     for _ in range(ROUNDS):
         _crash_once(home, rng, acked)
+        _wait_for_the_dead_writer(store_url)
         _check(home, acked)

@@ -39,7 +39,8 @@ def split_schema(url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
-def _lock_key(schema: str) -> int:
+def writer_lock_key(schema: str) -> int:
+    """The advisory lock that the one writer of ``schema`` holds for its session."""
     return int.from_bytes(
         hashlib.sha256(f"detente-writer:{schema}".encode()).digest()[:8], "big", signed=True
     )
@@ -114,7 +115,7 @@ class PostgresStore:
 
     def lock_writer(self) -> None:
         """Take the session advisory lock that makes this connection the one writer."""
-        row = self.db.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(self.schema),)).fetchone()
+        row = self.db.execute("SELECT pg_try_advisory_lock(%s)", (writer_lock_key(self.schema),)).fetchone()
         if row is None or row[0] is not True:
             raise WriterBusyError(f"another process is writing log schema {self.schema}; one writer per log")
 
