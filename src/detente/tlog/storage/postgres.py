@@ -117,7 +117,10 @@ class PostgresStore:
         """Take the session advisory lock that makes this connection the one writer."""
         row = self.db.execute("SELECT pg_try_advisory_lock(%s)", (writer_lock_key(self.schema),)).fetchone()
         if row is None or row[0] is not True:
-            raise WriterBusyError(f"another process is writing log schema {self.schema}; one writer per log")
+            raise WriterBusyError(
+                f"another process is writing log schema {self.schema}; one writer per log (a writer that"
+                " has just died holds the lock until the server notices, usually within a second: retry)"
+            )
 
     def reset(self) -> None:
         """Delete the whole log."""
