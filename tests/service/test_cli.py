@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from detente.errors import ConfigError
@@ -39,3 +45,63 @@ def test_the_store_is_described_without_its_password(tmp_path: Path) -> None:
     text = describe_store("postgresql://user:s3cret@db.example:5433/detente?schema=x", home)
     assert text == "PostgreSQL db.example:5433/detente"
     assert describe_store(None, home).startswith("SQLite ")
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()
+
+
+def _listening(port: int) -> httpx.Response:
+    """The first answer of the server on ``port``: a condition waited for, bounded by the test timeout."""
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/checkpoint")
+        except httpx.ConnectError:
+            os.sched_yield()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_on_a_signal_and_leaves_no_process_behind(tmp_path: Path, stop: int) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("detente")
+    server = subprocess.Popen(
+        [script, "serve", "--dir", str(tmp_path / "reg"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # the service is open; uvicorn binds next
+            if line.startswith("stop with Ctrl-C"):
+                break
+        assert _listening(port).status_code == 200
+        workers = _descendants(server.pid)
+        assert workers  # the pre-verifier processes were started warm
+        server.send_signal(stop)
+        rest = server.stdout.read()
+        server.stdout.close()
+        assert server.wait() == 0
+        assert "stopped; every acknowledged statement is in the log" in rest
+    finally:
+        if server.poll() is None:  # a failed check must not leave the server running
+            server.kill()
+            server.wait()
+    while any(_alive(pid) for pid in workers):  # the forkserver ends when it sees its parent gone
+        os.sched_yield()

@@ -8,6 +8,7 @@ the batches it holds, and closes the database.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -57,6 +58,11 @@ def prepare(home: ServiceHome) -> tuple[RegistryService, bool]:
     return service, created
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: leave through ``finally``, like Ctrl-C."""
+    raise SystemExit(0)
+
+
 def serve_command(
     directory: Annotated[
         Path, typer.Option("--dir", help="The registry's folder (made on first run).")
@@ -81,6 +87,10 @@ def serve_command(
         typer.echo(f"log key: {(home.log_home.path / 'log.vkey').read_text(encoding='utf-8').strip()}")
         typer.echo(f"web: {url}/   API: {url}/docs   checkpoint: {url}/checkpoint   verify: {url}/verify")
         typer.echo("stop with Ctrl-C")
+        # uvicorn stops gracefully on SIGTERM and then raises the signal again under the handler it found:
+        # the default one would end the process here, before the service (and its worker processes)
+        # is closed below.
+        signal.signal(signal.SIGTERM, _stop)
         uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
     finally:
         service.close()
