@@ -6,6 +6,7 @@ from dataclasses import fields
 
 from detente.accords.exchange import Phase
 from detente.accords.projection import Projection
+from detente.registry.views import exchange_json
 from tests.registry.example_world import example
 
 
@@ -55,3 +56,11 @@ def test_example_record_queries() -> None:
         "reply",
     ]
     assert p.protests[ids["protest-1935"]].reply is not None
+
+
+def test_an_exchange_keeps_its_offers_own_date_beside_the_time_it_was_logged() -> None:
+    registry, record, _clock = example()
+    ex = registry.projection.exchanges[record.ids["exchange-1933"]]
+    shown = exchange_json(ex)
+    assert shown["dated"].startswith("1933-11-")  # the date of Litvinov's note, as signed
+    assert shown["opened"].startswith("2026-01-01")  # the replay: received, not backdated

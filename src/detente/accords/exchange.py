@@ -63,6 +63,7 @@ class Exchange:
     decision: Phase | None = None  # resolved, aborted or lapsed: fixed when the request is sequenced
     decision_logged: bool = False
     concluded: datetime | None = None
+    dated: str = ""  # the offer's own date (``issued``, as its author wrote it); ``opened`` is when logged
 
     @property
     def phase(self) -> Phase:
@@ -98,7 +99,7 @@ def open_exchange(
     answers = body.get("answers")
     return Exchange(
         body["xid"], st.sid, st.party, body["to"], notary, deadline, body["terms"], body["commitment"],
-        received, clauses, notice, answers,
+        received, clauses, notice, answers, dated=st.issued,
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def exchange_json(ex: Exchange) -> dict[str, Any]:
         "offer": ex.offer,
         "accept": ex.accept,
         "answers": ex.answers,
+        "dated": ex.dated,
         "opened": format_time(ex.opened),
         "deadline": format_time(ex.deadline),
         "concluded": format_time(ex.concluded) if ex.concluded else None,
