@@ -61,6 +61,9 @@ class Projection:
     keyset_history: dict[str, list[tuple[int, Keyset]]] = field(default_factory=dict)
     known_keys: Mapping[str, PublicKey] = field(default_factory=dict)
     exchanges: dict[str, Exchange] = field(default_factory=dict)
+    # exchange ids by their two parties: what is in force between two parties is asked for every
+    # incident, and must not cost a walk over every exchange of every party
+    between: dict[frozenset[str], list[str]] = field(default_factory=dict)
     declarations: dict[str, Declaration] = field(default_factory=dict)
     protests: dict[str, Protest] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
@@ -140,6 +143,7 @@ class Projection:
 
         def commit() -> None:
             self.exchanges[xid] = ex
+            self.between.setdefault(frozenset((ex.originator, ex.responder)), []).append(xid)
             if answered is not None:
                 self.exchanges[answered.xid] = answered
 
@@ -265,9 +269,10 @@ class Projection:
     def in_force_between(self, a: str, b: str, at: datetime) -> list[str]:
         """Ids of the exchanges and declarations in force between ``a`` and ``b`` at ``at``."""
         found = []
-        for ex in self.exchanges.values():
+        for xid in self.between.get(frozenset((a, b)), ()):
+            ex = self.exchanges[xid]
             ended = self.terminations.get(ex.xid)
-            concluded = ex.concluded if ex.in_force and {ex.originator, ex.responder} == {a, b} else None
+            concluded = ex.concluded if ex.in_force else None
             if concluded is not None and concluded <= at and (ended is None or at < ended):
                 found.append(ex.xid)
         for d in self.declarations.values():
@@ -285,7 +290,7 @@ class Projection:
 
     def timeline(self, a: str, b: str) -> list[Act]:
         """Every act between ``a`` and ``b``, in log order."""
-        xids = {x for x, ex in self.exchanges.items() if {ex.originator, ex.responder} == {a, b}}
+        xids = set(self.between.get(frozenset((a, b)), ()))
 
         def between(act: Act) -> bool:
             if act.kind == "decision":
