@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detente.monitor import features, inputs
-from detente.monitor.addr import source_key, source_keys, upper64
+from detente.monitor.addr import KEY64, source_key, source_keys, upper64
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
@@ -112,6 +112,18 @@ def test_upper64_reads_every_key_it_claims(texts: list[str]) -> None:
             assert top is not None, key  # the written-out form is never left to Python
         if top is not None:
             assert top == int(ipaddress.IPv6Address(key.split("/")[0])) >> 64
+
+
+KEYISH = st.text(alphabet="0fF9aG:+-/64 ", max_size=24).map(lambda t: t + "::/64" if len(t) % 2 else t)
+
+
+@settings(max_examples=300)
+@given(st.lists(KEYISH, max_size=20))
+def test_upper64_reads_exactly_the_keys_of_its_pattern(texts: list[str]) -> None:
+    got = upper64(pl.Series("k", texts, dtype=pl.String)).to_list()
+    for text, top in zip(texts, got, strict=True):
+        want = int(ipaddress.IPv6Address(text[:-3])) >> 64 if re.fullmatch(KEY64, text) else None
+        assert top == want, text
 
 
 ROW = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 80), st.sampled_from(["s1", "s2", "s3"]))

@@ -107,14 +107,30 @@ def _distinct_source_keys(clients: pl.Series) -> pl.Series:
 
 
 def upper64(keys: pl.Series) -> pl.Series:
-    """The top 64 bits (UInt64) of IPv6 source keys as :func:`source_key` writes them; null otherwise."""
+    """The top 64 bits (UInt64) of IPv6 source keys as :func:`source_key` writes them; null otherwise.
+
+    Exactly the keys of :data:`KEY64` are read: one to four groups of one to four hex digits, then
+    ``::/64``. Splitting and reading the groups as integers is several times cheaper than the regex.
+    """
     k = pl.col("k")
-    padded = k.str.strip_suffix("::/64") + ":0:0:0:0"  # "a:b::/64" -> "a:b:0:0:0:0"
-    groups = pl.when(k.str.contains(KEY64)).then(padded).str.extract_groups(rf"^({_H}):({_H}):({_H}):({_H})")
+    frame = keys.to_frame("k").select(
+        (k.str.ends_with("::/64")).alias("suffix"),
+        k.str.strip_suffix("::/64").str.split_exact(":", 4).struct.unnest(),
+    )
+    frame = frame.with_columns(
+        pl.col(f"field_{i}").str.to_integer(base=16, strict=False).alias(f"n{i}") for i in range(4)
+    )
     value: pl.Expr = pl.lit(0, dtype=pl.UInt64)
-    for i in range(1, 5):
-        value = value * 65536 + groups.struct.field(str(i)).str.to_integer(base=16).cast(pl.UInt64)
-    return keys.to_frame("k").select(value.alias("v")).to_series()
+    valid: pl.Expr = pl.col("suffix") & pl.col("field_4").is_null()
+    for i in range(4):
+        group, number = pl.col(f"field_{i}"), pl.col(f"n{i}")
+        digits = (
+            group.str.len_bytes().is_between(1, 4) & ~group.str.starts_with("+") & ~group.str.starts_with("-")
+        )
+        present = group.is_not_null() if i else pl.lit(True)
+        valid = valid & (~present | (digits & number.is_not_null()))
+        value = value * 65536 + number.fill_null(0).cast(pl.UInt64)
+    return frame.select(pl.when(valid).then(value).alias("v")).to_series()
 
 
 def network_of(key: str, v4_bits: int = 24, v6_bits: int = 48) -> str:

@@ -72,8 +72,9 @@ class Attribution:
         cc[v6] = self.country6.find(ints[v6])
         asn[v4] = self.asn4.find(ints[v4])
         asn[v6] = self.asn6.find(ints[v6])
-        names = self.country_names
-        return [names[int(i)] for i in cc], [int(a) for a in asn]
+        # numpy does the per-key work; a Python loop here cost more than the lookups themselves
+        names = np.array(self.country_names, dtype=object)
+        return names[cc].tolist(), asn.tolist()
 
     def org(self, asn: int) -> str:
         """Organisation name of an ASN, ``"unknown"`` for ASN 0 or an ASN missing from the data."""
@@ -89,8 +90,8 @@ def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.N
     s = pl.Series("k", keys, dtype=pl.String)
     parts = s.str.split_exact(".", 3).struct.unnest()
     octets = [parts[c].cast(pl.UInt64, strict=False) for c in parts.columns]
-    v4 = pl.Series([True] * len(keys)) if keys else pl.Series([], dtype=pl.Boolean)
-    total = pl.Series("v", [0] * len(keys), dtype=pl.UInt64)
+    v4 = pl.repeat(True, len(keys), eager=True)
+    total = pl.repeat(0, len(keys), dtype=pl.UInt64, eager=True)
     for o in octets:
         v4 = v4 & o.is_not_null() & (o.fill_null(256) < 256)
         total = total * 256 + o.fill_null(0)
