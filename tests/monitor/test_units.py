@@ -13,14 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.errors import ConfigError
-from detente.monitor import detect
+from detente.errors import ConfigError, MalformedError
+from detente.monitor import SCHEMA, detect
 from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networks, source_key
 from detente.monitor.assets import load_assets, parse_assets
 from detente.monitor.attribution import load
 from detente.monitor.features import Tuning
 from detente.monitor.geodata import compact
-from detente.monitor.score import score
+from detente.monitor.output import read_incidents
+from detente.monitor.score import score, score_files
 
 TRUSTED = NetworkSet(parse_networks(["10.0.0.0/8", "2001:db8:ff::/48"], "test"))
 ADDR = st.ip_addresses(v=4).map(str)
@@ -174,6 +175,16 @@ def test_network_set_membership_equals_a_walk_over_its_networks(
     networks = parse_networks(nets, "test")
     walk = any(addr in n for n in networks)
     assert (str(addr) in NetworkSet(networks)) == walk
+
+
+def test_monitor_documents_of_another_schema_or_not_json_are_refused(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.json"
+    doc.write_text('{"schema": "detente.monitor.truth/1"}')
+    with pytest.raises(MalformedError, match=f"not a document of schema {SCHEMA}"):
+        score_files(doc, doc, doc)
+    doc.write_text("{not json")
+    with pytest.raises(MalformedError, match="not a readable JSON document"):
+        read_incidents(doc)
 
 
 def test_scorer_counts_matches_sources_and_times() -> None:

@@ -7,18 +7,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from detente.http import problems
-from detente.http.logapi import SharedLog
 from detente.http.problems import EXTRA_TYPES, STATUS, slug
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
 from detente.tlog.proof import verify_tlog_proof
 from detente.tlog.storage import MemoryStore
-from detente.web.logpages import log_pages
-from detente.web.render import static_files
-from tests.httpserver import serve
+from tests.web.logsite import log_site
 
 SIGNER = Signer.generate("web.example/log")
 
@@ -28,11 +23,7 @@ def site() -> Iterator[tuple[str, Log]]:
     log = Log.create(MemoryStore(), SIGNER)
     entries = [json.dumps({"received": f"2026-11-29T00:00:0{i}Z", "n": i}).encode() for i in range(5)]
     log.append([*entries, b"plain <bytes>"])
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(log_pages(SharedLog(log)))
-    app.mount("/static", static_files(), name="static")
-    with serve(app) as url:
+    with log_site(log) as url:
         yield url, log
 
 

@@ -6,19 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from playwright.sync_api import Page, expect
 
-from detente.http import problems
-from detente.http.logapi import SharedLog
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage import MemoryStore
-from detente.web.logpages import log_pages
-from detente.web.render import static_files
-from tests.httpserver import serve
 from tests.web.browser import chromium
+from tests.web.logsite import log_site
 
 SIGNER = Signer.generate("browser.example/log")
 
@@ -27,11 +22,7 @@ SIGNER = Signer.generate("browser.example/log")
 def site() -> Iterator[tuple[str, Log]]:
     log = Log.create(MemoryStore(), SIGNER)
     log.append([f"statement {i}".encode() for i in range(40)])
-    app = FastAPI()
-    problems.install(app)
-    app.include_router(log_pages(SharedLog(log)))
-    app.mount("/static", static_files(), name="static")
-    with serve(app) as url:
+    with log_site(log) as url:
         yield url, log
 
 

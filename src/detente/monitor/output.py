@@ -65,15 +65,20 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def read_incidents(path: Path) -> dict[str, Any]:
-    """Read an incident document, refusing unknown schemas."""
+def read_document(path: Path, schema: str) -> dict[str, Any]:
+    """Read a JSON document of the monitor (incidents, evidence, truth), refusing any other schema."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise MalformedError(f"{path}: not a readable JSON document ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise MalformedError(f"{path}: not an incident document of schema {SCHEMA}")
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        raise MalformedError(f"{path}: not a document of schema {schema}")
     return doc
+
+
+def read_incidents(path: Path) -> dict[str, Any]:
+    """Read an incident document, refusing unknown schemas."""
+    return read_document(path, SCHEMA)
 
 
 CSV_FIELDS = (

@@ -8,30 +8,18 @@ error of start and end. Incidents on attack-free logs count against precision li
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from detente.errors import MalformedError
-
 from . import EVIDENCE_SCHEMA, SCHEMA, TRUTH_SCHEMA
 from .generate import ATTACK_KINDS
+from .output import read_document
 
 
 def _time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
-
-
-def _load(path: Path, schema: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MalformedError(f"{path}: cannot read ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != schema:
-        raise MalformedError(f"{path}: expected schema {schema}")
-    return doc
 
 
 @dataclass
@@ -106,9 +94,9 @@ def score(
 
 def score_files(truth: Path, incidents: Path, evidence: Path) -> dict[str, KindScore]:
     """Score one run from its files."""
-    t = _load(truth, TRUTH_SCHEMA)
-    doc = _load(incidents, SCHEMA)
-    ev = _load(evidence, EVIDENCE_SCHEMA)
+    t = read_document(truth, TRUTH_SCHEMA)
+    doc = read_document(incidents, SCHEMA)
+    ev = read_document(evidence, EVIDENCE_SCHEMA)
     sources = {e["incident"]: [s["source"] for s in e["sources"]] for e in ev["incidents"]}
     return score(t, doc["incidents"], sources)
 

@@ -4,6 +4,7 @@ Each command works on ``--dir`` (a registry folder) or ``--registry URL`` (a reg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -11,9 +12,11 @@ from typing import Annotated
 import typer
 
 from detente.accords import acts
+from detente.accords.acts import Authority
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
+from detente.statements.statement import Statement
 from detente.tlog.home import read_secret
 
 from .cli_common import (
@@ -67,6 +70,21 @@ def _offer(
     _deliver(where, m1, out_file, (doc,))
 
 
+Sign = Callable[[Authority, str, Statement], Statement]
+
+
+def _on_offer(
+    xid: str, party: str, key: list[Path], directory: Path, registry: str | None, out_file: Path | None,
+    sign: Sign,
+) -> None:  # fmt: skip
+    """Read the offer (m1) of exchange ``xid``, sign this party's act on it, and deliver the act."""
+    with reported():
+        where = Where(directory, registry)
+        with where.connect() as reg:
+            m1 = _m1(reg, xid)
+        _deliver(where, sign(_authority(party, key), _now(), m1), out_file)
+
+
 @app.command("offer")
 def offer(
     party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], clauses: Clauses, nonce: Nonce,
@@ -104,11 +122,15 @@ def accept(
     registry: RegistryUrl = None,
 ) -> None:
     """Accept an offer (m2), committing to a new nonce."""
-    with reported():
-        where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
-        _deliver(where, acts.accept(_authority(party, key), _now(), m1, _new_nonce(nonce)), out_file)
+    _on_offer(
+        xid,
+        party,
+        key,
+        directory,
+        registry,
+        out_file,
+        lambda by, now, m1: acts.accept(by, now, m1, _new_nonce(nonce)),
+    )
 
 
 @app.command("refuse")
@@ -122,11 +144,9 @@ def refuse(
     registry: RegistryUrl = None,
 ) -> None:
     """Refuse an offer, with the reason."""
-    with reported():
-        where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
-        _deliver(where, acts.refuse(_authority(party, key), _now(), m1, reason), out_file)
+    _on_offer(
+        xid, party, key, directory, registry, out_file, lambda by, now, m1: acts.refuse(by, now, m1, reason)
+    )
 
 
 @app.command("withdraw")
@@ -140,11 +160,9 @@ def withdraw(
     registry: RegistryUrl = None,
 ) -> None:
     """Withdraw your offer before any acceptance."""
-    with reported():
-        where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
-        _deliver(where, acts.withdraw(_authority(party, key), _now(), m1, reason), out_file)
+    _on_offer(
+        xid, party, key, directory, registry, out_file, lambda by, now, m1: acts.withdraw(by, now, m1, reason)
+    )
 
 
 @app.command("reveal")
@@ -158,12 +176,11 @@ def reveal(
     registry: RegistryUrl = None,
 ) -> None:
     """Reveal your nonce (originator first, once m2 is logged; responder once it has the originator's)."""
-    with reported():
-        where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
-        secret = bytes.fromhex(read_secret(nonce).strip())
-        _deliver(where, acts.reveal(_authority(party, key), _now(), m1, secret), out_file)
+
+    def sign(by: Authority, now: str, m1: Statement) -> Statement:
+        return acts.reveal(by, now, m1, bytes.fromhex(read_secret(nonce).strip()))
+
+    _on_offer(xid, party, key, directory, registry, out_file, sign)
 
 
 @app.command("abort")
@@ -171,11 +188,7 @@ def abort(
     xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None
 ) -> None:
     """Ask the notary to abort (originator, before revealing); its first decision is final."""
-    with reported():
-        where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
-        _deliver(where, acts.abort(_authority(party, key), _now(), m1), None)
+    _on_offer(xid, party, key, directory, registry, None, acts.abort)
 
 
 @app.command("resolve")
