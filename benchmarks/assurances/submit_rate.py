@@ -24,7 +24,7 @@ import nacl.signing
 
 from detente.accords.acts import Authority
 from detente.registry.core import Request
-from detente.service.core import RegistryService
+from detente.service.core import RegistryService, tune_collector
 from detente.service.home import ServiceHome, Settings
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.keys import SigningKey
@@ -61,6 +61,7 @@ def start_service(folder: Path, verifiers: int | None = None) -> tuple[RegistryS
     home = ServiceHome(folder)
     home.init(Settings(rate=1e9, burst=1e9, wait=30.0))
     service = RegistryService.open(home, verifiers=verifiers)
+    tune_collector()  # as `detente serve` does
     service.start(lapse_timer=False, publish=False, warm=True)
     root, cert = SigningKey.generate(os.urandom), SigningKey.generate(os.urandom)
     roles = {"root": ([root.public], 1), "foreign-minister": ([root.public], 1), "cert": ([cert.public], 1)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -153,3 +154,18 @@ def test_a_decoded_envelope_encodes_to_the_bytes_it_was_read_from() -> None:
     decoded = Envelope.decode(data + b"\n")
     assert decoded.encode() == data
     assert decoded == env
+
+
+def test_a_pickled_statement_is_the_same_statement_with_the_same_checks() -> None:
+    key, other = seed_key("k"), seed_key("o")
+    payload = make_payload("abort", "RU", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "0" * 64})
+    opened = open_statement(Envelope.decode(sign_envelope(payload_type("abort"), payload, [key]).encode()))
+    opened.envelope.check_signatures({key.keyid: key.public})
+    back = pickle.loads(pickle.dumps(opened))  # noqa: S301 (our own bytes, as a pre-verifier sends them)
+    assert back == opened
+    assert (back.sid, back.body) == (opened.sid, opened.body)
+    assert back.envelope.encode() == opened.envelope.encode()
+    assert back.envelope._checked == opened.envelope._checked != {}  # the outcomes travel along
+    assert back.envelope.verified_by({key.keyid: key.public}) == {key.keyid}
+    with pytest.raises(VerificationError):  # the remembered outcome still counts only for its own key
+        back.envelope.verified_by({key.keyid: other.public})

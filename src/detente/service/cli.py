@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import typer
 
 from detente.registry.example import build_example
-from detente.service.core import RegistryService
+from detente.service.core import RegistryService, tune_collector
 from detente.service.home import DATABASE_ENV, ServiceHome, Settings
 from detente.shell import reported
 
@@ -79,6 +79,7 @@ def serve_command(
     with reported():
         service, created = prepare(home)
     try:
+        tune_collector()  # after the replay: the projection is frozen out of the collector's sight
         service.start(warm=True)
         url = f"http://{host}:{port}"
         size = service.read(lambda reg: reg.log.size)

@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+import msgspec
 import rfc8785
 
 from detente.errors import MalformedError
@@ -30,7 +31,7 @@ MAX_SAFE = 2**53 - 1
 
 
 def _fast_path_ok(value: Any) -> bool:
-    """Whether ``json.dumps`` gives the RFC 8785 bytes of ``value``.
+    """Whether the fast encoder (:func:`_dumps`) gives the RFC 8785 bytes of ``value``.
 
     It does for null, booleans, safe integers, strings and containers of them whose object keys are all
     in the Basic Multilingual Plane (RFC 8785 sorts keys by UTF-16 code units, Python by code points:
@@ -53,27 +54,28 @@ def _fast_path_ok(value: Any) -> bool:
 
 
 # One encoder and one decoder, built once (building them is a good part of a small document's cost).
-# Both are safe to share between threads: the encoder keeps no state between calls, and the decoder's
-# only state is a cache of key strings that it clears after each document.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+# Both are safe to share between threads: neither keeps state between documents. msgspec's encoder, keys
+# sorted, writes what the standard library's does (sorted keys, no spaces, UTF-8, the escapes of
+# ECMAScript's JSON.stringify) four times faster; it is only ever given values without floats.
+_ENCODER = msgspec.json.Encoder(order="sorted")
 
 
 def _dumps(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    return _ENCODER.encode(value)
 
 
 def canonical(value: Any) -> bytes:
     """Return the RFC 8785 bytes of ``value``.
 
-    The fast path (the standard library's C encoder: sorted keys, no spaces, UTF-8, the same escapes as
-    ECMAScript's JSON.stringify) is taken only where it is byte-identical to RFC 8785; a test compares
-    both on random values.
+    The fast path (msgspec's C encoder: sorted keys, no spaces, UTF-8, the same escapes as ECMAScript's
+    JSON.stringify) is taken only where it is byte-identical to RFC 8785; a test compares both on random
+    values.
     """
     try:
         if _fast_path_ok(value):
             return _dumps(value)
         return bytes(rfc8785.dumps(value))
-    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeEncodeError) as exc:
+    except (rfc8785.CanonicalizationError, msgspec.EncodeError, TypeError, ValueError) as exc:
         raise MalformedError(f"value cannot be written as canonical JSON: {exc}") from exc
 
 
@@ -142,7 +144,7 @@ def parse_canonical(data: bytes, what: str) -> Any:
         value = _DECODER.decode(text)
         if (data.isascii() or _BEYOND_BMP.search(data) is None) and _dumps(value) == data:
             return value
-    except (MalformedError, UnicodeDecodeError, ValueError, RecursionError):
+    except (MalformedError, msgspec.EncodeError, ValueError, RecursionError):
         pass  # the strict parser below says exactly what is wrong
     return _parse_canonical_strictly(data, what)
 
@@ -152,7 +154,7 @@ def _parse_canonical_strictly(data: bytes, what: str) -> Any:
     try:
         # The decoder already established the fast path's conditions, so no second walk is needed.
         again = _dumps(value) if bmp else bytes(rfc8785.dumps(value))
-    except (rfc8785.CanonicalizationError, ValueError, UnicodeEncodeError) as exc:
+    except (rfc8785.CanonicalizationError, msgspec.EncodeError, ValueError) as exc:
         raise MalformedError(f"{what} cannot be written as canonical JSON: {exc}") from exc
     if again != data:
         raise MalformedError(f"{what} is not RFC 8785 canonical JSON")

@@ -72,6 +72,13 @@ class Envelope:
         for keyid in ids:
             _check_keyid(keyid)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compact pickling (pre-verifier processes send opened envelopes to the writer): plain values,
+        # rebuilt without checking again what was checked when this envelope was made. Pickles are only
+        # ever exchanged between this service's own processes.
+        sigs = tuple((s.keyid, s.sig) for s in self.signatures)
+        return _rebuild, (self.payload_type, self.payload, sigs, self._encoded, self._checked)
+
     def to_json(self) -> dict[str, Any]:
         """The envelope as a JSON value."""
         sigs = [{"keyid": s.keyid, "sig": b64e(s.sig)} for s in self.signatures]
@@ -151,6 +158,25 @@ class Envelope:
         have = {s.keyid for s in self.signatures}
         new = [Signature(k.keyid, k.sign(message)) for k in keys if k.keyid not in have]
         return Envelope(self.payload_type, self.payload, (*self.signatures, *new))
+
+
+def _rebuild(
+    payload_type: str,
+    payload: bytes,
+    sigs: tuple[tuple[str, bytes], ...],
+    encoded: bytes | None,
+    checked: dict[str, tuple[bytes, bool]],
+) -> Envelope:
+    """An envelope from :meth:`Envelope.__reduce__`'s values (already checked when first built)."""
+    envelope = object.__new__(Envelope)
+    envelope.__dict__.update(
+        payload_type=payload_type,
+        payload=payload,
+        signatures=tuple(Signature(keyid, sig) for keyid, sig in sigs),
+        _encoded=encoded,
+        _checked=checked,
+    )
+    return envelope
 
 
 def _sig_bytes(value: Any) -> bytes:

@@ -33,6 +33,10 @@ class Statement:
     body: Mapping[str, Any] = field(hash=False)
     envelope: Envelope
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compact pickling, as for Envelope (pre-verifier processes send opened statements to the writer).
+        return _rebuild, (self.kind, self.party, self.issued, self.body, self.envelope, self.sid)
+
     @cached_property
     def sid(self) -> str:
         """The statement id: SHA-256 of the payload bytes."""
@@ -42,6 +46,15 @@ class Statement:
     def issued_at(self) -> datetime:
         """The author's date as a datetime."""
         return parse_time(self.issued)
+
+
+def _rebuild(
+    kind: str, party: str, issued: str, body: Mapping[str, Any], envelope: Envelope, sid: str
+) -> Statement:
+    """A statement from :meth:`Statement.__reduce__`'s values (already checked when first opened)."""
+    statement = object.__new__(Statement)
+    statement.__dict__.update(kind=kind, party=party, issued=issued, body=body, envelope=envelope, sid=sid)
+    return statement
 
 
 def make_payload(kind: str, party: str, issued: str, body: Mapping[str, Any]) -> bytes:
