@@ -1,12 +1,12 @@
 """Scan: inputs -> parse -> aggregate -> engine -> a :class:`ScanResult`.
 
-The scan streams: at most :data:`AHEAD` chunks of lines are in memory at a time, plus the engine's
-bounded buffers, so memory does not grow with the log. Buckets are final once the log has moved
-:data:`LATENESS` past them (servers write lines in order of completion, so a slow request can come
-out a little late).
+The scan streams: at most :data:`AHEAD` + 1 chunks of lines are in memory at a time (the engine's and
+those being parsed), plus the engine's bounded buffers, so memory does not grow with the log. Buckets
+are final once the log has moved :data:`LATENESS` past them (servers write lines in order of
+completion, so a slow request can come out a little late).
 
 Parsing and aggregating a chunk is pure (bytes in, a :class:`Parsed` out), so the next chunks are
-parsed in worker threads while the engine detects over the previous ones (Polars releases the GIL):
+parsed in worker threads while the engine detects over the previous one (Polars releases the GIL):
 both cores work. The engine still takes the chunks one at a time and in file order, so the result is
 the same as a sequential scan.
 """
@@ -139,9 +139,11 @@ def _ahead(scanner: Scanner, files: Sequence[Path]) -> Iterator[Parsed]:
             for path in files:
                 with open_log(path) as stream:
                     for chunk in chunks(stream):
-                        if len(queue) >= AHEAD:
-                            yield queue.popleft().result()
+                        # submit before yielding: while the engine takes the oldest chunk, the
+                        # :data:`AHEAD` after it are being parsed, one on each core
                         queue.append(pool.submit(scanner.prepare, chunk))
+                        if len(queue) > AHEAD:
+                            yield queue.popleft().result()
             while queue:
                 yield queue.popleft().result()
         finally:
