@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from detente.monitor.assets import default_asset
@@ -18,6 +20,7 @@ from detente.monitor.incidents import Evidence, canonical
 from detente.monitor.output import evidence_document, incident_document
 from detente.monitor.pipeline import scan
 from detente.monitor.score import score_files
+from detente.monitor.shift import MIN_BEFORE, RISE
 
 
 def _run(log: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -78,3 +81,27 @@ def test_attribution_is_in_every_report(dev_log: tuple[Path, dict[str, Any]]) ->
     assert tables["country"]["licence"] == "CC BY-SA 4.0"
     assert tables["asn"]["licence"] == "CC BY 4.0"
     assert all(t["date"] for t in tables.values())
+
+
+def test_every_incident_says_how_far_its_origins_shift_from_the_traffic_before(
+    dev_log: tuple[Path, dict[str, Any]],
+) -> None:
+    doc, _ = _run(dev_log[0])
+    assert doc["incidents"]
+    for incident in doc["incidents"]:
+        found = incident["shift"]
+        assert found["requests_before"] >= MIN_BEFORE
+        assert found["minutes_before"] > 0
+        assert 0.0 <= found["territory_divergence"] <= 1.0
+        assert 0.0 <= found["network_divergence"] <= 1.0
+        assert all(r["share_during"] - r["share_before"] >= RISE - 1e-4 for r in found["rising"])
+        said = " ".join(incident["reasons"])
+        assert f"diverge by {found['network_divergence']:.2f} by network" in said
+        assert all(f"AS{r['key']} ({r['name']})" in said for r in found["rising"] if r["key"] != "0")
+    # an attack from one network diverges exactly as far as that network's share before it says
+    whole = [(i, r) for i in doc["incidents"] for r in i["shift"]["rising"] if r["share_during"] == 1.0]
+    assert whole, "the log must hold an attack from one network for this check to mean anything"
+    for incident, rise in whole:
+        b = rise["share_before"]
+        expected = (math.log2(2 / (1 + b)) + (b * math.log2(2 * b / (1 + b)) if b else 0.0) + 1 - b) / 2
+        assert incident["shift"]["network_divergence"] == pytest.approx(expected, abs=1e-3)

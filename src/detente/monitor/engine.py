@@ -39,6 +39,7 @@ from .incidents import (
     shares,
 )
 from .reasons import reasons
+from .shift import Shift, sentences, shift
 
 HISTORY = timedelta(minutes=30)
 LONG = timedelta(seconds=300)
@@ -289,8 +290,10 @@ class Engine:
             sources=[_source_json(r) for r in table.iter_rows(named=True)],
             sample=sample_lines(self._sampled(busiest_per_source(rows))),
         )
+        names = asn_names(self.geo, table["asn"].unique().to_list())
         countries = shares(table, "country", {})
-        networks = shares(table, "asn", asn_names(self.geo, table["asn"].unique().to_list()))
+        networks = shares(table, "asn", names)
+        found = self._shift(ep, table, start, names)
         incident = Incident(
             id=ident,
             asset=asset.name,
@@ -305,10 +308,23 @@ class Engine:
             countries=countries,
             networks=networks,
             top_prefixes=prefixes(table),
-            reasons=reasons(kind, table, rows, end - start),
+            reasons=[*reasons(kind, table, rows, end - start), *sentences(found)],
             evidence_sha256=evidence.digest(),
+            shift=found,
         )
         return incident, evidence
+
+    def _shift(
+        self, ep: OpenEpisode, table: pl.DataFrame, start: datetime, names: dict[str, str]
+    ) -> Shift | None:
+        """The attack's origins against every source's requests to the asset in the history before it."""
+        before = ep.before.filter(pl.col("bucket") < start)
+        if not before.height:
+            return None
+        first = before["bucket"].min()
+        assert isinstance(first, datetime)
+        minutes = (start - first).total_seconds() / 60
+        return shift(table, per_source(before, self.geo), minutes, names)
 
 
 _DERIVED = (

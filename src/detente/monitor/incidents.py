@@ -21,6 +21,7 @@ import polars as pl
 from .addr import network_of
 from .aggregate import BUCKET_SECONDS
 from .attribution import Attribution
+from .shift import Shift
 
 KIND_OF_FAMILY = {
     "flood": ("flood", "distributed-flood"),
@@ -77,6 +78,7 @@ class Incident:
     top_prefixes: list[dict[str, Any]]
     reasons: list[str]
     evidence_sha256: str
+    shift: Shift | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The incident as in the schema ``detente.monitor.incidents/1``."""
