@@ -1,43 +1,66 @@
 """Submissions through the HTTP API under concurrent load on loopback: rate, and submit-to-proof latency.
 
-Run: ``python -m benchmarks.service_bench [--statements N] [--clients C]``. A real uvicorn serves the
-registry (SQLite); C client threads POST pre-signed incident statements; each answer (201) carries the
+Run: ``python -m benchmarks.service_bench [--statements N] [--clients C]``. The registry (SQLite) is
+served as it is deployed: ``detente serve`` in a process of its own (with its pre-verifier processes);
+C client threads in this process POST pre-signed incident statements; each answer (201) carries the
 entry's inclusion proof and checkpoint, so the latency measured is submit-to-proof. Baselines in the
 same run: as many statements through the same service in process (``benchmarks.assurances.submit_rate``),
-and raw Ed25519 verification.
+and raw Ed25519 verification. Clients and server share the machine's two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from benchmarks.assurances.submit_rate import _incident, raw_verify_rate, service_rate, start_service
 from benchmarks.common import Result, report
-from detente.service.app import create_app
-from detente.service.core import RegistryService
 from detente.statements.canonical import format_time
 
 
-def serve(service: RegistryService) -> tuple[str, uvicorn.Server, threading.Thread]:
-    """uvicorn on a free loopback port, in a thread."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(512)
-    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
+@contextmanager
+def served(folder: Path) -> Iterator[str]:
+    """``detente serve --dir folder`` on a free loopback port, in a process of its own; its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("detente")), "serve", "--dir", str(folder)]
+    proc = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, proc)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)  # a graceful stop: the service closes its workers
+        proc.wait(timeout=60)
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"detente serve exited with status {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/v1/registry", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)  # polling a starting server, in a benchmark: no test waits on time
+    raise SystemExit("detente serve did not answer within 60 s")
 
 
 def load(url: str, bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
@@ -73,15 +96,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = raw_verify_rate()
     with tempfile.TemporaryDirectory() as tmp:
-        service, cert = start_service(Path(tmp) / "http")
+        folder = Path(tmp) / "http"
+        service, cert = start_service(folder)  # the home, its limits and one registered party
+        service.close()
         now = format_time(datetime.now(UTC))
         envelopes = [_incident(cert, n, now) for n in range(args.statements)]
         bodies = [b'{"envelope":' + e + b',"blobs":[]}' for e in envelopes]
-        url, server, thread = serve(service)
-        elapsed, latencies = load(url, bodies, args.clients)
-        server.should_exit = True
-        thread.join()
-        service.close()
+        with served(folder) as url:
+            elapsed, latencies = load(url, bodies, args.clients)
         in_process = service_rate(Path(tmp) / "direct", args.statements, None).rate
     cuts = statistics.quantiles(latencies, n=100)
     rate = args.statements / elapsed
