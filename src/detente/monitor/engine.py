@@ -318,7 +318,8 @@ class Engine:
         self, ep: OpenEpisode, table: pl.DataFrame, start: datetime, names: dict[str, str]
     ) -> Shift | None:
         """The attack's origins against every source's requests to the asset in the history before it."""
-        before = ep.before.filter(pl.col("bucket") < start)
+        # a merged episode's rows repeat where its two parts' histories overlap: count each row once
+        before = ep.before.filter(pl.col("bucket") < start).unique(KEYS, keep="first")
         if not before.height:
             return None
         first = before["bucket"].min()
