@@ -1,14 +1,17 @@
 """Shared helpers of the command-line shell: error reporting and exit codes in one place.
 
 Exit codes (documented in docs/cli.md): 0 success, 2 usage (Typer), 3 security (tampering or a fork:
-treat as an incident), 65 bad input (sysexits EX_DATAERR), 66 not found (EX_NOINPUT), 75 conflict, try
-again later (EX_TEMPFAIL), 78 configuration (EX_CONFIG).
+treat as an incident), 65 bad input (sysexits EX_DATAERR), 66 not found (EX_NOINPUT; also a file the
+command was given that does not exist), 73 a file it would create exists already (EX_CANTCREAT), 74 any
+other file error (EX_IOERR), 75 conflict, try again later (EX_TEMPFAIL), 77 no permission (EX_NOPERM),
+78 configuration (EX_CONFIG).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -41,13 +44,31 @@ def exit_code(error: DetenteError) -> int:
 
 @contextmanager
 def reported() -> Iterator[None]:
-    """Turn a DetenteError into a one-line message on stderr and its exit code."""
+    """Turn a DetenteError, or a file the command cannot read or write, into one line and an exit code."""
     try:
         yield
     except DetenteError as error:
         label = "SECURITY" if isinstance(error, SecurityError) else "error"
         err.print(f"[bold red]{label}:[/] {error}", highlight=False)
         raise typer.Exit(exit_code(error)) from None
+    except OSError as error:  # a path the user gave: say which and why, never a traceback
+        code, advice = _file_problem(error)
+        err.print(
+            f"[bold red]error:[/] {error.filename or 'file'}: {error.strerror or error}{advice}",
+            highlight=False,
+        )
+        raise typer.Exit(code) from None
+
+
+def _file_problem(error: OSError) -> tuple[int, str]:
+    """The exit code of a file error, and what to do about it."""
+    if isinstance(error, FileNotFoundError):
+        return 66, " (check the path)"
+    if isinstance(error, FileExistsError):
+        return 73, " (detente does not overwrite it: move it away or choose another name)"
+    if isinstance(error, PermissionError):
+        return 77, " (check the file's owner and mode)"
+    return 74, ""
 
 
 @contextmanager
@@ -63,3 +84,16 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+LOG_KEY_HELP = "The log's verifier key: its text, or a file holding it (such as DIR/log/log.vkey)."
+
+
+def log_key_text(value: str) -> str:
+    """A verifier key given on the command line as its text or as the path of a file holding it.
+
+    A key's text (``name+hash+base64``) is never the name of an existing file by accident, so an
+    existing file is read; anything else is taken as the key itself (and refused if it is not one).
+    """
+    path = Path(value)
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()

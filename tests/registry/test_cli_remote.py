@@ -73,7 +73,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 def offer(t: Target, nonce: str, clauses: str = "L1,M1") -> str:
     said = t.run("offer", "--party", "RU", "--key", t.keys["RU"], "--to", "US", "--clauses", clauses,
                  "--nonce", str(t.tmp / nonce))  # fmt: skip
-    assert re.search(r"offer accepted at index \d+ \(sid [0-9a-f]{64}\)", said), said
+    assert re.search(r"offer logged at index \d+ \(sid [0-9a-f]{64}\)", said), said
     return said.split()[1]
 
 
@@ -81,7 +81,7 @@ def test_an_offer_refused_then_accepted_is_refused_with_the_same_exit_code(targe
     t = target
     xid = offer(t, "na")
     said = t.run("refuse", xid, "--party", "US", "--key", t.keys["US"], "--reason", "not now")
-    assert "refuse accepted at index" in said
+    assert "refuse logged at index" in said
     refused = t.run(
         "accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"), code=75
     )
@@ -98,7 +98,7 @@ def test_an_offer_refused_then_accepted_is_refused_with_the_same_exit_code(targe
 def test_accept_reveal_timeline_and_a_bundle_verified_offline(target: Target) -> None:
     t = target
     xid = offer(t, "na", "L1,M2,M3")
-    assert "accept accepted at index" in t.run(
+    assert "accept logged at index" in t.run(
         "accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb")
     )
     t.run("reveal", xid, "--party", "RU", "--key", t.keys["RU"], "--nonce", str(t.tmp / "na"))
@@ -123,7 +123,7 @@ def test_resolve_prints_the_notarys_decision_and_a_second_request_is_refused(tar
     xid = offer(t, "na")
     t.run("accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"))
     said = t.run("resolve", xid, "--party", "US", "--key", t.keys["US"])
-    assert "resolve accepted at index" in said
+    assert "resolve logged at index" in said
     assert "notary decision: resolved" in said
     assert "resolved" in t.run("abort", xid, "--party", "RU", "--key", t.keys["RU"], code=75)
     assert "resolved" in t.run("status", "--xid", xid)
@@ -136,18 +136,18 @@ def test_declare_protest_reply_and_offline_signing_then_submit(target: Target) -
     said = t.run("declare", "--party", "RU", "--key", t.keys["RU"], "--clauses", "L1", "--text", str(text),
                  "No interference", "--to", "US")  # fmt: skip
     did = said.split()[1]
-    assert "declaration accepted at index" in said
+    assert "declaration logged at index" in said
     assert f"declaration {did} by RU to US: in force" in t.run("status")
     said = t.run("protest", "--party", "US", "--key", t.keys["US"], "--to", "RU", "--ref", did,
                  "--clauses", "L1", "Interference seen")  # fmt: skip
     pid = said.split()[1]
-    assert "reply accepted" in t.run("reply", pid, "--party", "RU", "--key", t.keys["RU"], "rejects", "No.")
+    assert "reply logged" in t.run("reply", pid, "--party", "RU", "--key", t.keys["RU"], "rejects", "No.")
     signed = t.tmp / "offer.json"
     said = t.run("offer", "--party", "RU", "--key", t.keys["RU"], "--to", "US", "--clauses", "L1",
                  "--nonce", str(t.tmp / "nd"), "--out", str(signed))  # fmt: skip
     blobs = [str(p) for p in t.tmp.glob("*.blob")]
     assert len(blobs) == 1
-    assert "offer accepted at index" in t.run("submit", str(signed), "--blob", blobs[0])
+    assert "offer logged at index" in t.run("submit", str(signed), "--blob", blobs[0])
     assert "replay" in t.run("submit", str(signed), "--blob", blobs[0], code=75).lower()
 
 
@@ -235,7 +235,7 @@ def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
     first = offer(t, "na", "L1,M1,M2")
     said = t.run("counter", first, "--party", "US", "--key", t.keys["US"], "--clauses", "L1",
                  "--nonce", str(t.tmp / "nb"))  # fmt: skip
-    assert "counter accepted at index" in said
+    assert "counter logged at index" in said
     answer = said.split()[1]
     assert "countered" in t.run("status", "--xid", first)
     # the countered offer is closed: it can no longer be accepted
@@ -243,7 +243,7 @@ def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
     # only the author withdraws, and only before acceptance
     refused = t.run("withdraw", answer, "--party", "RU", "--key", t.keys["RU"], code=65)
     assert "only US, the offeror, can withdraw" in refused
-    assert "withdraw accepted" in t.run("withdraw", answer, "--party", "US", "--key", t.keys["US"])
+    assert "withdraw logged" in t.run("withdraw", answer, "--party", "US", "--key", t.keys["US"])
     assert "withdrawn" in t.run("status", "--xid", answer)
     aborted = offer(t, "nd")
     said = t.run("abort", aborted, "--party", "RU", "--key", t.keys["RU"])
@@ -255,7 +255,7 @@ def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
                 "No interference")  # fmt: skip
     did = did.split()[1]
     said = t.run("terminate", did, "--party", "RU", "--key", t.keys["RU"], "Revoked", "2027-06-01T00:00:00Z")
-    assert "termination accepted" in said
+    assert "termination logged" in said
     assert f"{did} by RU to all: in force, terminated with effect from 2027-06-01" in t.run("status")
     when = "2027-06-01T00:00:00Z"
     foreign = t.run("terminate", did, "--party", "US", "--key", t.keys["US"], "Not ours", when, code=66)

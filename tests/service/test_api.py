@@ -17,6 +17,7 @@ from detente.registry.bundle import verify_bundle
 from detente.service.app import create_app
 from detente.service.home import Settings
 from detente.statements.canonical import b64e
+from detente.statements.keys import key_id
 from detente.tlog.proof import verify_tlog_proof
 from tests.accords.world import rand
 from tests.httpserver import serve
@@ -117,6 +118,8 @@ def test_reads_of_the_projection(site: tuple[Scene, httpx.Client]) -> None:
     assert client.get(f"/v1/declarations/{s.ids['declared']}").json()["in_force"] is True
     assert client.get(f"/v1/protests/{s.ids['protested']}").json()["reply"] is not None
     assert client.get("/v1/incidents").json() == []
+    about = client.get("/v1/registry").json()
+    assert key_id(base64.b64decode(about["notary_key"])) == about["notary"]  # for `audit --notary-key`
     assert client.get("/v1/exchanges/" + "0" * 32).status_code == 404
     assert client.get("/v1/exchanges/nothex").status_code == 422
     assert client.get("/v1/between/RU/RU").status_code == 400

@@ -14,8 +14,10 @@ import httpx
 import pytest
 
 from detente.errors import ConfigError
+from detente.registry.example import build_example
+from detente.registry.home import RegistryHome
 from detente.service.cli import describe_store, prepare
-from detente.service.home import DATABASE_ENV, ServiceHome
+from detente.service.home import DATABASE_ENV, ServiceHome, Settings
 
 
 def test_first_run_creates_and_loads_the_example_later_runs_reuse(
@@ -38,6 +40,26 @@ def test_first_run_creates_and_loads_the_example_later_runs_reuse(
     monkeypatch.setenv(DATABASE_ENV, "postgresql://elsewhere/db")
     with pytest.raises(ConfigError, match=DATABASE_ENV):
         prepare(home)
+
+
+def test_a_registry_made_by_detente_init_or_example_is_served_as_it_is(tmp_path: Path) -> None:
+    made = tmp_path / "made"
+    RegistryHome(made).init("detente.example", "example-notary")
+    reg = RegistryHome(made).open()
+    try:  # a record of its own, which serving must keep
+        build_example(reg, os.urandom)
+        size = reg.log.size
+    finally:
+        reg.log.close()  # type: ignore[attr-defined]
+    service, created = prepare(ServiceHome(made))
+    with service:
+        assert not created  # no second example record on top of it
+        assert service.read(lambda reg: reg.log.size) == size
+        assert service.registry.notary_name == "example-notary"
+    settings = ServiceHome(made).settings()
+    assert (settings.origin, settings.notary) == ("detente.example", "example-notary")
+    with pytest.raises(ConfigError, match="already holds a registry"):
+        ServiceHome(made).init(Settings())
 
 
 def test_the_store_is_described_without_its_password(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import typer
 from detente.audit.follow import Auditor
 from detente.audit.mirror import Mirror
 from detente.audit.projection import projection_check
-from detente.shell import err, reported
+from detente.shell import LOG_KEY_HELP, err, log_key_text, reported
 from detente.statements.keys import PublicKey
 from detente.tlog.note import parse_ed25519_vkey
 
@@ -22,7 +22,7 @@ ALARM_EXIT = 3
 def audit_command(
     url: Annotated[str, typer.Argument(help="The registry's base URL (or any static mirror of its tiles).")],
     log_key: Annotated[
-        str, typer.Option("--log-key", help="The log's verifier key, obtained independently.")
+        str, typer.Option("--log-key", help=f"{LOG_KEY_HELP} Obtain it independently of the registry.")
     ],
     state: Annotated[Path, typer.Option(help="Folder for the auditor's own copy of the log.")] = Path(
         "var/audit"
@@ -36,7 +36,7 @@ def audit_command(
 ) -> None:
     """Check each new checkpoint against the last one seen, fetch every entry, rebuild and compare."""
     with reported():
-        key = parse_ed25519_vkey(log_key)
+        key = parse_ed25519_vkey(log_key_text(log_key))
         state.mkdir(parents=True, exist_ok=True)
         mirror = Mirror(state / "mirror.db")
         try:

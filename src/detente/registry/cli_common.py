@@ -40,7 +40,7 @@ incident_app = typer.Typer(no_args_is_help=True, help="Incident reports from the
 app.add_typer(keys_app, name="keys")
 app.add_typer(party_app, name="party")
 app.add_typer(incident_app, name="incident")
-out = Console()
+out = Console(soft_wrap=True)  # ids, keys and hashes are copied from the output: never wrapped
 
 Dir = Annotated[Path, typer.Option("--dir", help="The registry folder.")]
 KeyFiles = Annotated[list[Path], typer.Option("--key", help="Key file(s) of the signing authority.")]
@@ -98,7 +98,7 @@ def _report(receipt: Submitted) -> None:
         out.print(f"{receipt.kind} received, not yet integrated (sid {receipt.sid}): ask again later")
         return
     decision = f"; notary decision: {receipt.decision}" if receipt.decision else ""
-    out.print(f"{receipt.kind} accepted at index {receipt.index} (sid {receipt.sid}){decision}")
+    out.print(f"{receipt.kind} logged at index {receipt.index} (sid {receipt.sid}){decision}")
 
 
 @contextmanager
@@ -137,8 +137,10 @@ def _new_nonce(path: Path) -> bytes:
 def init(directory: Dir = DEFAULT_DIR, origin: str = "detente.registry", notary_name: str = "notary") -> None:
     """Create a registry: a log, a notary key (apart from the log key), a blob folder."""
     with reported():
-        RegistryHome(directory).init(origin, notary_name)
-        out.print(f"registry created in {directory}; log key: {RegistryHome(directory).log_key().vkey}")
+        home = RegistryHome(directory)
+        home.init(origin, notary_name)
+        out.print(f"registry created in {directory}; log key: {home.log_key().vkey}")
+        out.print(f"notary key: {home.notary()[0].public.b64}")
 
 
 @keys_app.command("new")

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from detente.accords.projection import Projection
-from detente.shell import reported
+from detente.shell import LOG_KEY_HELP, log_key_text, reported
 from detente.statements.canonical import parse_time
 from detente.tlog.home import write_secret
 from detente.tlog.note import parse_ed25519_vkey
@@ -43,8 +43,9 @@ from .incidents import check_evidence, incident_statements
 def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """Acts as ``views.act_json`` gives them, whether read from a folder or from a service."""
     table = Table(title=title)
-    for column in ("index", "issued", "received", "kind", "party", "to", "ref"):
+    for column in ("index", "issued", "received", "kind", "party", "to"):
         table.add_column(column)
+    table.add_column("ref", overflow="fold")  # a narrow terminal folds an id onto two lines, never cuts it
     for a in rows:
         table.add_row(
             str(a["index"]), a["issued"], a["received"], a["kind"], a["party"], a["counterparty"] or "",
@@ -60,7 +61,8 @@ def status(
     """Exchanges and their phases; or one exchange; with what is in force."""
     with reported(), Where(directory, registry).connect() as reg:
         table = Table(title=f"exchanges (log size {reg.size()})")
-        for column in ("xid", "from", "to", "phase", "deadline"):
+        table.add_column("xid", min_width=32, no_wrap=True)  # copied into the next command: never cut
+        for column in ("from", "to", "phase", "deadline"):
             table.add_column(column)
         for ex in reg.exchanges():
             if xid is None or ex["xid"] == xid:
@@ -112,12 +114,10 @@ def bundle(
 
 
 @app.command("verify")
-def verify(
-    path: Path, log_key: Annotated[Path, typer.Option("--log-key", help="The log's verifier key file.")]
-) -> None:
+def verify(path: Path, log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)]) -> None:
     """Verify an evidence bundle offline: no server, no database. Says plainly what is proven, as of when."""
     with reported():
-        key = parse_ed25519_vkey(log_key.read_text(encoding="utf-8"))
+        key = parse_ed25519_vkey(log_key_text(log_key))
         result = verify_bundle(path.read_bytes(), key)
         out.print(result.describe(), highlight=False)
 

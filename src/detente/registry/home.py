@@ -97,7 +97,7 @@ class RegistryHome:
         """Create the log (SQLite here, or ``database``), a notary key and the settings; refuse if a
         registry is already here."""
         if self.exists():
-            raise ConfigError(f"{self.path} already holds a registry")
+            raise ConfigError(f"{self.path} already holds a registry: use it, or choose another --dir")
         self.path.mkdir(parents=True, exist_ok=True)
         self.log_home.init(origin, database).close()
         write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())

@@ -96,9 +96,14 @@ def incident_json(i: Incident) -> dict[str, Any]:
 
 
 def registry_json(registry: Registry) -> dict[str, Any]:
-    """What a client needs to act on this registry: the notary's key id, the log's size, the clock."""
+    """What a client needs: the notary's key id and public key, the log's size, the registry's clock.
+
+    The notary's public key lets an auditor rebuild and check the projections (``detente audit
+    --notary-key``); compare it with one obtained independently, as the log's key.
+    """
     return {
         "notary": registry.notary_keyid(),
+        "notary_key": registry.notary.public.b64,
         "size": registry.log.size,
         "now": format_time(registry.clock()),
     }

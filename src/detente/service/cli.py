@@ -44,7 +44,13 @@ def load_example(service: RegistryService) -> int:
 
 
 def prepare(home: ServiceHome) -> tuple[RegistryService, bool]:
-    """Open the registry in ``home``, creating it on the first run; return it and whether it is new."""
+    """Open the registry in ``home``, creating it on the first run; return it and whether it is new.
+
+    A registry made by ``detente init`` or ``detente example`` is served as it is (default settings
+    are written beside it); only an empty folder gets a new registry with the example record.
+    """
+    if home.adoptable():
+        home.adopt()
     created = not home.exists()
     if created:
         home.init(Settings(), os.environ.get(DATABASE_ENV) or None)
@@ -86,6 +92,7 @@ def serve_command(
         typer.echo(f"{'created' if created else 'opened'} the registry in {directory} ({size} entries)")
         typer.echo(f"data: {describe_store(home.log_home.config()['database'], home)}")
         typer.echo(f"log key: {(home.log_home.path / 'log.vkey').read_text(encoding='utf-8').strip()}")
+        typer.echo(f"notary key: {service.registry.notary.public.b64}")
         typer.echo(f"web: {url}/   API: {url}/docs   checkpoint: {url}/checkpoint   verify: {url}/verify")
         typer.echo("stop with Ctrl-C")
         # uvicorn stops gracefully on SIGTERM and then raises the signal again under the handler it found:

@@ -107,10 +107,24 @@ class ServiceHome:
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"service.json is not valid: {exc}") from exc
 
+    def adoptable(self) -> bool:
+        """Whether a registry made by ``detente init`` or ``detente example`` is here, not yet served."""
+        return not self.exists() and RegistryHome(self.path).exists()
+
+    def adopt(self) -> None:
+        """Serve the registry made here by ``detente init``: write default settings with its names.
+
+        Its keys, log and statements stay as they are; only ``service.json`` is added.
+        """
+        if not self.adoptable():
+            raise ConfigError(f"{self.path} holds no registry made by `detente init` to serve")
+        origin = str(self.log_home.config()["origin"])
+        self.save(Settings(origin=origin, notary=RegistryHome(self.path).notary()[1]))
+
     def init(self, settings: Settings, database: str | None = None) -> None:
         """Create the keys, settings and an empty log; refuse if a registry is already here."""
-        if self.exists():
-            raise ConfigError(f"{self.path} already holds a registry")
+        if self.exists() or RegistryHome(self.path).exists():
+            raise ConfigError(f"{self.path} already holds a registry: choose another folder")
         RegistryHome(self.path).init(settings.origin, settings.notary, os.urandom, database)
         self.save(settings)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from detente.errors import ConflictError, MalformedError
-from detente.shell import progress_bar, reported
+from detente.shell import LOG_KEY_HELP, log_key_text, progress_bar, reported
 from detente.tlog.backup import copy_log, rebuild_root
 from detente.tlog.export import export_tiles, verify_tiles
 from detente.tlog.home import LogHome
@@ -101,7 +101,7 @@ def prove(
 
 @app.command()
 def verify(
-    log_key: Annotated[str, typer.Option("--log-key", help="The log's verifier key string.")],
+    log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)],
     directory: Annotated[Path | None, typer.Option("--dir", help="Check this log's whole store.")] = None,
     tiles: Annotated[Path | None, typer.Option(help="Check an exported tile folder offline.")] = None,
     proof: Annotated[Path | None, typer.Option(help="A tlog-proof file to check...")] = None,
@@ -109,7 +109,7 @@ def verify(
 ) -> None:
     """Verify offline: a proof file for an entry, an exported tile folder, or a whole store."""
     with reported():
-        key = parse_ed25519_vkey(log_key)
+        key = parse_ed25519_vkey(log_key_text(log_key))
         if proof is not None and entry is not None:
             parsed, signed = verify_tlog_proof(proof.read_text(), entry.read_bytes(), key)
             size = signed.checkpoint.size

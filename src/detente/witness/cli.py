@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from detente.shell import reported
+from detente.shell import LOG_KEY_HELP, log_key_text, reported
 from detente.witness.home import WitnessHome
 
 app = typer.Typer(no_args_is_help=True, help="A C2SP tlog-witness: cosigns consistent checkpoints only.")
@@ -23,12 +23,10 @@ def init(directory: DirOption, name: Annotated[str, typer.Option(help="The witne
 
 
 @app.command()
-def trust(
-    directory: DirOption, log_key: Annotated[str, typer.Argument(help="The log's verifier key.")]
-) -> None:
+def trust(directory: DirOption, log_key: Annotated[str, typer.Argument(help=LOG_KEY_HELP)]) -> None:
     """Trust a log: cosign its checkpoints from now on."""
     with reported():
-        origin = WitnessHome(directory).add_log(log_key)
+        origin = WitnessHome(directory).add_log(log_key_text(log_key))
         typer.echo(f"now witnessing {origin}")
 
 
