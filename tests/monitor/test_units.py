@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,6 +104,45 @@ def test_a_lone_trigger_is_forgotten_and_baseline_frozen_during_episode() -> Non
     assert not state.episodes
     state, _ = detect.step(state, at, _bucket(HC=1.0, R60=5000.0), t)
     assert state.stats["R60"].mean == pytest.approx(300.0, rel=0.2)
+
+
+def _ramp(state: detect.AssetState, minutes: int, t: Tuning) -> tuple[detect.AssetState, list[str]]:
+    """Persistent sources ramping up for ``minutes`` on a site of 300/min, 30 of them persistent."""
+    at = datetime(2026, 6, 14, 7, tzinfo=UTC)
+    opened = []
+    for i in range(minutes * 6):
+        share = min(i / (minutes * 6 / 2), 1.0)  # up over the first half, then steady
+        extra = 5000.0 * share
+        sources = 400.0 * share
+        b = _bucket(R60=300.0 + extra, PV60=30.0 + extra, PC=sources)
+        state, events = detect.step(state, at + timedelta(seconds=10 * i), b, t)
+        opened += [e.family for e in events if e.action == "open"]
+    return state, opened
+
+
+def test_a_slow_distributed_flood_cannot_teach_the_baseline_to_accept_it() -> None:
+    t = Tuning()
+    # a noisy past (a flash crowd an hour ago): the volume bar stands far above the usual 300/min
+    usual = detect.initial(300.0)
+    noisy = replace(usual, stats={**usual.stats, "R60": detect.Stat(300.0, 90_000.0)})
+    _, opened = _ramp(noisy, 40, t)
+    assert opened == ["dflood"]
+    # with the pause capped at zero buckets the baselines chase the ramp, as they used to, and it is missed
+    _, unguarded = _ramp(noisy, 40, replace(t, suspect_buckets=0))
+    assert unguarded == []
+
+
+def test_baselines_learn_again_once_a_persistent_surge_outlasts_the_pause() -> None:
+    t = replace(Tuning(), suspect_buckets=30)
+    state = detect.initial(300.0)
+    at = datetime(2026, 6, 14, tzinfo=UTC)
+    calm = _bucket(PV60=200.0, PC=20.0)  # twenty steady sources, site volume as usual: no trigger
+    for i in range(30):
+        state, _ = detect.step(state, at + timedelta(seconds=10 * i), calm, t)
+    assert state.suspect == 30
+    assert state.stats["PV60"].mean == 0.0  # paused for the first thirty buckets...
+    state, _ = detect.step(state, at + timedelta(seconds=300), calm, t)
+    assert state.stats["PV60"].mean > 0.0  # ...then learning again: the fleet becomes the normal
 
 
 @settings(max_examples=30)

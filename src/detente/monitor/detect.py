@@ -17,6 +17,13 @@ baseline that it is normal):
 
 An episode opens after ``confirm_buckets`` triggering buckets in a row and closes after ``gap_buckets``
 without a trigger. Its times are bucket starts (datetimes) so the kernel needs no calendar.
+
+Baselines also stop learning while persistent sources surge without (yet) lifting site volume over its
+bar: a distributed flood that ramps up over many minutes would otherwise raise the bar as fast as it
+climbs, and never cross it (a 410-source flood of the development seed 101 did exactly that). A flash
+crowd brings no persistent sources, so the site still learns from it. The pause lasts at most
+``suspect_buckets`` in a row, so a lasting benign change (a new monitoring fleet) cannot freeze the
+baselines for good.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ class AssetState:
     seen: int = 0
     stats: dict[str, Stat] = field(default_factory=lambda: {m: Stat() for m in METRICS})
     episodes: dict[str, Episode] = field(default_factory=dict)
+    suspect: int = 0  # buckets in a row with a surge of persistent sources
 
 
 def initial(requests_per_minute: float | None) -> AssetState:
@@ -88,18 +96,22 @@ def initial(requests_per_minute: float | None) -> AssetState:
     return AssetState(seen=10**9, stats=stats)
 
 
+def persistent_surge(state: AssetState, b: dict[str, float], t: Tuning) -> bool:
+    """Many persistent sources, their requests far above the baseline's persistent volume."""
+    s = state.stats
+    pv_excess = b["PV60"] - s["PV60"].mean
+    return (
+        state.seen >= t.warmup_buckets
+        and b["PC"] >= t.dflood_min_sources
+        and pv_excess >= max(t.dflood_min_rpm, t.dflood_share * s["R60"].mean)
+    )
+
+
 def triggers(state: AssetState, b: dict[str, float], t: Tuning) -> dict[str, bool]:
     """Which families this bucket triggers (``b`` holds the bucket's window values)."""
     s = state.stats
-    warm = state.seen >= t.warmup_buckets
     base_r = s["R60"].mean
-    pv_excess = b["PV60"] - s["PV60"].mean
-    dflood = (
-        warm
-        and b["PC"] >= t.dflood_min_sources
-        and pv_excess >= max(t.dflood_min_rpm, t.dflood_share * base_r)
-        and b["R60"] >= base_r + t.volume_sigmas * s["R60"].sigma()
-    )
+    dflood = persistent_surge(state, b, t) and b["R60"] >= base_r + t.volume_sigmas * s["R60"].sigma()
     scan_bar = max(t.scan_min, s["M60"].mean + t.sigmas * s["M60"].sigma())
     logins = b["F60"] + b["OK60"]
     ratio = b["F60"] / logins if logins else 0.0
@@ -136,10 +148,12 @@ def step(state: AssetState, at: datetime, b: dict[str, float], t: Tuning) -> tup
         elif ep is not None and not ep.confirmed:
             del episodes[family]  # a lone trigger that was not confirmed is forgotten
     stats = state.stats
-    if not episodes and not any(fired.values()):
+    suspect = state.suspect + 1 if persistent_surge(state, b, t) else 0
+    waiting = 0 < suspect <= t.suspect_buckets
+    if not episodes and not any(fired.values()) and not waiting:
         alpha = 1 - math.exp(-BUCKET_SECONDS / t.halflife_s * (1 if state.seen > 30 else 20))
         stats = {m: stats[m].update(b[m], alpha) for m in METRICS}
-    return AssetState(state.seen + 1, stats, episodes), events
+    return AssetState(state.seen + 1, stats, episodes, suspect), events
 
 
 def _extend(ep: Episode | None, at: datetime) -> Episode:

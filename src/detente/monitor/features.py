@@ -36,6 +36,7 @@ class Tuning:
     dflood_min_rpm: float = 100.0
     dflood_share: float = 0.5  # persistent excess must be half the baseline volume or more
     volume_sigmas: float = 4.0
+    suspect_buckets: int = 180  # baselines wait at most this long (30 min) while persistent sources surge
     scan_min: float = 20.0  # missing paths and probes per minute, site-wide
     scan_source_min: int = 15  # one source with this many distinct missing paths in 300 s
     login_min: float = 5.0  # failed logins per minute, site-wide
