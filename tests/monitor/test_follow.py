@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from typer.testing import CliRunner
 
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
+from detente.monitor.cli import app
 from detente.monitor.engine import Engine
 from detente.monitor.follow import FollowLoop
 from detente.monitor.formats import resolve
@@ -81,3 +83,10 @@ def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:
         fh.write(b"four\n")
     assert f.poll() == b"four\n"
     f.close()
+
+
+def test_follow_refuses_a_missing_assets_file_with_one_line_and_exit_78(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["follow", str(tmp_path / "access.log"), "--assets", "none.toml"])
+    assert result.exit_code == 78
+    assert "cannot read assets file none.toml" in result.output
+    assert "Traceback" not in result.output

@@ -165,6 +165,13 @@ def test_assets_refuse_bad_config() -> None:
         parse_assets('[[asset]]\nname = "a"\n[[asset]]\nname = "a"\n')
     with pytest.raises(ConfigError, match="TOML"):
         parse_assets("[[asset")
+    with pytest.raises(ConfigError, match="unknown key 'allow_file'"):  # a typo must not allow nothing
+        parse_assets('[[asset]]\nname = "a"\nallow_file = ["ours.txt"]\n')
+    with pytest.raises(ConfigError, match="expect: unknown key 'requests_per_hour'"):
+        parse_assets('[[asset]]\nname = "a"\n[asset.expect]\nrequests_per_hour = 5\n')
+    with pytest.raises(ConfigError, match="ISO 3166-1 alpha-2"):
+        parse_assets('[[asset]]\nname = "a"\nparty = "Russia"\n')
+    assert parse_assets('[[asset]]\nname = "a"\nparty = "RU"\n')[0].party == "RU"
 
 
 GOOGLEBOT = {  # the shape of https://developers.google.com/static/search/apis/ipranges/googlebot.json

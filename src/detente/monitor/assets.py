@@ -94,12 +94,23 @@ def range_file(text: str, origin: str) -> list[str]:
         ) from exc
 
 
+ASSET_KEYS = frozenset(
+    {"name", "party", "kind", "hosts", "login_paths", "login_methods", "login_failure_status",
+     "trusted_proxies", "allow", "allow_files", "expect"}
+)  # fmt: skip
+EXPECT_KEYS = frozenset({"requests_per_minute", "sources_per_minute"})
+
+
 def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
     where = f"asset #{index + 1}"
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: a name is required")
     where = f"asset {name!r}"
+    _known(raw, ASSET_KEYS, where)  # a misspelt key (say `allow_file`) must not quietly do nothing
+    party = raw.get("party", "ZZ")
+    if not isinstance(party, str) or len(party) != 2 or not (party.isascii() and party.isupper()):
+        raise ConfigError(f'{where}: party must be an ISO 3166-1 alpha-2 code such as "RU", not {party!r}')
     kind = raw.get("kind", "state-agency")
     if kind not in ASSET_KINDS:
         raise ConfigError(f"{where}: kind must be one of {', '.join(ASSET_KINDS)}, not {kind!r}")
@@ -109,9 +120,10 @@ def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ConfigError(f"{where}: expect must be a table")
+    _known(expect, EXPECT_KEYS, f"{where}: expect")
     return Asset(
         name=name,
-        party=str(raw.get("party", "ZZ")),
+        party=party,
         kind=kind,
         hosts=tuple(h.lower() for h in _strings(raw, "hosts", (), where)),
         login_paths=_strings(raw, "login_paths", ("/login",), where),
@@ -124,6 +136,12 @@ def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
             sources_per_minute=_number(expect, "sources_per_minute", where),
         ),
     )
+
+
+def _known(raw: dict[str, Any], keys: frozenset[str], where: str) -> None:
+    unknown = sorted(set(raw) - keys)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are {', '.join(sorted(keys))}")
 
 
 def _number(raw: dict[str, Any], key: str, where: str) -> float | None:

@@ -103,17 +103,26 @@ def follow_cmd(
     from_start: Annotated[bool, typer.Option(help="read the file from its start")] = False,
 ) -> None:
     """Follow a growing log; print each alert as one JSON line as soon as it is confirmed."""
-    chosen = _assets(assets)
-    scanner = Scanner(Parser(resolve(fmt), chosen, timezone), Engine(chosen, load()))
+    try:
+        chosen = _assets(assets)
+        scanner = Scanner(Parser(resolve(fmt), chosen, timezone), Engine(chosen, load()))
+    except DetenteError as exc:
+        _fail(exc)
+        return
 
     def alert(a: dict[str, object]) -> None:
         print(json.dumps(a), flush=True)
 
+    reading = "from its start" if from_start else "from its end (--from-start reads what is already there)"
+    waiting = "" if log.exists() else "; it does not exist yet: waiting for it"
+    console.print(f"following {log} {reading}{waiting}; Ctrl-C stops", highlight=False)
     loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert)
     try:
         loop.run(time.sleep)
     except KeyboardInterrupt:
         return
+    except DetenteError as exc:
+        _fail(exc)
 
 
 @app.command("report")

@@ -27,13 +27,14 @@ import datetime as dt
 import ipaddress
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from detente.errors import ConfigError, MalformedError
+from detente.errors import ConfigError, DetenteError, MalformedError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TOR_GEOIP = Path("/usr/share/tor/geoip")
@@ -85,7 +86,8 @@ def _data_lines(path: Path) -> Iterator[list[str]]:
                 if row:
                     yield row
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        hint = " (Debian: apt-get install tor-geoipdb)" if path in (TOR_GEOIP, TOR_GEOIP6) else ""
+        raise ConfigError(f"cannot read {path}: {exc.strerror}{hint}") from exc
 
 
 def _v6_range(lo_text: str, hi_text: str) -> tuple[int, int]:
@@ -220,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--geoip6", type=Path, default=TOR_GEOIP6)
     b.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
-    meta = build(args.asn_folder, args.out, args.geoip, args.geoip6)
+    try:
+        meta = build(args.asn_folder, args.out, args.geoip, args.geoip6)
+    except DetenteError as exc:  # one line, never a traceback (apt-get install tor-geoipdb, say)
+        print(f"error: {exc}", file=sys.stderr)
+        return 78
     print(json.dumps(meta, indent=2))
     return 0
 
