@@ -177,10 +177,12 @@ def restore(
     backup_file: Annotated[Path, typer.Argument(help="A file written by `detente log backup`.")],
     force: Annotated[bool, typer.Option(help="Replace the log's current contents.")] = False,
 ) -> None:
-    """Restore a backup into the log's store; an outdated backup then fails closed on open."""
+    """Restore a backup into the log's store; an outdated backup is refused before anything is replaced."""
     with reported():
         home = LogHome(directory)
-        source = Log.open(open_store(str(backup_file)), home.verifier())
+        # checked against the published checkpoint first: a backup older than what was published is a
+        # rollback (ForkError, exit 3), refused while the store still holds the newer log
+        source = Log.open(open_store(str(backup_file)), home.verifier(), published=home.published)
         target = home.store()
         try:
             if force:
