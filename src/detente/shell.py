@@ -34,7 +34,7 @@ EXIT_CODES: list[tuple[type[DetenteError], int]] = [
     (ConfigError, 78),
 ]
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long (docs/cli.md)
 
 
 def exit_code(error: DetenteError) -> int:

@@ -113,3 +113,8 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
     assert code == 78
     assert "detente log init" in out
     assert "Traceback" not in out
+    code, out = detente("init", "--dir", tmp_path / "registry")
+    assert code == 0, out
+    code, out = detente("log", "tiles", "--dir", tmp_path / "registry", tmp_path / "tiles")
+    assert code == 78
+    assert f"its log is {tmp_path / 'registry' / 'log'}" in out

@@ -39,7 +39,7 @@ from .score import score_files
 from .terminal import summary
 
 app = typer.Typer(no_args_is_help=True, help="Find mass attacks in web logs; attribute to territory.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # errors and notes are one line each
 
 AssetsOpt = Annotated[Path | None, typer.Option("--assets", help="assets TOML file")]
 FormatOpt = Annotated[str, typer.Option("--format", help="common, combined, json, or a log format string")]

@@ -61,9 +61,11 @@ class LogHome:
         try:
             data = json.loads((self.path / "config.json").read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ConfigError(
-                f"{self.path} is not a log folder: run `detente log init --dir {self.path}`"
-            ) from exc
+            if (self.path / "log" / "config.json").exists():  # a registry's folder: its log is inside
+                hint = f"this is a registry's folder; its log is {self.path / 'log'}"
+            else:
+                hint = f"run `detente log init --dir {self.path}`"
+            raise ConfigError(f"{self.path} is not a log folder: {hint}") from exc
         return {"origin": data["origin"], "database": data.get("database")}
 
     def database_url(self) -> str:
