@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from typer.testing import CliRunner
 
+from detente.registry.cli import app
 from detente.service.app import create_app
 from detente.service.operator import operator_signature
 from detente.statements.keys import SigningKey
+from detente.tlog.home import write_secret
 from tests.accords.world import PartyKeys
 from tests.httpserver import serve
 from tests.service.scene import scene
@@ -38,3 +41,22 @@ def test_only_the_operator_registers_a_first_keyset(tmp_path: Path, store_url: s
             again = http.post("/v1/operator/parties", content=body, headers=signed)
             assert again.status_code == 409, "a party is registered once; later versions are root-signed"
             assert "DE" in http.get("/v1/parties").text
+
+
+def test_the_operator_registers_a_party_from_the_command_line(tmp_path: Path, store_url: str) -> None:
+    with scene(tmp_path, store_url, record=False) as s, serve(create_app(s.service)) as url:
+        keyset = tmp_path / "de-keyset.json"
+        keyset.write_bytes(PartyKeys.make("DE").keyset(s.clock.text()).envelope.encode() + b"\n")
+        impostor, operator = tmp_path / "impostor.key", tmp_path / "notary.key"
+        write_secret(impostor, SigningKey.generate(lambda n: bytes(range(n))).to_file().decode())
+        write_secret(operator, s.service.registry.notary.to_file().decode())
+        command = ["party", "register", str(keyset), "--registry", url, "--operator-key"]
+        refused = CliRunner().invoke(app, [*command, str(impostor)])
+        assert refused.exit_code == 65, refused.output
+        assert "only the operator" in refused.output
+        missing = CliRunner().invoke(app, ["party", "register", str(keyset), "--registry", url])
+        assert missing.exit_code == 78
+        done = CliRunner().invoke(app, [*command, str(operator)])
+        assert done.exit_code == 0, done.output
+        assert "registered at index" in done.output
+        assert "DE" in s.service.read(lambda reg: reg.projection.keysets)

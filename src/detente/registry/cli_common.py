@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConflictError
+from detente.errors import ConfigError, ConflictError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes
@@ -29,7 +30,7 @@ from detente.statements.keysets import keyset_body, sign_keyset
 from detente.statements.statement import Statement
 from detente.tlog.home import read_secret, write_secret
 
-from .client import RegistryClient, Submitted, connect
+from .client import HttpClient, RegistryClient, Submitted, connect
 from .core import Registry
 from .home import RegistryHome, utc_now
 
@@ -203,11 +204,28 @@ def keys_collect(files: list[Path], out_file: Annotated[Path, typer.Option("--ou
 
 
 @party_app.command("register")
-def party_register(envelope: Path, directory: Dir = DEFAULT_DIR) -> None:
+def party_register(
+    envelope: Path,
+    directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+    operator_key: Annotated[
+        Path | None,
+        typer.Option(help="With --registry: the operator's notary key file (DIR/notary.key)."),
+    ] = None,
+) -> None:
     """Register a party's first, self-signed keyset (the operator's trust-on-first-use act, public)."""
-    with reported(), _open(directory) as reg:
-        receipt = reg.submit(envelope.read_bytes(), register=True)
-        out.print(f"registered at index {receipt.index}")
+    with reported():
+        data = envelope.read_bytes()
+        index: int | None
+        if registry is None:
+            with _open(directory) as reg:
+                index = reg.submit(data, register=True).index
+        else:
+            if operator_key is None:
+                raise ConfigError("registering over --registry needs --operator-key (the notary key file)")
+            with httpx.Client(base_url=registry.rstrip("/"), timeout=60) as http:
+                index = HttpClient(http).register(data, _keys([operator_key])[0]).index
+        out.print(f"registered at index {index}")
 
 
 @app.command("submit")

@@ -31,8 +31,9 @@ from detente.registry.bundle import build_bundle
 from detente.registry.core import Registry
 from detente.registry.entry import LogEntry
 from detente.registry.home import RegistryHome
-from detente.statements.canonical import format_time, parse_time
+from detente.statements.canonical import b64e, format_time, parse_time
 from detente.statements.dsse import Envelope
+from detente.statements.keys import SigningKey
 from detente.statements.statement import Statement, open_statement
 
 
@@ -185,6 +186,15 @@ def problem_error(answer: httpx.Response) -> DetenteError:
     return kind(detail)
 
 
+OPERATOR_CONTEXT = b"detente-operator-v1\n"
+
+
+def operator_signature(key: SigningKey, body: bytes) -> str:
+    """The ``Detente-Operator`` header for ``body``: the notary key's signature over a fixed prefix and
+    the exact body (the prefix keeps it from ever passing for a statement or a decision)."""
+    return b64e(key.sign(OPERATOR_CONTEXT + body))
+
+
 class HttpClient:
     """A registry service reached over its JSON API (``docs/service.md``)."""
 
@@ -236,6 +246,13 @@ class HttpClient:
         if value.get("status") == "pending":
             return Submitted(st.sid, st.kind, None)
         return Submitted(str(value["sid"]), str(value["kind"]), int(value["index"]), value.get("decision"))
+
+    def register(self, envelope: bytes, operator: SigningKey) -> Submitted:
+        """Register a party's first keyset, as the operator (``POST /v1/operator/parties``)."""
+        headers = {"Detente-Operator": operator_signature(operator, envelope)}
+        value = self._check(lambda: self.http.post("/v1/operator/parties", content=envelope, headers=headers))
+        answer = value.json()
+        return Submitted(str(answer["sid"]), str(answer["kind"]), int(answer["index"]))
 
     def statement(self, sid: str) -> Statement:
         value = self._json(f"/v1/statements/{quote(sid, safe='')}")

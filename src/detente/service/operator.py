@@ -18,18 +18,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from detente.errors import ConflictError, VerificationError
+from detente.registry.client import OPERATOR_CONTEXT as CONTEXT
+from detente.registry.client import operator_signature
 from detente.registry.core import Receipt
 from detente.registry.core import Request as Submission
 from detente.service.core import RegistryService
-from detente.statements.canonical import b64e
-from detente.statements.keys import SigningKey
 
-CONTEXT = b"detente-operator-v1\n"
-
-
-def operator_signature(key: SigningKey, body: bytes) -> str:
-    """The header value an operator sends with ``body`` (for the CLI and tests)."""
-    return b64e(key.sign(CONTEXT + body))
+__all__ = ["CONTEXT", "operator_router", "operator_signature"]
 
 
 def operator_router(service: RegistryService) -> APIRouter:
