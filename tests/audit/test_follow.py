@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -119,3 +120,15 @@ def test_the_audit_command_reports_alarms_with_exit_code_3(tmp_path: Path) -> No
         second = runner.invoke(detente_app, args)
     assert second.exit_code == 3
     assert "ALARM" in second.output
+
+
+def test_an_unreachable_registry_is_unavailable_not_an_alarm(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    result = CliRunner().invoke(
+        detente_app, ["audit", url, "--log-key", KEY.vkey, "--state", str(tmp_path / "a")]
+    )
+    assert result.exit_code == 75, result.output
+    assert "unavailable:" in result.output
+    assert "ALARM" not in result.output

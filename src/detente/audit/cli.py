@@ -17,6 +17,7 @@ from detente.statements.keys import PublicKey
 from detente.tlog.note import parse_ed25519_vkey
 
 ALARM_EXIT = 3
+UNAVAILABLE_EXIT = 75  # EX_TEMPFAIL: the registry could not be reached; nothing is known against it
 
 
 def audit_command(
@@ -47,12 +48,16 @@ def audit_command(
                     report = auditor.step()
                     for alarm in report.alarms:
                         err.print(f"[bold red]ALARM:[/] {alarm}", highlight=False)
+                    if report.unavailable is not None:
+                        err.print(f"[yellow]unavailable:[/] {report.unavailable}; try again", highlight=False)
                     typer.echo(
                         f"size {report.size}: {report.new_entries} new entries, {len(report.alarms)} alarms"
                     )
                     if not follow:
                         if report.alarms:
                             raise typer.Exit(ALARM_EXIT)
+                        if report.unavailable is not None:
+                            raise typer.Exit(UNAVAILABLE_EXIT)
                         return
                     time.sleep(interval)
         finally:

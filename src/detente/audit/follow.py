@@ -1,6 +1,8 @@
 """One audit step against a registry: checkpoint, consistency, entries, rebuilt root, projection check.
 
-Every disagreement is an :class:`Alarm`, not an exception: an auditor's job is to report what it saw.
+Every disagreement is an alarm, not an exception: an auditor's job is to report what it saw. A registry
+that cannot be reached, or answers with an HTTP error, is *unavailable*, which is reported apart: it
+proves nothing against the log (a network fault looks the same), and the next step tries again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Report:
     size: int
     new_entries: int
     alarms: tuple[str, ...] = ()
+    unavailable: str | None = None  # why nothing could be fetched this step
 
 
 @dataclass
@@ -49,7 +52,9 @@ class Auditor:
         self.alarms = []
         try:
             new = self._step()
-        except (DetenteError, httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:  # nothing was accepted from this step: the mirror is as it was
+            return Report(self.mirror.size, 0, (), f"{type(exc).__name__}: {exc}")
+        except (DetenteError, ValueError) as exc:
             self.alarms.append(f"{type(exc).__name__}: {exc}")
             new = 0
         return Report(self.mirror.size, new, tuple(self.alarms))
