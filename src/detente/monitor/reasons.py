@@ -28,8 +28,9 @@ def reasons(kind: str, table: pl.DataFrame, rows: pl.DataFrame, span: timedelta)
         missing = int(rows["miss"].sum())
         probes = int(rows["probe"].sum())
         out.append(
-            f"{missing} requests for distinct missing paths and {probes} requests for known probe "
-            "paths (configuration files, admin consoles), far above this site's normal rate."
+            f"{missing} requests for distinct missing paths, and {probes} requests for known probe "
+            "paths (configuration files, admin consoles; a probe that was missing counts in both), far "
+            "above this site's normal rate."
         )
     else:
         fails = int(rows["fail"].sum())
