@@ -85,6 +85,21 @@ def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:
     f.close()
 
 
+def test_a_file_that_appears_after_following_starts_is_read_from_its_first_line(tmp_path: Path) -> None:
+    there, later = tmp_path / "there.log", tmp_path / "later.log"
+    there.write_bytes(b"old\n")
+    existing, missing = Follower(there), Follower(later)
+    assert existing.poll() == b""  # what was there before following started is not news
+    assert missing.poll() == b""
+    later.write_bytes(b"first\nsecond\n")  # written in one go, before the next poll
+    with there.open("ab") as fh:
+        fh.write(b"new\n")
+    assert missing.poll() == b"first\nsecond\n"
+    assert existing.poll() == b"new\n"
+    existing.close()
+    missing.close()
+
+
 def test_follow_refuses_a_missing_assets_file_with_one_line_and_exit_78(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["follow", str(tmp_path / "access.log"), "--assets", "none.toml"])
     assert result.exit_code == 78

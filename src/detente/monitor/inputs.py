@@ -91,7 +91,9 @@ class Follower:
 
     ``poll()`` never blocks: it returns the complete new lines since the last call (possibly none).
     Rotation is noticed by a change of inode (rename and recreate) or a size below our offset
-    (copy and truncate); the rest of the old file is read before switching.
+    (copy and truncate); the rest of the old file is read before switching. Lines already in the file
+    when following starts are skipped unless ``from_start``; a file that does not exist yet is read
+    from its first line once it appears (as ``tail -F`` does): every line in it is new.
     """
 
     path: Path
@@ -99,6 +101,7 @@ class Follower:
     _fh: BinaryIO | None = None
     _inode: int = -1
     _rest: bytes = b""
+    _polled: bool = False
 
     def _open(self, at_end: bool) -> None:
         try:
@@ -113,7 +116,9 @@ class Follower:
     def poll(self) -> bytes:
         """New complete lines, as one bytes chunk."""
         if self._fh is None:
-            self._open(at_end=not self.from_start and self._inode == -1)
+            # only the file found at the first poll is opened at its end: one that appears later is new
+            self._open(at_end=not self.from_start and self._inode == -1 and not self._polled)
+            self._polled = True
             if self._fh is None:
                 return b""
         data = self._fh.read()

@@ -43,9 +43,8 @@ from .incidents import check_evidence, incident_statements
 def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
     """Acts as ``views.act_json`` gives them, whether read from a folder or from a service."""
     table = Table(title=title)
-    for column in ("index", "issued", "received", "kind", "party", "to"):
-        table.add_column(column)
-    table.add_column("ref", overflow="fold")  # a narrow terminal folds an id onto two lines, never cuts it
+    for column in ("index", "issued", "received", "kind", "party", "to", "ref"):
+        table.add_column(column, overflow="fold")  # a narrow terminal folds a date or an id, never cuts it
     for a in rows:
         table.add_row(
             str(a["index"]), a["issued"], a["received"], a["kind"], a["party"], a["counterparty"] or "",
@@ -63,7 +62,7 @@ def status(
         table = Table(title=f"exchanges (log size {reg.size()})")
         table.add_column("xid", min_width=32, no_wrap=True)  # copied into the next command: never cut
         for column in ("from", "to", "phase", "deadline"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for ex in reg.exchanges():
             if xid is None or ex["xid"] == xid:
                 table.add_row(ex["xid"], ex["originator"], ex["responder"], ex["phase"], ex["deadline"])
