@@ -65,7 +65,8 @@ def test_a_registry_made_by_detente_init_or_example_is_served_as_it_is(tmp_path:
 def test_the_store_is_described_without_its_password(tmp_path: Path) -> None:
     home = ServiceHome(tmp_path)
     text = describe_store("postgresql://user:s3cret@db.example:5433/detente?schema=x", home)
-    assert text == "PostgreSQL db.example:5433/detente"
+    assert text == "PostgreSQL db.example:5433/detente, schema x"
+    assert describe_store("postgresql://db.example/detente", home) == "PostgreSQL db.example/detente"
     assert describe_store(None, home).startswith("SQLite ")
 
 

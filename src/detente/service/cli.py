@@ -11,7 +11,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import typer
 
@@ -29,7 +29,9 @@ def describe_store(url: str | None, home: ServiceHome) -> str:
     if not url:
         return f"SQLite {home.log_home.path / 'log.db'}"
     parts = urlsplit(url)
-    return f"PostgreSQL {parts.hostname or 'localhost'}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    schema = parse_qs(parts.query).get("schema", [""])[0]
+    where = f"{parts.hostname or 'localhost'}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return f"PostgreSQL {where}" + (f", schema {schema}" if schema else "")
 
 
 def load_example(service: RegistryService) -> int:
