@@ -157,6 +157,20 @@ def test_oversized_and_malformed(w: World) -> None:
     refused(reg, sign_envelope("text/plain", b"{}", [fm]).encode(), MalformedError, "unknown payloadType")
 
 
+def test_a_hostile_statement_fails_only_itself_never_its_batch(w: World) -> None:
+    stranger = PartyKeys.make("ZZ").minister  # no keys registered: anyone on the internet
+    # more digits than int() takes (a ValueError of its own), under a real payload type
+    huge = b'{"n":' + b"9" * 4400 + b"}"
+    poison = sign_envelope(payload_type("declaration"), huge, [stranger]).encode()
+    m1, _, doc = w.offer("RU", "US", "beside the poison")
+    size = w.registry.log.size
+    results = w.registry.submit_batch([Request(poison), Request(m1.envelope.encode(), (doc,))])
+    assert isinstance(results[0], MalformedError)
+    assert "outside the safe range" in str(results[0])
+    assert not isinstance(results[1], DetenteError), results[1]
+    assert w.registry.log.size == size + 1, "the honest offer beside it landed, and only it"
+
+
 def test_decisions_and_first_keysets_come_only_from_the_operator(w: World) -> None:
     body = {"xid": "0" * 32, "offer": "0" * 64, "outcome": "aborted", "accept": None, "request": None}
     fake = acts.Authority("notary.test", (w.parties["RU"].minister,)).sign("decision", w.clock.text(), body)

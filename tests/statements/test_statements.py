@@ -79,7 +79,16 @@ def test_envelope_refuses_duplicate_key_ids_and_bad_shapes() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b'{"a":1,"a":2}', b'{"a":1.5}', b'{"a":NaN}', b"\xff", b'{"b":1,"a":2}', b'{"a": 1}', b"[" * 5000],
+    [
+        b'{"a":1,"a":2}',
+        b'{"a":1.5}',
+        b'{"a":NaN}',
+        b"\xff",
+        b'{"b":1,"a":2}',
+        b'{"a": 1}',
+        b"[" * 5000,
+        b"[" + b"9" * 4400 + b"]",
+    ],
 )
 def test_strict_canonical_parsing(data: bytes) -> None:
     with pytest.raises(MalformedError):

@@ -26,9 +26,8 @@ from detente.accords.exchange import Phase
 from detente.accords.projection import Projection
 from detente.errors import ConflictError, DetenteError, InputError, NotFoundError, TamperError
 from detente.statements.canonical import format_time, sha256_hex
-from detente.statements.dsse import Envelope
 from detente.statements.keys import SigningKey
-from detente.statements.statement import Statement, open_statement, sign_statement
+from detente.statements.statement import Statement, read_statement, sign_statement
 
 from .entry import BlobStore, LogEntry, MemoryBlobs
 
@@ -297,7 +296,7 @@ def _open(request: Request) -> Statement:
         st = request.opened()
         if st.envelope.encode() == request.envelope.removesuffix(b"\n"):
             return st
-    return open_statement(Envelope.decode(request.envelope))
+    return read_statement(request.envelope)
 
 
 def blob_digest(data: bytes) -> str:

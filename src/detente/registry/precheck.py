@@ -7,7 +7,7 @@ holds the GIL, so threads gave nothing, measured in docs/performance.md), while 
 earlier statements. The writer keeps every decision.
 
 Invariants:
-- :func:`open_request` does exactly the writer's first step (``open_statement(Envelope.decode(...))``),
+- :func:`open_request` does exactly the writer's first step (:func:`read_statement`),
   with the same result or refusal, and verifies each signature whose key id is in the keys it is given,
   remembering each outcome, with the key, in the envelope (:meth:`Envelope.check_signatures`). It
   decides nothing about authority.
@@ -33,9 +33,8 @@ from dataclasses import replace
 from functools import partial
 
 from detente.errors import InputError
-from detente.statements.dsse import Envelope
 from detente.statements.keys import PublicKey
-from detente.statements.statement import Statement, open_statement
+from detente.statements.statement import Statement, read_statement
 
 from .core import Request
 
@@ -50,7 +49,7 @@ def open_request(envelope: bytes, keys: Keys) -> Statement:
     Raises:
         InputError: what the writer's first step would raise for these bytes.
     """
-    st = open_statement(Envelope.decode(envelope))
+    st = read_statement(envelope)
     st.envelope.check_signatures(keys)
     return st
 

@@ -84,6 +84,10 @@ def _refuse_float(text: str) -> NoReturn:
 
 
 def _safe_int(text: str) -> int:
+    # length first: int() of a long digit string costs quadratic time, and past 4300 digits raises a
+    # ValueError of its own; no safe integer has more than 16 digits and a sign
+    if len(text) > 17:
+        raise MalformedError(f"JSON integer {text[:20]}... is outside the safe range of RFC 8785")
     value = int(text)
     if not -MAX_SAFE <= value <= MAX_SAFE:
         raise MalformedError(f"JSON integer {text[:20]}... is outside the safe range of RFC 8785")
@@ -120,7 +124,7 @@ def _parse(data: bytes, what: str) -> tuple[Any, bool]:
         )
     except MalformedError as exc:
         raise MalformedError(f"{what}: {exc}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError among them
         raise MalformedError(f"{what} is not valid JSON: {exc}") from exc
     return value, bmp
 

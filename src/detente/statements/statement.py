@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from detente.errors import MalformedError, TooLargeError
+from detente.errors import InputError, MalformedError, TooLargeError
 from detente.statements.canonical import canonical, parse_canonical, parse_time, sha256_hex
 from detente.statements.dsse import Envelope, sign_envelope
 from detente.statements.keys import SigningKey
@@ -75,6 +75,25 @@ def sign_statement(
     """Build, sign and return a statement (signing is local: no network, no clock)."""
     payload = make_payload(kind, party, issued, body)
     return open_statement(sign_envelope(payload_type(kind), payload, keys))
+
+
+def read_statement(data: bytes) -> Statement:
+    """Decode envelope bytes and open their statement: what a registry does first with a submission.
+
+    Any failure is this input's refusal, never the caller's crash: the parsers raise
+    :class:`MalformedError` for everything they know of, and anything else they let through (a bug of
+    theirs or of a library, met on hostile bytes) is refused as malformed too, so that one submission
+    can never fail the others of its batch.
+
+    Raises:
+        InputError: the bytes are not an acceptable statement.
+    """
+    try:
+        return open_statement(Envelope.decode(data))
+    except InputError:
+        raise
+    except Exception as exc:  # opening is stateless: refusing is always safe
+        raise MalformedError(f"the statement cannot be read ({type(exc).__name__})") from exc
 
 
 def open_statement(envelope: Envelope) -> Statement:
