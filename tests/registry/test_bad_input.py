@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -169,6 +172,28 @@ def test_a_hostile_statement_fails_only_itself_never_its_batch(w: World) -> None
     assert "outside the safe range" in str(results[0])
     assert not isinstance(results[1], DetenteError), results[1]
     assert w.registry.log.size == size + 1, "the honest offer beside it landed, and only it"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda t: t["letters"][0].pop("text"), r"terms.letters\[0\] lacks text"),
+        (lambda t: t["letters"][0].update(clauses=5), "clauses"),
+        (lambda t: t["letters"][0].update(clauses=[{}]), "clauses"),
+        (lambda t: t["letters"][0].update(clauses=["<script>"]), "clauses"),
+        (lambda t: t.update(notice_days=True), "notice_days"),
+        (lambda t: t["letters"].pop(), "letters"),
+        (lambda t: t["letters"][1]["addressee"].update(party="FR"), "addressed to the other party"),
+    ],
+)
+def test_a_terms_document_that_does_not_hold_two_proper_letters_is_refused(
+    w: World, change: Callable[[dict[str, Any]], object], reason: str
+) -> None:
+    terms = json.loads(w.terms("RU", "US"))
+    change(terms)
+    doc = canonical(terms)
+    m1, _, _ = w.offer("RU", "US", f"bad terms {reason}", doc=doc)
+    refused(w.registry, m1.envelope.encode(), InputError, reason, (doc,))
 
 
 def test_decisions_and_first_keysets_come_only_from_the_operator(w: World) -> None:

@@ -12,10 +12,36 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from detente.statements.canonical import canonical, sha256_hex
+from detente.statements.schema import CLAUSE, PARTY, array, compile_schema, integer, nullable, obj, string
 
 from .clauses import clause
 
 TERMS_SCHEMA = "detente.terms/1"
+
+# The terms document as docs/formats.md (section 4) describes it: every field a page or a check reads is
+# there and of its type, so a hostile document is refused when the offer is submitted, never met later.
+_DATE = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_PERSON = obj({"party": string(PARTY), "office": string(max_length=200), "name": string(max_length=200)})
+_LETTER = obj(
+    {
+        "author": _PERSON,
+        "addressee": _PERSON,
+        "place": string(max_length=200),
+        "date": string(_DATE),
+        "form": {"type": "string", "const": "note"},
+        "clauses": array(string(CLAUSE), max_items=32),
+        "condition": nullable(string(CLAUSE)),
+        "text": string(max_length=20_000),
+    }
+)
+TERMS_DOCUMENT = obj(
+    {
+        "schema": {"type": "string", "const": TERMS_SCHEMA},
+        "letters": array(_LETTER, max_items=2, min_items=2, unique=False),
+        "notice_days": integer(0, 36_500),
+    }
+)
+check_terms = compile_schema(TERMS_DOCUMENT)
 
 
 @dataclass(frozen=True)

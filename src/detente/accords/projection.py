@@ -27,7 +27,7 @@ from detente.statements.kinds import SIGNERS
 from detente.statements.statement import Statement
 
 from .exchange import Exchange, apply_act, close_by_counter, open_exchange
-from .letters import TERMS_SCHEMA
+from .letters import TERMS_SCHEMA, check_terms
 from .records import Act, Declaration, Incident, Protest
 
 BlobLookup = Callable[[str], bytes | None]
@@ -38,17 +38,17 @@ def read_terms(document: bytes, originator: str, responder: str) -> tuple[tuple[
     value: Any = parse_canonical(document, "terms document")
     if not isinstance(value, dict) or value.get("schema") != TERMS_SCHEMA:
         raise MalformedError(f"the terms blob is not a {TERMS_SCHEMA} document")
-    letters = value.get("letters")
-    if not isinstance(letters, list) or not all(isinstance(x, dict) for x in letters):
-        raise MalformedError("the terms document needs a list of letters")
-    authors = [letter.get("author", {}).get("party") for letter in letters]
-    if authors != [originator, responder]:
+    try:
+        check_terms(value, "terms")
+    except MalformedError as exc:
+        raise MalformedError(f"the terms document is not valid: {exc}") from exc
+    letters = value["letters"]
+    if [letter["author"]["party"] for letter in letters] != [originator, responder]:
         raise VerificationError("the terms' letters must be by the offeror and the addressee, in that order")
-    clauses = sorted({c for letter in letters for c in letter.get("clauses", [])})
-    notice = value.get("notice_days")
-    if not isinstance(notice, int) or notice < 0:
-        raise MalformedError("the terms document needs notice_days")
-    return tuple(clauses), notice
+    if [letter["addressee"]["party"] for letter in letters] != [responder, originator]:
+        raise VerificationError("each letter of the terms must be addressed to the other party")
+    clauses = sorted({c for letter in letters for c in letter["clauses"]})
+    return tuple(clauses), value["notice_days"]
 
 
 @dataclass
