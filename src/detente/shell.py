@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from detente.errors import (
@@ -49,12 +50,13 @@ def reported() -> Iterator[None]:
         yield
     except DetenteError as error:
         label = "SECURITY" if isinstance(error, SecurityError) else "error"
-        err.print(f"[bold red]{label}:[/] {error}", highlight=False)
+        err.print(f"[bold red]{label}:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(exit_code(error)) from None
     except OSError as error:  # a path the user gave: say which and why, never a traceback
         code, advice = _file_problem(error)
+        path, why = escape(str(error.filename or "file")), escape(str(error.strerror or error))
         err.print(
-            f"[bold red]error:[/] {error.filename or 'file'}: {error.strerror or error}{advice}",
+            f"[bold red]error:[/] {path}: {why}{advice}",
             highlight=False,
         )
         raise typer.Exit(code) from None

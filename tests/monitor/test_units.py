@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
 from detente.errors import ConfigError, MalformedError
 from detente.monitor import SCHEMA, detect
@@ -23,6 +24,7 @@ from detente.monitor.features import Tuning
 from detente.monitor.geodata import compact
 from detente.monitor.output import read_incidents
 from detente.monitor.score import score, score_files
+from detente.monitor.terminal import summary
 
 TRUSTED = NetworkSet(parse_networks(["10.0.0.0/8", "2001:db8:ff::/48"], "test"))
 ADDR = st.ip_addresses(v=4).map(str)
@@ -260,3 +262,25 @@ def test_scorer_counts_matches_sources_and_times() -> None:
 def test_networks_parse_v6() -> None:
     nets = parse_networks(["2001:db8::/32"], "x")
     assert nets == (ipaddress.ip_network("2001:db8::/32"),)
+
+
+def test_the_terminal_summary_prints_a_documents_text_as_it_is() -> None:
+    console = Console(record=True, width=200)
+    hostile = "[/x][link=https://example.org]cec[/link]"
+    doc = {
+        "input": {"lines_read": 1, "lines_parsed": 1, "lines_rejected": 0, "first": "t0", "last": "t1"},
+        "incidents": [
+            {
+                "asset": hostile, "kind": "flood", "start": "s", "end": "e",
+                "requests": {"total": 1, "peak_per_minute": 1}, "sources": {"distinct": 1},
+                "origins": {"countries": [{"key": "[bold]XX", "request_share": 1.0}]},
+                "reasons": ["a reason with [/] in it"],
+            }
+        ],
+        "attribution": {"note": "[dim]data[/]"},
+    }  # fmt: skip
+    summary(doc, console)
+    text = console.export_text()
+    assert hostile in text
+    assert "a reason with [/] in it" in text
+    assert "[dim]data[/]" in text

@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from detente.cli import app
+from detente.errors import ConfigError
 from detente.tlog.home import LogHome
+from detente.tlog.storage.postgres import PostgresStore
 
 runner = CliRunner()
 
@@ -118,3 +120,13 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
     code, out = detente("log", "tiles", "--dir", tmp_path / "registry", tmp_path / "tiles")
     assert code == 78
     assert f"its log is {tmp_path / 'registry' / 'log'}" in out
+
+
+def test_the_log_settings_are_private_and_a_database_password_never_shows(home: Path) -> None:
+    # the settings may hold a PostgreSQL URL with its password: 0600, like the keys
+    assert stat.S_IMODE((home / "config.json").stat().st_mode) == 0o600
+    url = "postgresql://postgres:S3c%zzret@127.0.0.1:5432/test?schema=x"  # the client cannot read it
+    with pytest.raises(ConfigError) as refused:
+        PostgresStore.connect(url)
+    assert "S3c" not in str(refused.value)
+    assert "***" in str(refused.value)

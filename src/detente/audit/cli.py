@@ -8,6 +8,7 @@ from typing import Annotated
 
 import httpx
 import typer
+from rich.markup import escape
 
 from detente.audit.follow import Auditor
 from detente.audit.mirror import Mirror
@@ -47,9 +48,10 @@ def audit_command(
                 while True:
                     report = auditor.step()
                     for alarm in report.alarms:
-                        err.print(f"[bold red]ALARM:[/] {alarm}", highlight=False)
+                        err.print(f"[bold red]ALARM:[/] {escape(alarm)}", highlight=False)
                     if report.unavailable is not None:
-                        err.print(f"[yellow]unavailable:[/] {report.unavailable}; try again", highlight=False)
+                        why = escape(report.unavailable)
+                        err.print(f"[yellow]unavailable:[/] {why}; try again", highlight=False)
                     typer.echo(
                         f"size {report.size}: {report.new_entries} new entries, {len(report.alarms)} alarms"
                     )

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from detente.errors import DetenteError
@@ -51,7 +52,7 @@ def _assets(path: Path | None) -> tuple[Asset, ...]:
 
 
 def _fail(exc: DetenteError) -> None:
-    console.print(f"[red]error:[/] {exc}", highlight=False)
+    console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(exit_code(exc))
 
 
@@ -115,7 +116,7 @@ def follow_cmd(
 
     reading = "from its start" if from_start else "from its end (--from-start reads what is already there)"
     waiting = "" if log.exists() else "; it does not exist yet: waiting for it"
-    console.print(f"following {log} {reading}{waiting}; Ctrl-C stops", highlight=False)
+    console.print(f"following {escape(str(log))} {reading}{waiting}; Ctrl-C stops", highlight=False)
     loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert)
     try:
         loop.run(time.sleep)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -13,7 +14,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
     inp = doc["input"]
     console.print(
         f"[bold]Read[/] {inp['lines_read']:,} lines: {inp['lines_parsed']:,} parsed, "
-        f"{inp['lines_rejected']:,} rejected; log time {inp['first']} to {inp['last']} (UTC)."
+        f"{inp['lines_rejected']:,} rejected; log time {escape(str(inp['first']))} to "
+        f"{escape(str(inp['last']))} (UTC)."
     )
     table = Table(title=f"{len(doc['incidents'])} incident(s)")
     for col in (
@@ -29,12 +31,12 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         table.add_column(col)
     for inc in doc["incidents"]:
         top = inc["origins"]["countries"][0] if inc["origins"]["countries"] else None
-        origin = f"{top['key']} {top['request_share']:.0%}" if top else "-"
-        table.add_row(
-            inc["asset"],
-            inc["kind"],
-            inc["start"],
-            inc["end"],
+        origin = f"{escape(str(top['key']))} {top['request_share']:.0%}" if top else "-"
+        table.add_row(  # a document read by `report` may come from elsewhere: no markup from it
+            escape(str(inc["asset"])),
+            escape(str(inc["kind"])),
+            escape(str(inc["start"])),
+            escape(str(inc["end"])),
             f"{inc['requests']['total']:,}",
             f"{inc['requests']['peak_per_minute']:,}",
             f"{inc['sources']['distinct']:,}",
@@ -42,7 +44,8 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         )
     console.print(table)
     for inc in doc["incidents"]:
-        console.print(f"[bold]{inc['kind']}[/] on {inc['asset']} from {inc['start']}:")
+        kind, asset, start = (escape(str(inc[k])) for k in ("kind", "asset", "start"))
+        console.print(f"[bold]{kind}[/] on {asset} from {start}:")
         for reason in inc["reasons"]:
-            console.print(f"  - {reason}")
-    console.print(f"[dim]Attribution data: {doc['attribution']['note']}[/]")
+            console.print(f"  - {escape(str(reason))}")
+    console.print(f"[dim]Attribution data: {escape(str(doc['attribution']['note']))}[/]")

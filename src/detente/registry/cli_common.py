@@ -41,7 +41,9 @@ incident_app = typer.Typer(no_args_is_help=True, help="Incident reports from the
 app.add_typer(keys_app, name="keys")
 app.add_typer(party_app, name="party")
 app.add_typer(incident_app, name="incident")
-out = Console(soft_wrap=True)  # ids, keys and hashes are copied from the output: never wrapped
+# ids, keys and hashes are copied from the output: never wrapped; and no markup, since what is printed
+# (a statement's summary, a service's answer) may hold brackets that Rich would read as style tags
+out = Console(soft_wrap=True, markup=False, highlight=False)
 
 Dir = Annotated[Path, typer.Option("--dir", help="The registry folder.")]
 KeyFiles = Annotated[list[Path], typer.Option("--key", help="Key file(s) of the signing authority.")]

@@ -89,7 +89,8 @@ class LogHome:
         write_secret(self.path / "log.key", signer.private_key_string + "\n")
         (self.path / "log.vkey").write_text(signer.vkey + "\n", encoding="utf-8")
         config = {"origin": origin, "database": database}
-        (self.path / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        # 0600: a database URL may hold its password
+        write_secret(self.path / "config.json", json.dumps(config, indent=2) + "\n")
         return Log.create(open_store(self.database_url()), signer, self.published)
 
     def store(self) -> LogStore:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -46,6 +46,15 @@ def writer_lock_key(schema: str) -> int:
     )
 
 
+def redact(message: str, url: str) -> str:
+    """``message`` without the password of ``url``, as written or decoded (the client library quotes
+    the part of a connection string it cannot read, which may be the password)."""
+    written = urlsplit(url).netloc.rpartition("@")[0].partition(":")[2]
+    for secret in {written, unquote(written)} - {""}:
+        message = message.replace(secret, "***")
+    return message
+
+
 @dataclass
 class PostgresStore:
     """A log in one PostgreSQL schema."""
@@ -63,7 +72,8 @@ class PostgresStore:
             db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
             db.execute(SCHEMA)
         except psycopg.Error as exc:
-            raise ConfigError(f"cannot open PostgreSQL log (schema {schema}): {exc}") from exc
+            reason = redact(str(exc), url)
+            raise ConfigError(f"cannot open PostgreSQL log (schema {schema}): {reason}") from None
         return cls(schema, db)
 
     def load_checkpoint(self) -> str | None:
