@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -61,3 +63,19 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
     out = run("accept", xid, "--party", "US", "--key", k["us-fm"], "--nonce", str(tmp_path / "nb"),
               "--dir", str(home), code=75)  # fmt: skip
     assert "refused" in out
+
+
+def test_a_registry_is_private_to_its_owner_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)  # the most permissive umask there is
+    try:
+        result = runner.invoke(app, ["init", "--dir", str(tmp_path / "reg")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    home = tmp_path / "reg"
+    folders = [home, *(p for p in home.rglob("*") if p.is_dir())]
+    # no one else may enter the folders, so no file in them can be read or replaced by another user
+    assert all(stat.S_IMODE(f.stat().st_mode) & stat.S_IRWXO == 0 for f in folders), folders
+    assert stat.S_IMODE(home.stat().st_mode) == stat.S_IMODE((home / "log").stat().st_mode) == 0o750
+    secrets = [home / "notary.key", home / "log" / "log.key", home / "log" / "config.json"]
+    assert {stat.S_IMODE(f.stat().st_mode) for f in secrets} == {0o600}

@@ -196,6 +196,28 @@ def test_no_secret_is_ever_served(site: tuple[Scene, httpx.Client]) -> None:
         assert not any(secret in text for secret in secrets), path
 
 
+def test_pages_carry_a_content_policy_and_no_answer_is_sniffed(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    for path in ("/", "/log", "/verify"):
+        page = client.get(path)
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+    api = client.get("/v1/parties")
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers  # JSON runs nothing
+    assert "content-security-policy" not in client.get("/docs").headers  # Swagger UI comes from a CDN
+
+
+def test_a_body_sent_in_chunks_reaches_the_api_whole(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    m1, _, doc = s.offer("RU", "US", "chunked")
+    body = json.dumps(submission(m1, doc)).encode()
+    chunks = iter([body[:100], body[100:]])
+    answer = client.post("/v1/statements", content=chunks, headers={"content-type": "application/json"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sid"] == m1.sid
+
+
 def test_body_and_rate_limits(tmp_path: Path, store_url: str) -> None:
     now = [0.0]
     buckets = TokenBuckets(rate=1.0, burst=3.0, clock=lambda: now[0])
@@ -208,7 +230,11 @@ def test_body_and_rate_limits(tmp_path: Path, store_url: str) -> None:
         big = client.post("/v1/statements", json=submission(m1, doc, b"x" * 4096))
         assert big.status_code == 413
         assert big.json()["type"] == "/problems#too-large"
-        assert [client.get("/checkpoint").status_code for _ in range(2)] == [200, 200]
+        # sent in chunks, with no length declared: still a 413, not a parser's 400
+        chunked = client.post("/v1/statements", content=iter([b'{"envelope": ', b" " * 4096, b"}"]))
+        assert chunked.status_code == 413, chunked.text
+        assert chunked.json()["type"] == "/problems#too-large"
+        assert [client.get("/checkpoint").status_code for _ in range(1)] == [200]
         limited = client.get("/checkpoint")
         assert limited.status_code == 429
         assert limited.headers["retry-after"] == "1"

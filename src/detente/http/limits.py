@@ -91,6 +91,9 @@ class BodyLimit:
             detail = f"request body over {self.max_body} bytes"
             await _send_problem(send, 413, "The request is over a size limit.", detail, "too-large", {})
             return
+        if declared is None:  # chunked (or no body): read it first, so that too much is a plain 413
+            await self._buffered(scope, receive, send)
+            return
         received = 0
 
         async def counted() -> Message:
@@ -102,3 +105,35 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read a body of undeclared length (at most ``max_body`` bytes), then hand it to the app whole.
+
+        Raising from inside ``receive`` (as for a declared length) does not work here: the framework's
+        body parser turns any error while reading into a 400, and a too-large body deserves its 413.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_body:
+                detail = f"request body over {self.max_body} bytes"
+                await _send_problem(send, 413, "The request is over a size limit.", detail, "too-large", {})
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole: Message | None = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        async def replay() -> Message:
+            nonlocal whole
+            if whole is not None:
+                message, whole = whole, None
+                return message
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)

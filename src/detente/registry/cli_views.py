@@ -130,7 +130,7 @@ def example(directory: Dir = Path("var/example")) -> None:
         with _open(directory) as reg:
             record = build_example(reg, os.urandom)
         keys = directory / "keys"
-        keys.mkdir(exist_ok=True)
+        keys.mkdir(exist_ok=True, mode=0o700)
         for party, roles in record.keys.items():
             for role, key in roles.items():
                 write_secret(keys / f"{party}-{role}.key", key.to_file().decode())

@@ -21,7 +21,7 @@ from pathlib import Path
 from detente.errors import ConfigError, TamperError
 from detente.statements.canonical import sha256_hex
 from detente.statements.keys import SigningKey
-from detente.tlog.home import LogHome, read_secret, write_secret
+from detente.tlog.home import PRIVATE_FOLDER, LogHome, read_secret, write_secret
 from detente.tlog.note import Ed25519Verifier
 
 from .core import Registry
@@ -98,7 +98,7 @@ class RegistryHome:
         registry is already here."""
         if self.exists():
             raise ConfigError(f"{self.path} already holds a registry: use it, or choose another --dir")
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
         self.log_home.init(origin, database).close()
         write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())
         (self.path / "registry.json").write_text(json.dumps({"notary": notary_name}) + "\n", encoding="utf-8")

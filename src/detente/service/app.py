@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from detente.http import problems
+from detente.http.headers import SecurityHeaders
 from detente.http.limits import BodyLimit, RateLimit, TokenBuckets
 from detente.http.logapi import log_router
 from detente.registry import views
@@ -48,4 +49,5 @@ def create_app(service: RegistryService, buckets: TokenBuckets | None = None) ->
     app.mount("/static", static_files(), name="static")
     app.add_middleware(BodyLimit, max_body=settings.max_body)
     app.add_middleware(RateLimit, buckets=buckets or TokenBuckets(settings.rate, settings.burst))
+    app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer
     return app

@@ -26,6 +26,10 @@ from detente.tlog.note import Ed25519Verifier, Signer, parse_ed25519_vkey, parse
 from detente.tlog.published import PublishedCheckpoint
 from detente.tlog.storage.port import LogStore, open_store
 
+# A folder holding keys and a log: its owner's (and group's, to read), never anyone else's, whatever the
+# umask; a world-writable folder would let another user replace a verifier key or the settings.
+PRIVATE_FOLDER = 0o750
+
 
 def write_secret(path: Path, text: str) -> None:
     """Write a secret file created with mode 0600 (never world- or group-readable, even briefly)."""
@@ -82,7 +86,7 @@ class LogHome:
 
     def init(self, origin: str, database: str | None = None) -> Log:
         """Create the folder, a new key, and an empty log; refuse if a log is already here."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
         if (self.path / "config.json").exists():
             raise ConfigError(f"{self.path} already holds a log")
         signer = Signer.generate(origin)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detente.errors import ConfigError
-from detente.tlog.home import read_secret, write_secret
+from detente.tlog.home import PRIVATE_FOLDER, read_secret, write_secret
 from detente.tlog.note import (
     ALG_COSIGNATURE_V1,
     Ed25519Verifier,
@@ -30,7 +30,7 @@ class WitnessHome:
 
     def init(self, name: str) -> Signer:
         """Create the folder and a new witness key; refuse if one exists."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
         if (self.path / "witness.key").exists():
             raise ConfigError(f"{self.path} already holds a witness")
         signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
