@@ -10,10 +10,12 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.monitor.assets import parse_assets
+from detente.monitor.assets import default_asset, parse_assets
+from detente.monitor.attribution import load
 from detente.monitor.formats import from_format_string, resolve
 from detente.monitor.inputs import chunks, expand, open_log
 from detente.monitor.parse import Parser
+from detente.monitor.pipeline import scan
 
 LINE = '203.0.113.7 - - [12/Jun/2026:10:00:00 +0200] "GET /a?b=c HTTP/1.1" 200 5 "-" "ua"\n'
 ASSETS = """
@@ -45,6 +47,18 @@ def test_garbage_never_crashes_and_every_line_is_counted(lines: list[str]) -> No
     frame, stats = _parser().parse(data)
     assert stats.read == stats.parsed + stats.rejected
     assert frame.height == stats.parsed >= 1
+
+
+def test_dates_no_server_writes_are_malformed_lines_not_crashes(tmp_path: Path) -> None:
+    dated = [LINE.replace("12/Jun/2026:10:00:00 +0200", t) for t in ("01/Jan/0001:00:00:00 +0000",
+             "31/Dec/9999:23:59:59 -1400", "12/Jun/2036:10:00:00 +0200")]  # fmt: skip
+    _, stats = _parser().parse("".join([LINE, *dated]).encode())
+    assert (stats.read, stats.parsed, stats.rejected) == (4, 2, 2)  # a date ten years on is a date
+    log = tmp_path / "access.log"
+    log.write_text("".join([LINE, *dated]))
+    result = scan([log], resolve("combined"), [default_asset()], load())  # once an OverflowError
+    assert result.stats.parsed == 2
+    assert result.timeline["site"]  # and the ten years between the two are not filled in bucket by bucket
 
 
 def test_invalid_utf8_is_replaced_not_fatal() -> None:

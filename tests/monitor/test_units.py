@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,7 @@ from detente.monitor import SCHEMA, detect
 from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networks, source_key
 from detente.monitor.assets import load_assets, parse_assets
 from detente.monitor.attribution import load
-from detente.monitor.features import Tuning
+from detente.monitor.features import SITE_SUMS, Tuning, site_windows
 from detente.monitor.geodata import compact
 from detente.monitor.output import read_incidents
 from detente.monitor.score import score, score_files
@@ -284,3 +285,13 @@ def test_the_terminal_summary_prints_a_documents_text_as_it_is() -> None:
     assert hostile in text
     assert "a reason with [/] in it" in text
     assert "[dim]data[/]" in text
+
+
+def test_a_silence_of_years_is_not_filled_bucket_by_bucket() -> None:
+    then = datetime(2023, 10, 10, 13, 55, 30, tzinfo=UTC)
+    buckets = pl.DataFrame(
+        {"asset": ["a", "a", "a"], "bucket": [then, then + timedelta(seconds=20), then.replace(year=2033)]}
+    ).with_columns(pl.lit(1).alias(c) for c in SITE_SUMS)
+    windows = site_windows(buckets)
+    assert windows.height == 4  # the two close buckets, the empty one between them, and the far one
+    assert windows["R60"].to_list() == [1, 1, 2, 1]  # the far bucket's window holds only itself

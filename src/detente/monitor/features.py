@@ -159,16 +159,30 @@ def site_buckets(rows: pl.DataFrame) -> pl.DataFrame:
 SITE_SUMS = ("R", "F", "OK", "M", "HV", "PV")
 
 
+MAX_FILL = 360  # buckets (an hour): a longer silence is not filled in bucket by bucket
+
+
 def site_windows(buckets: pl.DataFrame) -> pl.DataFrame:
-    """60-second sliding sums of :data:`SITE_SUMS`, empty buckets filled with zeros."""
+    """60-second sliding sums of :data:`SITE_SUMS`, empty buckets filled with zeros.
+
+    Silences of more than :data:`MAX_FILL` buckets are not filled: the buckets on either side are
+    windowed apart (nothing within 60 s of each other), so one line dated years away (a broken clock,
+    a forged line) cannot make the scan fill millions of empty buckets in between.
+    """
     if not buckets.height:
         return buckets
+    ordered = buckets.sort("asset", "bucket")
+    gap = pl.col("bucket").diff().over("asset")
+    jump = (gap > pl.duration(seconds=BUCKET_SECONDS * MAX_FILL)).fill_null(False)
+    ordered = ordered.with_columns(jump.cum_sum().over("asset").alias("_run"))
     full = (
-        buckets.sort("asset", "bucket")
-        .upsample("bucket", every=f"{BUCKET_SECONDS}s", group_by="asset")
-        .with_columns(pl.col("asset").forward_fill())
+        ordered.upsample("bucket", every=f"{BUCKET_SECONDS}s", group_by=["asset", "_run"])
+        .with_columns(pl.col("asset", "_run").forward_fill())
         .fill_null(0)
+        .sort("asset", "bucket")  # runs come out of the upsampling in any order: the kernel steps in time
     )
-    return full.with_columns(
-        [pl.col(c).rolling_sum(SHORT_BUCKETS, min_samples=1).over("asset").alias(f"{c}60") for c in SITE_SUMS]
-    )
+    sums = [
+        pl.col(c).rolling_sum(SHORT_BUCKETS, min_samples=1).over("asset", "_run").alias(f"{c}60")
+        for c in SITE_SUMS
+    ]
+    return full.with_columns(sums).drop("_run")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -40,6 +41,9 @@ ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:
 NAIVE_FORMATS = ("%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f")
 MAX_SAMPLES = 20
 TS = pl.Datetime("ms", "UTC")
+# log times outside these are malformed (year 1 or 9999 would overflow the engine's date arithmetic)
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 
 
 @dataclass
@@ -151,7 +155,7 @@ class Parser:
         frame = self._clients(lazy.with_columns(self._asset_expr().alias("asset")).collect())
         ok = (
             pl.col("src").is_not_null()
-            & pl.col("ts").is_not_null()
+            & pl.col("ts").is_between(EARLIEST, LATEST)  # null, or a date no server wrote: malformed
             & pl.col("status").is_not_null()
             & pl.col("path").is_not_null()
         )
