@@ -61,6 +61,14 @@ def test_dates_no_server_writes_are_malformed_lines_not_crashes(tmp_path: Path) 
     assert result.timeline["site"]  # and the ten years between the two are not filled in bucket by bucket
 
 
+def test_json_time_local_is_read_in_the_common_log_format() -> None:
+    when = "12/Jun/2026:10:00:00 +0200"
+    row = {"remote_addr": "203.0.113.7", "time_local": when, "request": "GET / HTTP/1.1", "status": 200}
+    frame, stats = Parser(resolve("json"), parse_assets(ASSETS)).parse(json.dumps(row).encode() + b"\n")
+    assert stats.parsed == 1
+    assert frame["ts"][0].isoformat() == "2026-06-12T08:00:00+00:00"
+
+
 def test_invalid_utf8_is_replaced_not_fatal() -> None:
     frame, stats = _parser().parse(b"\xff\xfe garbage\n" + LINE.encode())
     assert (frame.height, stats.rejected) == (1, 1)

@@ -105,3 +105,36 @@ def test_every_incident_says_how_far_its_origins_shift_from_the_traffic_before(
         b = rise["share_before"]
         expected = (math.log2(2 / (1 + b)) + (b * math.log2(2 * b / (1 + b)) if b else 0.0) + 1 - b) / 2
         assert incident["shift"]["network_divergence"] == pytest.approx(expected, abs=1e-3)
+
+
+LINE = b'1.2.3.4 - - [10/Oct/2023:13:55:36 +0000] "GET /a HTTP/1.1" 200 1 "-" "ua"\n'
+CORRUPT_GZIP = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 20
+BOOL_STATUS = b'[[asset]]\nname="a"\nlogin_failure_status=[true]\n'
+NAN_PRIOR = b'[[asset]]\nname="a"\n[asset.expect]\nrequests_per_minute=nan\n'
+INCOMPLETE = b'{"schema":"detente.monitor.incidents/1","incidents":[{}]}'
+WITH_ASSETS = ["scan", "a.log", "--assets", "a.toml"]
+BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
+    ("corrupt gzip", {"a.gz": CORRUPT_GZIP}, ["scan", "a.gz"], 65),
+    ("unknown zone", {"a.log": LINE}, ["scan", "a.log", "--timezone", "Nope/Zone"], 78),
+    ("out is a file", {"a.log": LINE, "o": b""}, ["scan", "a.log", "--out", "o"], 78),
+    ("bool status", {"a.log": LINE, "a.toml": BOOL_STATUS}, WITH_ASSETS, 78),
+    ("nan prior", {"a.log": LINE, "a.toml": NAN_PRIOR}, WITH_ASSETS, 78),
+    ("asset not a table", {"a.log": LINE, "a.toml": b'asset=["a"]\n'}, WITH_ASSETS, 78),
+    ("incomplete report", {"i.json": INCOMPLETE}, ["report", "i.json"], 65),
+    ("one hour", {}, ["generate", "--out", "g", "--hours", "1"], 78),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "code"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS]
+)
+def test_bad_input_is_one_line_and_an_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, bytes], args: list[str], code: int
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(app, [*args, *(["--quiet"] if args[0] == "scan" else [])])
+    assert result.exit_code == code, result.output
+    assert "error:" in result.output
+    assert "Traceback" not in result.output

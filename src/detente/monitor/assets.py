@@ -22,6 +22,7 @@ matches no asset (most logs carry no host at all).
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +116,10 @@ def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
     if kind not in ASSET_KINDS:
         raise ConfigError(f"{where}: kind must be one of {', '.join(ASSET_KINDS)}, not {kind!r}")
     status = raw.get("login_failure_status", [401, 403])
-    if not isinstance(status, list) or not all(isinstance(s, int) for s in status):
-        raise ConfigError(f"{where}: login_failure_status must be a list of HTTP status codes")
+    if not isinstance(status, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in status
+    ):
+        raise ConfigError(f"{where}: login_failure_status must be a list of HTTP status codes (100-599)")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ConfigError(f"{where}: expect must be a table")
@@ -148,7 +151,7 @@ def _number(raw: dict[str, Any], key: str, where: str) -> float | None:
     value = raw.get(key)
     if value is None:
         return None
-    if not isinstance(value, int | float) or value < 0:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < math.inf:
         raise ConfigError(f"{where}: expect.{key} must be a non-negative number")
     return float(value)
 
@@ -161,8 +164,8 @@ def parse_assets(text: str, origin: str = "assets.toml", base: Path = Path()) ->
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: not valid TOML ({exc})") from exc
     raw = doc.get("asset")
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(f"{origin}: declare at least one [[asset]]")
+    if not isinstance(raw, list) or not raw or not all(isinstance(item, dict) for item in raw):
+        raise ConfigError(f"{origin}: declare at least one [[asset]] table")
     assets = tuple(_asset(item, i, base) for i, item in enumerate(raw))
     names = [a.name for a in assets]
     if len(set(names)) != len(names):
@@ -174,7 +177,7 @@ def load_assets(path: Path) -> tuple[Asset, ...]:
     """Read and parse an assets file."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read assets file {path}: {exc}") from exc
     return parse_assets(text, str(path), path.parent)
 

@@ -8,13 +8,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from detente.errors import DetenteError
+from detente.errors import ConfigError, DetenteError, MalformedError
 from detente.shell import exit_code
 
 from .assets import Asset, default_asset, load_assets
@@ -56,6 +57,16 @@ def _fail(exc: DetenteError) -> None:
     raise typer.Exit(exit_code(exc))
 
 
+def _zone(name: str) -> str:
+    """The ``--timezone``, checked before any line is read (Polars would refuse it mid-scan)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        hint = "give an IANA name such as Europe/Berlin or UTC"
+        raise ConfigError(f"unknown time zone {name!r}: {hint}") from exc
+    return name
+
+
 @app.command("scan")
 def scan_cmd(
     logs: Annotated[list[str], typer.Argument(help="files, folders or glob patterns")],
@@ -67,6 +78,7 @@ def scan_cmd(
 ) -> None:
     """Scan logs; write incidents.json, evidence.json, incidents.csv and report.html to --out."""
     try:
+        timezone = _zone(timezone)
         files = expand(logs)
         geo = load()
         total = sum(f.stat().st_size for f in files)
@@ -91,6 +103,9 @@ def scan_cmd(
     except DetenteError as exc:
         _fail(exc)
         return
+    except OSError as exc:  # the --out folder cannot be written
+        _fail(ConfigError(f"cannot write {exc.filename or out}: {exc.strerror or exc}"))
+        return
     if not quiet:
         summary(doc, Console())
 
@@ -106,7 +121,7 @@ def follow_cmd(
     """Follow a growing log; print each alert as one JSON line as soon as it is confirmed."""
     try:
         chosen = _assets(assets)
-        scanner = Scanner(Parser(resolve(fmt), chosen, timezone), Engine(chosen, load()))
+        scanner = Scanner(Parser(resolve(fmt), chosen, _zone(timezone)), Engine(chosen, load()))
     except DetenteError as exc:
         _fail(exc)
         return
@@ -135,14 +150,20 @@ def report_cmd(
     """Show an incident document in the terminal; optionally write HTML and CSV."""
     try:
         doc = read_incidents(incidents)
+        # rendered before anything is printed: a document edited by hand may lack or mistype a field
+        rendered = html_report(doc), incidents_csv(doc)
     except DetenteError as exc:
         _fail(exc)
         return
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        what = f"{type(exc).__name__}: {exc}"
+        _fail(MalformedError(f"{incidents} is not a complete incident document ({what})"))
+        return
     summary(doc, Console())
     if html:
-        html.write_text(html_report(doc), encoding="utf-8")
+        html.write_text(rendered[0], encoding="utf-8")
     if csv:
-        csv.write_text(incidents_csv(doc), encoding="utf-8")
+        csv.write_text(rendered[1], encoding="utf-8")
 
 
 @app.command("generate")
@@ -155,6 +176,8 @@ def generate_cmd(
     benign: Annotated[str, typer.Option()] = "flash-crowd,login-rush",
 ) -> None:
     """Write a labelled synthetic log and its truth file."""
+    if hours < 2:
+        _fail(ConfigError("--hours must be 2 or more: the attacks and surges are placed apart in the log"))
     out.mkdir(parents=True, exist_ok=True)
     mix = Mix(hours=hours, peak_rpm=peak_rpm, attacks=_split(attacks), benign=_split(benign))
     truth = generate(seed, mix, out / "access.log", out / "truth.json")

@@ -10,6 +10,7 @@ import glob
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ def chunks(stream: BinaryIO, size: int | None = None) -> Iterator[bytes]:
     while True:
         try:
             block = stream.read(size)
-        except (OSError, EOFError, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             raise InputError(f"damaged compressed input: {exc}") from exc
         if not block:
             if rest:

@@ -170,6 +170,7 @@ class Parser:
         iso = pl.col("time_iso").str.replace(r"Z$", "+00:00")
         tries = [local.str.strptime(TS, LOCAL_TIME, strict=False)]
         tries += [iso.str.strptime(TS, f, strict=False) for f in ISO_FORMATS]
+        tries.append(pl.col("time_iso").str.strptime(TS, LOCAL_TIME, strict=False))  # JSON `time_local`
         epoch = pl.col("time_iso").cast(pl.Float64, strict=False) * 1000
         tries.append(epoch.cast(pl.Int64, strict=False).cast(TS))
         for source in (local, iso):
