@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,3 +139,23 @@ def test_bad_input_is_one_line_and_an_exit_code(
     assert result.exit_code == code, result.output
     assert "error:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_path: Path) -> None:
+    def lines(hour: int) -> str:
+        stamp = "10/Oct/2023:{:02d}:{:02d}:{:02d} +0000"
+        return "".join(
+            f'1.2.3.4 - - [{stamp.format(hour, m, s)}] "GET /a HTTP/1.1" 200 1 "-" "ua"\n'
+            for m in range(10)
+            for s in range(0, 60, 10)
+        )
+
+    newer, older = tmp_path / "1.log", tmp_path / "2.log"
+    newer.write_text(lines(13))
+    older.write_text(lines(12))  # holds the earlier hour, but is read second (files go by date)
+    os.utime(newer, (0, 1_000))
+    result = scan([newer, older], resolve("combined"), [default_asset()], load())
+    assert (result.stats.read, result.late) == (120, 60)
+    assert sum(result.timeline["site"].values()) == 60  # each request counted once
+    doc = incident_document(result, load(), datetime(2026, 6, 20, tzinfo=UTC))
+    assert doc["input"]["lines_late"] == 60

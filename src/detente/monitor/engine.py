@@ -82,6 +82,8 @@ class Engine:
         default_factory=dict
     )
     samples: list[tuple[datetime, pl.DataFrame]] = field(default_factory=list)
+    final_before: datetime | None = None  # buckets ending at or before this are final and detected
+    late: int = 0  # requests that arrived for buckets already final: counted, not detected again
 
     def __post_init__(self) -> None:
         for a in self.assets:
@@ -94,6 +96,12 @@ class Engine:
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
         its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
         """
+        if self.final_before is not None and agg.height:
+            # lines older than what is already final (a log file out of date order, a very late
+            # line): counting them again would double the timeline and re-open closed episodes
+            on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > pl.lit(self.final_before)
+            self.late += int(agg.filter(~on_time)["n"].sum())
+            agg = agg.filter(on_time)
         if not agg.height:
             return
         last = agg["bucket"].max()
@@ -106,6 +114,8 @@ class Engine:
         final, self.pending = split_final(self.pending, watermark)
         if final.height:
             self._batch(final)
+        if self.final_before is None or watermark > self.final_before:
+            self.final_before = watermark
 
     def finish(self) -> list[tuple[Incident, Evidence]]:
         """End of input: finalise everything and close all episodes."""

@@ -34,6 +34,7 @@ def incident_document(result: ScanResult, geo: Attribution, now: datetime) -> di
             "lines_read": result.stats.read,
             "lines_parsed": result.stats.parsed,
             "lines_rejected": result.stats.rejected,
+            "lines_late": result.late,
             "first": iso(result.first) if result.first else None,
             "last": iso(result.last) if result.last else None,
         },

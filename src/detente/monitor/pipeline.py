@@ -45,6 +45,7 @@ class ScanResult:
     incidents: list[tuple[Incident, Evidence]]
     stats: ParseStats
     timeline: dict[str, dict[datetime, int]]
+    late: int = 0  # parsed lines dated before what was already final (files out of order): not detected
     first: datetime | None = None
     last: datetime | None = None
     files: list[str] = field(default_factory=list)
@@ -125,6 +126,7 @@ def scan(
         incidents=incidents,
         stats=scanner.stats,
         timeline=scanner.engine.timeline,
+        late=scanner.engine.late,
         first=scanner.first,
         last=scanner.last,
         files=[str(p) for p in files],

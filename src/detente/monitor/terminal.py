@@ -17,6 +17,11 @@ def summary(doc: dict[str, Any], console: Console) -> None:
         f"{inp['lines_rejected']:,} rejected; log time {escape(str(inp['first']))} to "
         f"{escape(str(inp['last']))} (UTC)."
     )
+    if inp.get("lines_late"):
+        console.print(
+            f"[yellow]{inp['lines_late']:,} requests were dated before what had already been analysed[/] "
+            "(files out of date order?): counted, not analysed again."
+        )
     table = Table(title=f"{len(doc['incidents'])} incident(s)")
     for col in (
         "asset",
