@@ -6,10 +6,12 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from detente.errors import InputError
 from detente.monitor.assets import default_asset, parse_assets
 from detente.monitor.attribution import load
 from detente.monitor.formats import from_format_string, resolve
@@ -148,6 +150,17 @@ def test_plain_gzip_and_zstd_read_alike(tmp_path: Path) -> None:
         with open_log(path) as fh:
             got = b"".join(chunks(fh, size=1000))
         assert got == data
+
+
+def test_a_zstd_log_of_several_frames_is_read_whole_and_a_cut_one_is_refused(tmp_path: Path) -> None:
+    data = (LINE * 5000).encode()
+    frame = zstandard.ZstdCompressor().compress(data)
+    (tmp_path / "two.zst").write_bytes(frame + frame)  # as `zstd` appends to an archive
+    (tmp_path / "cut.zst").write_bytes(frame[: len(frame) // 2])  # copied while being compressed
+    with open_log(tmp_path / "two.zst") as fh:
+        assert b"".join(chunks(fh, size=4096)) == data + data
+    with open_log(tmp_path / "cut.zst") as fh, pytest.raises(InputError, match="cut short"):
+        b"".join(chunks(fh, size=4096))
 
 
 def test_chunks_end_at_line_ends_and_keep_a_last_partial_line(tmp_path: Path) -> None:

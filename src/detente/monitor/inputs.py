@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -58,9 +58,53 @@ def open_log(path: Path) -> BinaryIO:
     except OSError as exc:
         raise NotFoundError(f"cannot open {path}: {exc}") from exc
     if head.startswith(ZSTD_MAGIC):
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return io.BufferedReader(reader)
+        return io.BufferedReader(_ZstdFrames(raw))
     return raw
+
+
+class _ZstdFrames(io.RawIOBase):
+    """Every frame of a zstd file, one after another; a last frame that does not end is an error.
+
+    A stream reader would return what it could of a truncated file and then simply stop, so a log cut
+    short (copied while still being compressed) would be scanned in part with no word said.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.dctx = zstandard.ZstdDecompressor()
+        self.frame = self.dctx.decompressobj()
+        self.started = False  # the current frame has been given data
+        self.ready = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.ready:
+            data = self.raw.read(1 << 20)
+            if not data:
+                if self.started and not self.frame.eof:
+                    raise EOFError("the zstd input ends inside a frame: it was cut short")
+                return 0
+            self.ready = self._decompress(data)
+        n = min(len(buffer), len(self.ready))
+        buffer[:n] = self.ready[:n]
+        self.ready = self.ready[n:]
+        return n
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self.frame.eof:  # the next frame begins
+                self.frame = self.dctx.decompressobj()
+            self.started = True
+            out.append(self.frame.decompress(data))
+            data = self.frame.unused_data if self.frame.eof else b""
+        return b"".join(out)
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def chunks(stream: BinaryIO, size: int | None = None) -> Iterator[bytes]:
