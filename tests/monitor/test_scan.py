@@ -123,6 +123,7 @@ BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("asset not a table", {"a.log": LINE, "a.toml": b'asset=["a"]\n'}, WITH_ASSETS, 78),
     ("incomplete report", {"i.json": INCOMPLETE}, ["report", "i.json"], 65),
     ("one hour", {}, ["generate", "--out", "g", "--hours", "1"], 78),
+    ("empty folder", {}, ["scan", "."], 66),
 ]
 
 
@@ -134,6 +135,7 @@ def test_bad_input_is_one_line_and_an_exit_code(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     for name, data in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(data)
     result = CliRunner().invoke(app, [*args, *(["--quiet"] if args[0] == "scan" else [])])
     assert result.exit_code == code, result.output

@@ -34,7 +34,10 @@ def expand(specs: Iterable[str]) -> list[Path]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file())
+            inside = [p for p in sorted(path.rglob("*")) if p.is_file()]
+            if not inside:
+                raise NotFoundError(f"no log file in the folder {spec!r}")
+            found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
