@@ -8,8 +8,8 @@ import httpx
 from typer.testing import CliRunner
 
 from detente.registry.cli import app
+from detente.registry.client import operator_signature
 from detente.service.app import create_app
-from detente.service.operator import operator_signature
 from detente.statements.keys import SigningKey
 from detente.tlog.home import write_secret
 from tests.accords.world import PartyKeys

@@ -77,7 +77,7 @@ class _ZstdFrames(io.RawIOBase):
         self.dctx = zstandard.ZstdDecompressor()
         self.frame = self.dctx.decompressobj()
         self.started = False  # the current frame has been given data
-        self.ready = b""
+        self.ready = memoryview(b"")  # decompressed and not yet read (a view: no copy per read)
 
     def readable(self) -> bool:
         return True
@@ -89,7 +89,7 @@ class _ZstdFrames(io.RawIOBase):
                 if self.started and not self.frame.eof:
                     raise EOFError("the zstd input ends inside a frame: it was cut short")
                 return 0
-            self.ready = self._decompress(data)
+            self.ready = memoryview(self._decompress(data))
         n = min(len(buffer), len(self.ready))
         buffer[:n] = self.ready[:n]
         self.ready = self.ready[n:]

@@ -18,13 +18,10 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from detente.errors import ConflictError, VerificationError
-from detente.registry.client import OPERATOR_CONTEXT as CONTEXT
-from detente.registry.client import operator_signature
+from detente.registry.client import OPERATOR_CONTEXT
 from detente.registry.core import Receipt
 from detente.registry.core import Request as Submission
 from detente.service.core import RegistryService
-
-__all__ = ["CONTEXT", "operator_router", "operator_signature"]
 
 
 def operator_router(service: RegistryService) -> APIRouter:
@@ -42,7 +39,7 @@ def operator_router(service: RegistryService) -> APIRouter:
         except (binascii.Error, ValueError) as exc:
             raise VerificationError("the Detente-Operator header is not base64") from exc
         notary = service.registry.notary
-        if not notary.public.verify(CONTEXT + body, signature):
+        if not notary.public.verify(OPERATOR_CONTEXT + body, signature):
             raise VerificationError(
                 "the operator signature does not verify: only the operator registers parties"
             )
