@@ -15,6 +15,9 @@ Invariants:
   force, with the right role and threshold (:meth:`Envelope.verified_by` reuses an outcome only for the
   very key it is given). A signature by a key the pre-verifier did not know (a keyset registered since
   the chunk started) is verified by the writer itself.
+- A worker sends back, for each envelope, its refusal or its signature outcomes, never the statement:
+  the writer opens again the very bytes the worker accepted (:func:`reopen_statement`, which checks
+  nothing again), which costs less than receiving the opened statement.
 - The keys a chunk is checked against are a snapshot taken when it starts (the projection replaces its
   ``known_keys``, never changes them).
 - A chunk starts on the executor only once it is full, that is when requests queue up faster than the
@@ -33,13 +36,15 @@ from dataclasses import replace
 from functools import partial
 
 from detente.errors import InputError
+from detente.statements.dsse import Outcomes
 from detente.statements.keys import PublicKey
-from detente.statements.statement import Statement, read_statement
+from detente.statements.statement import Statement, read_statement, reopen_statement
 
 from .core import Request
 
 Keys = Mapping[str, PublicKey]
 Opened = Statement | InputError
+Verdict = Outcomes | InputError  # what a worker sends back for one envelope
 CHUNK = 256  # large enough that the transfer to and from a worker process costs little
 
 
@@ -64,13 +69,22 @@ def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
     return out
 
 
+def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
+    """What a worker sends back: each envelope's signature outcomes, or its refusal.
+
+    Not the opened statements: sending them costs more than opening them again from the bytes the writer
+    already holds (:func:`reopen_statement`), which needs only these outcomes.
+    """
+    return [o if isinstance(o, InputError) else o.envelope.outcomes() for o in _open_all(envelopes, keys)]
+
+
 class _Chunk:
     """Envelopes opened together: by a pool worker, or by the writer if no worker has started them."""
 
     def __init__(self) -> None:
         self.envelopes: list[bytes] = []
-        self.future: Future[list[Opened]] | None = None
-        self.results: list[Opened] | None = None
+        self.future: Future[list[Verdict]] | None = None
+        self.results: list[Opened] | list[Verdict] | None = None
 
     def opened(self, index: int, keys: Callable[[], Keys]) -> Statement:
         """The statement of envelope ``index``, or its refusal raised (called by the writer only)."""
@@ -82,7 +96,9 @@ class _Chunk:
         result = self.results[index]
         if isinstance(result, InputError):
             raise result
-        return result
+        if isinstance(result, Statement):
+            return result
+        return reopen_statement(self.envelopes[index], result)  # a worker read these very bytes
 
 
 class Prechecks:
@@ -122,7 +138,7 @@ class Prechecks:
         chunk, self._filling = self._filling, _Chunk()
         # Once the executor is shut down, the writer opens the chunk itself when it needs it.
         with contextlib.suppress(RuntimeError):
-            chunk.future = self.executor.submit(_open_all, chunk.envelopes, self.keys())
+            chunk.future = self.executor.submit(_check_all, chunk.envelopes, self.keys())
             self.launched += 1
 
     def _opened(self, chunk: _Chunk, index: int) -> Statement:

@@ -16,16 +16,19 @@ Invariants:
 
 from __future__ import annotations
 
+from binascii import a2b_base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from detente.errors import MalformedError, VerificationError
-from detente.statements.canonical import b64d, b64e, canonical, parse_canonical
+from detente.statements.canonical import b64d, b64e, canonical, parse_canonical, reparse_canonical
 from detente.statements.keys import PublicKey, SigningKey
 
 MAX_SIGNATURES = 16
 KEYID_LENGTH = 64
+# Signature checks made: key id -> (raw public key checked against, valid).
+Outcomes = Mapping[str, tuple[bytes, bool]]
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -72,13 +75,6 @@ class Envelope:
         for keyid in ids:
             _check_keyid(keyid)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Compact pickling (pre-verifier processes send opened envelopes to the writer): plain values,
-        # rebuilt without checking again what was checked when this envelope was made. Pickles are only
-        # ever exchanged between this service's own processes.
-        sigs = tuple((s.keyid, s.sig) for s in self.signatures)
-        return _rebuild, (self.payload_type, self.payload, sigs, self._encoded, self._checked)
-
     def to_json(self) -> dict[str, Any]:
         """The envelope as a JSON value."""
         sigs = [{"keyid": s.keyid, "sig": b64e(s.sig)} for s in self.signatures]
@@ -115,6 +111,30 @@ class Envelope:
         # they are the envelope's encoding: logging the envelope need not encode it again.
         object.__setattr__(envelope, "_encoded", data)
         return envelope
+
+    @classmethod
+    def reopen(cls, data: bytes, outcomes: Outcomes) -> Envelope:
+        """The envelope :meth:`decode` read from ``data`` elsewhere, with the outcomes checked there.
+
+        Nothing is checked again: only for bytes that :meth:`decode` accepted in this service (a
+        pre-verifier's), whose outcomes (:meth:`outcomes`) came with them. The result equals what
+        :meth:`decode` returned there, outcomes included.
+        """
+        data = data.removesuffix(b"\n")
+        value = reparse_canonical(data)
+        envelope = object.__new__(cls)
+        envelope.__dict__.update(
+            payload_type=value["payloadType"],
+            payload=a2b_base64(value["payload"]),
+            signatures=tuple(Signature(s["keyid"], a2b_base64(s["sig"])) for s in value["signatures"]),
+            _encoded=data,
+            _checked=dict(outcomes),
+        )
+        return envelope
+
+    def outcomes(self) -> Outcomes:
+        """The signature checks made so far: key id -> (public key checked against, valid)."""
+        return dict(self._checked)
 
     def verified_by(self, keys: Mapping[str, PublicKey]) -> frozenset[str]:
         """Return the key ids in ``keys`` whose signatures verify.
@@ -158,25 +178,6 @@ class Envelope:
         have = {s.keyid for s in self.signatures}
         new = [Signature(k.keyid, k.sign(message)) for k in keys if k.keyid not in have]
         return Envelope(self.payload_type, self.payload, (*self.signatures, *new))
-
-
-def _rebuild(
-    payload_type: str,
-    payload: bytes,
-    sigs: tuple[tuple[str, bytes], ...],
-    encoded: bytes | None,
-    checked: dict[str, tuple[bytes, bool]],
-) -> Envelope:
-    """An envelope from :meth:`Envelope.__reduce__`'s values (already checked when first built)."""
-    envelope = object.__new__(Envelope)
-    envelope.__dict__.update(
-        payload_type=payload_type,
-        payload=payload,
-        signatures=tuple(Signature(keyid, sig) for keyid, sig in sigs),
-        _encoded=encoded,
-        _checked=checked,
-    )
-    return envelope
 
 
 def _sig_bytes(value: Any) -> bytes:

@@ -15,8 +15,14 @@ from functools import cached_property
 from typing import Any
 
 from detente.errors import InputError, MalformedError, TooLargeError
-from detente.statements.canonical import canonical, parse_canonical, parse_time, sha256_hex
-from detente.statements.dsse import Envelope, sign_envelope
+from detente.statements.canonical import (
+    canonical,
+    parse_canonical,
+    parse_time,
+    reparse_canonical,
+    sha256_hex,
+)
+from detente.statements.dsse import Envelope, Outcomes, sign_envelope
 from detente.statements.keys import SigningKey
 from detente.statements.kinds import BODIES, PAYLOAD_SCHEMAS, PAYLOAD_TYPES, payload_type
 
@@ -33,10 +39,6 @@ class Statement:
     body: Mapping[str, Any] = field(hash=False)
     envelope: Envelope
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Compact pickling, as for Envelope (pre-verifier processes send opened statements to the writer).
-        return _rebuild, (self.kind, self.party, self.issued, self.body, self.envelope, self.sid)
-
     @cached_property
     def sid(self) -> str:
         """The statement id: SHA-256 of the payload bytes."""
@@ -46,15 +48,6 @@ class Statement:
     def issued_at(self) -> datetime:
         """The author's date as a datetime."""
         return parse_time(self.issued)
-
-
-def _rebuild(
-    kind: str, party: str, issued: str, body: Mapping[str, Any], envelope: Envelope, sid: str
-) -> Statement:
-    """A statement from :meth:`Statement.__reduce__`'s values (already checked when first opened)."""
-    statement = object.__new__(Statement)
-    statement.__dict__.update(kind=kind, party=party, issued=issued, body=body, envelope=envelope, sid=sid)
-    return statement
 
 
 def make_payload(kind: str, party: str, issued: str, body: Mapping[str, Any]) -> bytes:
@@ -94,6 +87,22 @@ def read_statement(data: bytes) -> Statement:
         raise
     except Exception as exc:  # opening is stateless: refusing is always safe
         raise MalformedError(f"the statement cannot be read ({type(exc).__name__})") from exc
+
+
+def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
+    """The statement :func:`read_statement` opened from ``data`` elsewhere, with its signature outcomes.
+
+    Nothing is checked again: only for bytes that :func:`read_statement` accepted in this service (a
+    pre-verifier's, which sends back only the outcomes, so that the writer need not receive the whole
+    statement). The bytes are parsed again as that reading parsed them, so the result equals what it
+    returned there (a property test holds the two to it).
+    """
+    envelope = Envelope.reopen(data, outcomes)
+    value = reparse_canonical(envelope.payload)
+    statement = object.__new__(Statement)
+    header = {k: value[k] for k in ("kind", "party", "issued", "body")}
+    statement.__dict__.update(header, envelope=envelope)
+    return statement
 
 
 def open_statement(envelope: Envelope) -> Statement:
