@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.monitor import features, inputs
+from detente.monitor import inputs
 from detente.monitor.addr import KEY64, source_key, source_keys, upper64
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge
 from detente.monitor.assets import default_asset
@@ -152,9 +152,22 @@ def _rows(keys: list[tuple[str, int, str]], counts: list[int]) -> pl.DataFrame:
     )
 
 
-@settings(max_examples=60)
-@given(st.lists(st.tuples(ROW, st.integers(0, 9)), min_size=1, max_size=60))
-def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], int]]) -> None:
+# buckets near each other, and some centuries away (keys of 32 bits must still tell them apart)
+FAR_ROW = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.one_of(st.integers(0, 80), st.integers(-3 * 10**9, 3 * 10**9)),
+    st.sampled_from(["s1", "s2", "s3"]),
+)
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.tuples(st.one_of(ROW, FAR_ROW), st.integers(0, 9)), min_size=1, max_size=60),
+    st.booleans(),
+)
+def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], int]], far: bool) -> None:
+    if far:  # every source also 2**32 buckets (1361 years) earlier: keys of 32 bits must shorten the gap
+        items = [((a, -(2**32), s), 1) for a in "ab" for s in ("s1", "s2", "s3")] + items
     keys = [k for k, _ in items]  # repeated keys stand for late lines of a finalised bucket
     rows = _rows(keys, [n for _, n in items])
     got = source_features(rows)
@@ -202,12 +215,16 @@ def test_every_tuning_setting_is_documented_with_its_default() -> None:
         assert float(value) == getattr(defaults, name), f"docs/monitor.md gives {name} = {value}"
 
 
-def test_window_sums_survive_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_sums_do_not_depend_on_row_order_or_names() -> None:
     keys = [(a, b, s) for a in ("a", "b") for b in range(0, 60, 3) for s in ("s1", "s2", "s3")]
     rows = _rows(keys, [b for _, b, _ in keys])
-    want = source_features(rows)
-    monkeypatch.setattr(features, "group_hash", lambda: pl.lit(7, dtype=pl.UInt64))
-    assert source_features(rows).equals(want)
+    want = source_features(rows).sort(KEYS)
+    for seed in range(3):  # the group codes follow first appearance: any order must give the same sums
+        shuffled = rows.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert source_features(shuffled).sort(KEYS).equals(want)
+    renamed = rows.with_columns(pl.col("src").str.replace("s", "source-"))
+    got = source_features(renamed).sort(KEYS).drop("src", "client")
+    assert got.equals(want.drop("src", "client"))
 
 
 def test_parsing_ahead_in_threads_gives_the_sequential_result(

@@ -50,67 +50,6 @@ class Tuning:
     min_total: float = 20.0  # smaller episodes are not reported
 
 
-def source_features(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets.
-
-    A window (t - w, t] of a source is a contiguous run of its rows once they are ordered by source
-    and bucket, so every window sum is a difference of two prefix sums found by binary search on one
-    integer key (source group, bucket number). Only that key is sorted (numpy), never the wide rows,
-    and the result keeps the input's row order.
-    """
-    if not rows.height:
-        return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
-    order, k = _ordered_keys(rows)
-    hi = np.searchsorted(k, k, side="right")  # past the last row of the same bucket (late duplicates)
-    cumsums: dict[str, npt.NDArray[np.int64]] = {}
-    out = []
-    for name, (col, buckets) in _WINDOWS.items():
-        lo = np.searchsorted(k, k - (buckets - 1), side="left")
-        if col is None:
-            sorted_values = hi - lo
-        else:
-            if col not in cumsums:
-                counts = rows[col].to_numpy()[order]
-                cumsums[col] = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
-            sorted_values = cumsums[col][hi] - cumsums[col][lo]
-        values = np.empty_like(sorted_values)
-        values[order] = sorted_values
-        out.append(pl.Series(name, values, dtype=pl.Int64))
-    return rows.with_columns(out)
-
-
-def group_hash() -> pl.Expr:
-    """A 64-bit hash of (asset, source); a collision is detected and resolved exactly."""
-    return pl.struct("asset", "src").hash()
-
-
-def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The order of rows by (asset, source, bucket) and, in that order, the key group << 32 | bucket.
-
-    Sorting integers (a hash of the source, then the bucket) is several times cheaper than sorting
-    the strings; two sources that share a hash would interleave, which is checked, and then the
-    strings are sorted after all.
-    """
-    bucket = pl.col("bucket").dt.epoch("s") // BUCKET_SECONDS
-    keys = rows.select(group_hash().alias("h"), bucket.alias("b"), "asset", "src")
-    order = keys.select(pl.arg_sort_by("h", "b")).to_series().to_numpy().astype(np.int64)
-    ranked = keys[order]
-    h = ranked["h"]
-    same = ranked.select(
-        ((pl.col("h") == pl.col("h").shift()) & (pl.col("asset") == pl.col("asset").shift()))
-        & (pl.col("src") == pl.col("src").shift())
-    ).to_series()
-    clash = (h == h.shift()) & ~same.fill_null(False)
-    if clash.any():
-        order = rows.select(pl.arg_sort_by("asset", "src", "bucket")).to_series().to_numpy().astype(np.int64)
-        ranked = keys[order]
-        same = ranked.select(
-            (pl.col("asset") == pl.col("asset").shift()) & (pl.col("src") == pl.col("src").shift())
-        ).to_series()
-    group = np.cumsum(~same.fill_null(False).to_numpy(), dtype=np.int64)
-    return order, group * (1 << 32) + ranked["b"].to_numpy()
-
-
 LONG_BUCKETS = 300 // BUCKET_SECONDS
 # column -> (summed count, or None to count active buckets; window in buckets)
 _WINDOWS: dict[str, tuple[str | None, int]] = {
@@ -123,6 +62,84 @@ _WINDOWS: dict[str, tuple[str | None, int]] = {
     "probe300": ("probe", LONG_BUCKETS),
 }
 _SOURCE_COLS = ("r60", "r300", "act300", "fail300", "ok300", "miss300", "probe300")
+_COUNTED = ("n", "fail", "ok", "miss", "probe")  # the columns the windows sum
+
+
+def source_features(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets.
+
+    A window (t - w, t] of a source is a contiguous run of its rows once they are ordered by source
+    and bucket, so every window sum is a difference of two prefix sums found by binary search on one
+    integer key (source group, bucket number). Only that key is sorted (numpy), never the wide rows,
+    and the result keeps the input's row order.
+    """
+    if not rows.height:
+        return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
+    order, k = _ordered_keys(rows)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # sorted position of each row
+    # prefix sums of the counted columns in key order, one row per column; window bounds are
+    # found in key order and read back in row order, so each window is two gathers and a difference
+    counts = rows.select(_COUNTED).to_numpy().T.astype(np.int64)[:, order]
+    cumsums = np.zeros((len(_COUNTED), len(k) + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=cumsums[:, 1:])
+    hi = np.searchsorted(k, k, side="right")[back]  # past the last row of the same bucket (late lines)
+    starts: dict[int, npt.NDArray[np.intp]] = {}  # the windows come in two widths only
+    out = []
+    for name, (col, buckets) in _WINDOWS.items():
+        if buckets not in starts:
+            starts[buckets] = np.searchsorted(k, k - (buckets - 1), side="left")[back]
+        lo = starts[buckets]
+        if col is None:
+            values = hi - lo
+        else:
+            sums = cumsums[_COUNTED.index(col)]
+            values = sums[hi] - sums[lo]
+        out.append(pl.Series(name, values, dtype=pl.Int64))
+    return rows.with_columns(out)
+
+
+def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The order of rows by (asset, source, bucket) and, in that order, the key group << 32 | bucket.
+
+    Groups are exact integer codes of (asset, source) (categories made afresh for this call, so they
+    are dense, freed with the frame, and no string is sorted or compared); ``bucket`` is the bucket
+    number counted from :data:`_MARGIN` before the earliest, so a window reaching back from any bucket
+    stays within its group's keys (see :func:`_bucket_numbers`).
+    """
+    codes = rows.select(_code("asset"), _code("src")).to_numpy().astype(np.int64)
+    group = codes[:, 0] * (int(codes[:, 1].max()) + 1) + codes[:, 1]
+    if group.max() >= 1 << 31:  # many assets and many sources: number the pairs that occur instead
+        group = np.unique(group, return_inverse=True)[1].astype(np.int64)
+    key = group * (1 << 32) + _bucket_numbers(rows)
+    order = np.argsort(key)
+    return order, key[order]
+
+
+def _code(column: str) -> pl.Expr:
+    """Dense integer codes of a string column, one per distinct value and null its own code (0)."""
+    fresh = pl.Categorical(pl.Categories.random())
+    return pl.col(column).cast(fresh).to_physical().cast(pl.Int64).fill_null(-1) + 1
+
+
+_MARGIN = LONG_BUCKETS  # no window reaches further back than this many buckets
+
+
+def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """Bucket numbers in [_MARGIN, 2**32): equal gaps up to :data:`_MARGIN` buckets, longer ones shortened.
+
+    Only gaps shorter than a window matter to the sums, so a gap of more than :data:`_MARGIN` buckets
+    (a line dated years away) may be cut down to :data:`_MARGIN` without changing any window: the
+    numbers then fit in 32 bits whatever the dates.
+    """
+    b: npt.NDArray[np.int64] = (rows["bucket"].dt.epoch("s") // BUCKET_SECONDS).to_numpy().astype(np.int64)
+    b = b - b.min() + _MARGIN
+    if b.max() < 1 << 32:
+        return b
+    distinct, index = np.unique(b, return_inverse=True)
+    shortened = np.zeros(len(distinct), dtype=np.int64)
+    np.cumsum(np.minimum(np.diff(distinct), _MARGIN), out=shortened[1:])
+    return shortened[index] + _MARGIN
 
 
 def flag(rows: pl.DataFrame, heavy_rpm: float, t: Tuning) -> pl.DataFrame:
