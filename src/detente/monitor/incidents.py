@@ -158,11 +158,9 @@ def per_source(rows: pl.DataFrame, geo: Attribution) -> pl.DataFrame:
         pl.col("bucket").min().alias("first"),
         pl.col("bucket").max().alias("last"),
     )
-    countries, asns = geo.lookup(table["src"].to_list())
-    return table.with_columns(
-        pl.Series("country", countries, dtype=pl.String),
-        pl.Series("asn", [str(a) for a in asns], dtype=pl.String),
-    ).sort(["requests", "src"], descending=[True, False])
+    return table.with_columns(*geo.attribute(table["src"])).sort(
+        ["requests", "src"], descending=[True, False]
+    )
 
 
 def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
