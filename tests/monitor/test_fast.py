@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from detente.monitor import inputs
 from detente.monitor.addr import KEY64, source_key, source_keys, upper64
-from detente.monitor.aggregate import COUNTS, KEYS, append, merge
+from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
@@ -196,6 +196,16 @@ def test_append_equals_merge(older: list[tuple[str, int, str]], newer: list[tupl
         assert got.select(want.columns).sort(KEYS).equals(want.sort(KEYS))  # sums, and the older sample
     else:
         assert not got.height
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)))
+def test_moment_is_the_literal_polars_makes(at: datetime) -> None:
+    frame = pl.DataFrame({"t": [at, at - timedelta(microseconds=1), at + timedelta(milliseconds=1)]})
+    frame = frame.with_columns(pl.col("t").cast(pl.Datetime("ms", "UTC")).alias("ms"))  # as the engine's
+    want = frame.select(pl.lit(at).alias("x"), pl.col("t", "ms").ge(pl.lit(at)).name.suffix("_ge"))
+    got = frame.select(moment(at).alias("x"), pl.col("t", "ms").ge(moment(at)).name.suffix("_ge"))
+    assert got.equals(want)
+    assert got.schema == want.schema
 
 
 def test_evidence_sample_does_not_depend_on_row_order() -> None:

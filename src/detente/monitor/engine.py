@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, split_final
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, moment, split_final
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
@@ -99,7 +99,7 @@ class Engine:
         if self.final_before is not None and agg.height:
             # lines older than what is already final (a log file out of date order, a very late
             # line): counting them again would double the timeline and re-open closed episodes
-            on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > pl.lit(self.final_before)
+            on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > moment(self.final_before)
             self.late += int(agg.filter(~on_time)["n"].sum())
             agg = agg.filter(on_time)
         if not agg.height:
@@ -147,7 +147,7 @@ class Engine:
         self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
-        feats = both.filter(pl.col("bucket") >= first)
+        feats = both.filter(pl.col("bucket") >= moment(first))
         feats = flag(feats, self._heavy_rpm(), self.tuning)
         self._remember(feats)
         site = site_buckets(feats)
@@ -181,7 +181,7 @@ class Engine:
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
             return self.history
-        return self.history.filter(pl.col("bucket") >= since).select(self._base_columns())
+        return self.history.filter(pl.col("bucket") >= moment(since)).select(self._base_columns())
 
     def _base_columns(self) -> list[str]:
         return [c for c in self.history.columns if c not in _DERIVED]
@@ -192,7 +192,7 @@ class Engine:
         assert isinstance(first, datetime)
         parts = [p for p in (self.history, feats) if p.height]
         self.history = pl.concat(parts, how="diagonal_relaxed")
-        self.history = self.history.filter(pl.col("bucket") > first - HISTORY)
+        self.history = self.history.filter(pl.col("bucket") > moment(first - HISTORY))
 
     def _note_timeline(self, site: pl.DataFrame) -> None:
         minute = site.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("R").sum())
@@ -203,8 +203,8 @@ class Engine:
     def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
         parts = [p for p in (self.site_tail, site) if p.height]
         combined = pl.concat(parts, how="diagonal_relaxed").sort("asset", "bucket")
-        self.site_tail = combined.filter(pl.col("bucket") > first - timedelta(seconds=60))
-        return site_windows(combined).filter(pl.col("bucket") >= first)
+        self.site_tail = combined.filter(pl.col("bucket") > moment(first - timedelta(seconds=60)))
+        return site_windows(combined).filter(pl.col("bucket") >= moment(first))
 
     def _run(self, name: str, windows: pl.DataFrame, feats: pl.DataFrame) -> None:
         state = self.states[name]
@@ -255,7 +255,9 @@ class Engine:
     def _build(self, ep: OpenEpisode, last: datetime) -> tuple[Incident, Evidence] | None:
         during = pl.concat([ep.before.filter(pl.col(FLAG[ep.family])), *ep.during], how="diagonal_relaxed")
         during = during.filter(
-            (pl.col("bucket") >= ep.start) & (pl.col("bucket") <= last) & pl.col(FLAG[ep.family])
+            (pl.col("bucket") >= moment(ep.start))
+            & (pl.col("bucket") <= moment(last))
+            & pl.col(FLAG[ep.family])
         )
         if ep.family == "login":
             totals = during.group_by("src").agg(pl.col("fail").sum(), pl.col("ok").sum())
@@ -276,7 +278,7 @@ class Engine:
         value = pl.col(metric) + (pl.col("probe") if ep.family == "scan" else 0)
         series = rows.group_by("bucket").agg(value.sum().alias("v"))
         start, end = refine(series, ep.start, last)
-        rows = rows.filter((pl.col("bucket") >= start) & (pl.col("bucket") < end))
+        rows = rows.filter((pl.col("bucket") >= moment(start)) & (pl.col("bucket") < moment(end)))
         return self._incident(ep, rows, start, end)
 
     def _incident(
@@ -329,7 +331,7 @@ class Engine:
     ) -> Shift | None:
         """The attack's origins against every source's requests to the asset in the history before it."""
         # a merged episode's rows repeat where its two parts' histories overlap: count each row once
-        before = ep.before.filter(pl.col("bucket") < start).unique(KEYS, keep="first")
+        before = ep.before.filter(pl.col("bucket") < moment(start)).unique(KEYS, keep="first")
         if not before.height:
             return None
         first = before["bucket"].min()

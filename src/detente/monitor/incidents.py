@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from .addr import network_of
-from .aggregate import BUCKET_SECONDS
+from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
 from .shift import Shift
 
@@ -120,7 +120,9 @@ def refine(series: pl.DataFrame, start: datetime, last: datetime) -> tuple[datet
     hit = [r for r in runs if r[0] <= last and r[-1] >= start] or runs
     lo, hi = hit[0][0], hit[-1][-1]
     # the 60 s window reaches the bar up to a minute after the first request of the run
-    first = full.filter((pl.col("bucket") <= lo) & (pl.col("bucket") > lo - timedelta(seconds=60)))
+    first = full.filter(
+        (pl.col("bucket") <= moment(lo)) & (pl.col("bucket") > moment(lo - timedelta(seconds=60)))
+    )
     first = first.filter(pl.col("v") > 0)
     lo = first["bucket"].min() if first.height else lo  # type: ignore[assignment]
     return lo, hi + timedelta(seconds=BUCKET_SECONDS)
