@@ -213,9 +213,9 @@ class Engine:
         earlier = [ep for (asset, _), ep in self.open.items() if asset == name]
         for ep in earlier:
             ep.during.append(feats.filter((pl.col("asset") == name) & pl.col(FLAG[ep.family])))
-        for row in windows.iter_rows(named=True):
-            at = row["bucket"]
-            state, events = detect.step(state, at, row, t)
+        # only what the kernel reads: a dict a bucket is built for every row
+        for row in windows.select("bucket", *detect.INPUTS).iter_rows(named=True):
+            state, events = detect.step(state, row["bucket"], row, t)
             if events:
                 self.states[name] = state
                 self._events(name, events)
