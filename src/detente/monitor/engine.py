@@ -96,7 +96,7 @@ class Engine:
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
         its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
         """
-        if self.final_before is not None and agg.height:
+        if self.final_before is not None and agg.height and self._any_late(agg, self.final_before):
             # lines older than what is already final (a log file out of date order, a very late
             # line): counting them again would double the timeline and re-open closed episodes
             on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > moment(self.final_before)
@@ -108,6 +108,13 @@ class Engine:
         assert isinstance(last, datetime)
         self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
         self.pending = append(self.pending, agg.select(*KEYS, *COUNTS))
+
+    @staticmethod
+    def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
+        """Whether any row's bucket ended at or before ``final_before`` (one minimum, not a filter)."""
+        first = agg["bucket"].min()
+        assert isinstance(first, datetime)
+        return first + timedelta(seconds=BUCKET_SECONDS) <= final_before
 
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
