@@ -25,7 +25,7 @@ from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
-from detente.monitor.features import Tuning, source_features
+from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import COMBINED, COMMON, resolve
 from detente.monitor.incidents import sample_lines
 from detente.monitor.parse import Parser, quoted_fields, read_pieces, split_pieces
@@ -183,6 +183,41 @@ def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], 
         assert r["r60"] == sum(window(60))
         assert r["r300"] == r["fail300"] == sum(window(300))
         assert r["act300"] == len(window(300))
+
+
+# an asset's buckets: near each other, or beyond a silence of more than MAX_FILL buckets
+SITE_ROW = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.one_of(
+        st.integers(0, 12), st.integers(0, 12).map(lambda b: b + MAX_FILL), st.integers(-(10**7), 10**7)
+    ),
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(SITE_ROW, st.integers(0, 9)), min_size=1, max_size=40, unique_by=lambda r: r[0]))
+def test_site_windows_equal_a_plain_loop(items: list[tuple[tuple[str, int], int]]) -> None:
+    value = dict(items)
+    frame = pl.DataFrame(
+        {
+            "asset": [a for (a, _), _ in items],
+            "bucket": [T0 + timedelta(seconds=10 * b) for (_, b), _ in items],
+        },
+        schema_overrides={"bucket": pl.Datetime("ms", "UTC")},
+    ).with_columns(pl.Series(c, [n for _, n in items], dtype=pl.Int64) for c in (*SITE_SUMS, "HC"))
+    want = []  # each asset's buckets, silences of at most MAX_FILL filled with zeros, 60 s sums
+    for asset in sorted({a for a, _ in value}):
+        have = sorted(b for a, b in value if a == asset)
+        filled = [have[0]]
+        for b in have[1:]:
+            filled += range(filled[-1] + 1, b) if b - filled[-1] <= MAX_FILL else []
+            filled.append(b)
+        for b in filled:
+            window = [value.get((asset, c), 0) for c in range(b - 5, b + 1) if c in filled]
+            want.append((asset, T0 + timedelta(seconds=10 * b), value.get((asset, b), 0), sum(window)))
+    got = site_windows(frame.sample(fraction=1.0, shuffle=True, seed=1))
+    assert got.select("asset", "bucket", "HC", "R60").rows() == want
+    assert all(got[f"{c}60"].equals(got["R60"], check_names=False) for c in SITE_SUMS)  # every sum alike
 
 
 @settings(max_examples=60)

@@ -13,6 +13,7 @@ follow mode see the same values for the same log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -185,21 +186,71 @@ def site_windows(buckets: pl.DataFrame) -> pl.DataFrame:
     Silences of more than :data:`MAX_FILL` buckets are not filled: the buckets on either side are
     windowed apart (nothing within 60 s of each other), so one line dated years away (a broken clock,
     a forged line) cannot make the scan fill millions of empty buckets in between.
+
+    ``buckets`` holds one row per asset and bucket and no null. The filling and the sums are numpy over
+    one dense array per column, each keeping its column's type (a few hundred rows a batch: a Polars
+    query for each step cost more than the work).
     """
     if not buckets.height:
         return buckets
     ordered = buckets.sort("asset", "bucket")
-    gap = pl.col("bucket").diff().over("asset")
-    jump = (gap > pl.duration(seconds=BUCKET_SECONDS * MAX_FILL)).fill_null(False)
-    ordered = ordered.with_columns(jump.cum_sum().over("asset").alias("_run"))
-    full = (
-        ordered.upsample("bucket", every=f"{BUCKET_SECONDS}s", group_by=["asset", "_run"])
-        .with_columns(pl.col("asset", "_run").forward_fill())
-        .fill_null(0)
-        .sort("asset", "bucket")  # runs come out of the upsampling in any order: the kernel steps in time
+    runs = _runs(ordered)
+    dense = {c: runs.spread(ordered[c].to_numpy()) for c in ordered.columns if c not in ("asset", "bucket")}
+    sums = {f"{c}60": runs.window(dense[c], SHORT_BUCKETS) for c in SITE_SUMS}
+    return pl.DataFrame(
+        [
+            ordered["asset"].gather(runs.rows),
+            pl.Series("bucket", runs.buckets).cast(ordered.schema["bucket"]),
+            *(pl.Series(name, values) for name, values in (dense | sums).items()),
+        ]
     )
-    sums = [
-        pl.col(c).rolling_sum(SHORT_BUCKETS, min_samples=1).over("asset", "_run").alias(f"{c}60")
-        for c in SITE_SUMS
-    ]
-    return full.with_columns(sums).drop("_run")
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Runs of an asset's buckets with no silence longer than :data:`MAX_FILL`, laid out densely.
+
+    ``starts[r]`` is the offset of run ``r`` in the dense layout (which ends at ``starts[-1]``),
+    ``slots`` the dense position of each input row, ``rows`` the input row each dense slot takes its
+    asset from, and ``buckets`` the physical time of each slot.
+    """
+
+    starts: npt.NDArray[np.int64]
+    slots: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+
+    def spread(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Input rows' values at their slots, zero in the filled ones."""
+        dense = np.zeros(len(self.rows), dtype=values.dtype)
+        dense[self.slots] = values
+        return dense
+
+    def window(self, dense: npt.NDArray[Any], width: int) -> npt.NDArray[Any]:
+        """Sum of each slot and the ``width - 1`` before it within its run (fewer at a run's start)."""
+        sums = np.zeros(len(dense) + 1, dtype=np.int64)
+        np.cumsum(dense, out=sums[1:])
+        run_start = np.repeat(self.starts[:-1], np.diff(self.starts))
+        index = np.arange(len(dense))
+        return (sums[index + 1] - sums[np.maximum(index - (width - 1), run_start)]).astype(dense.dtype)
+
+
+def _runs(ordered: pl.DataFrame) -> _Runs:
+    """The dense layout of ``ordered`` (sorted by asset and bucket, one row each)."""
+    dtype = ordered.schema["bucket"]
+    assert isinstance(dtype, pl.Datetime)
+    step = BUCKET_SECONDS * {"ms": 10**3, "us": 10**6, "ns": 10**9}[dtype.time_unit or "us"]
+    b = ordered["bucket"].to_physical().to_numpy().astype(np.int64)
+    asset = ordered["asset"].to_numpy()
+    first = np.ones(len(b), dtype=bool)
+    first[1:] = asset[1:] != asset[:-1]
+    first[1:] |= np.diff(b) > step * MAX_FILL
+    heads = np.flatnonzero(first)  # the first row of each run
+    run = np.cumsum(first) - 1
+    # a run spans from its first bucket to the bucket of the row before the next run's first
+    lengths = (np.append(b[heads[1:] - 1], b[-1]) - b[heads]) // step + 1
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    slots = starts[run] + (b - b[heads][run]) // step
+    slot_run = np.repeat(np.arange(len(heads)), lengths)
+    buckets = b[heads][slot_run] + step * (np.arange(starts[-1]) - starts[slot_run])
+    return _Runs(starts, slots, heads[slot_run], buckets)
