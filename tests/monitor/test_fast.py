@@ -27,7 +27,7 @@ from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
 from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import COMBINED, COMMON, resolve
-from detente.monitor.incidents import sample_lines
+from detente.monitor.incidents import busiest_per_source, sample_lines
 from detente.monitor.parse import Parser, quoted_fields, read_pieces, split_pieces
 from detente.monitor.pipeline import Scanner, scan
 
@@ -241,6 +241,16 @@ def test_moment_is_the_literal_polars_makes(at: datetime) -> None:
     got = frame.select(moment(at).alias("x"), pl.col("t", "ms").ge(moment(at)).name.suffix("_ge"))
     assert got.equals(want)
     assert got.schema == want.schema
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(ROW, st.integers(1, 4)), min_size=1, max_size=40, unique_by=lambda r: r[0]))
+def test_busiest_rows_equal_the_first_of_the_sorted_rows(
+    items: list[tuple[tuple[str, int, str], int]],
+) -> None:
+    rows = _rows([k for k, _ in items], [n for _, n in items])  # few values of n: many ties
+    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
+    assert busiest_per_source(rows).equals(order.unique("src", keep="first", maintain_order=True))
 
 
 def test_evidence_sample_does_not_depend_on_row_order() -> None:
