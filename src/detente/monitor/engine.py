@@ -106,8 +106,9 @@ class Engine:
             return
         last = agg["bucket"].max()
         assert isinstance(last, datetime)
-        self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
-        self.pending = append(self.pending, agg.select(*KEYS, *COUNTS))
+        # projections by name, not queries: no work, and a query would wait for the parser's threads
+        self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
+        self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
 
     @staticmethod
     def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
