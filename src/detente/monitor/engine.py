@@ -155,8 +155,10 @@ class Engine:
         self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
-        feats = both.filter(pl.col("bucket") >= moment(first))
-        feats = flag(feats, self._heavy_rpm(), self.tuning)
+        # one query for both steps: in a scan each query waits for the parser's threads
+        feats = flag(
+            both.lazy().filter(pl.col("bucket") >= moment(first)), self._heavy_rpm(), self.tuning
+        ).collect()
         self._remember(feats)
         site = site_buckets(feats)
         self._note_timeline(site)
@@ -189,7 +191,8 @@ class Engine:
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
             return self.history
-        return self.history.filter(pl.col("bucket") >= moment(since)).select(self._base_columns())
+        # the projection by name is no query: one filter is the only one
+        return self.history[self._base_columns()].filter(pl.col("bucket") >= moment(since))
 
     def _base_columns(self) -> list[str]:
         return [c for c in self.history.columns if c not in _DERIVED]

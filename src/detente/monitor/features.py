@@ -13,7 +13,7 @@ follow mode see the same values for the same log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -143,8 +143,11 @@ def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
     return shortened[index] + _MARGIN
 
 
-def flag(rows: pl.DataFrame, heavy_rpm: float, t: Tuning) -> pl.DataFrame:
-    """Mark each source row heavy, persistent, scanning or failing logins."""
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def flag(rows: Frame, heavy_rpm: float, t: Tuning) -> Frame:
+    """Mark each source row heavy, persistent, scanning or failing logins (eagerly, or in a query)."""
     return rows.with_columns(
         (pl.col("r60") >= heavy_rpm).alias("heavy"),
         ((pl.col("act300") >= t.persist_active) & (pl.col("r300") >= t.persist_requests)).alias("persistent"),
