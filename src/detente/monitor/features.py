@@ -81,7 +81,7 @@ def source_features(rows: pl.DataFrame) -> pl.DataFrame:
     back[order] = np.arange(len(order))  # sorted position of each row
     # prefix sums of the counted columns in key order, one row per column; window bounds are
     # found in key order and read back in row order, so each window is two gathers and a difference
-    counts = rows.select(_COUNTED).to_numpy().T.astype(np.int64)[:, order]
+    counts = rows[list(_COUNTED)].to_numpy().T.astype(np.int64)[:, order]
     cumsums = np.zeros((len(_COUNTED), len(k) + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=cumsums[:, 1:])
     hi = np.searchsorted(k, k, side="right")[back]  # past the last row of the same bucket (late lines)
@@ -97,7 +97,8 @@ def source_features(rows: pl.DataFrame) -> pl.DataFrame:
             sums = cumsums[_COUNTED.index(col)]
             values = sums[hi] - sums[lo]
         out.append(pl.Series(name, values, dtype=pl.Int64))
-    return rows.with_columns(out)
+    # ``rows`` carry no window column yet: added as they are, with no query (each waits in a scan)
+    return rows.hstack(out)
 
 
 def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
@@ -124,6 +125,7 @@ def _code(column: str) -> pl.Expr:
 
 
 _MARGIN = LONG_BUCKETS  # no window reaches further back than this many buckets
+_PER_SECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9}  # physical units of a Datetime per second
 
 
 def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
@@ -133,7 +135,11 @@ def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
     (a line dated years away) may be cut down to :data:`_MARGIN` without changing any window: the
     numbers then fit in 32 bits whatever the dates.
     """
-    b: npt.NDArray[np.int64] = (rows["bucket"].dt.epoch("s") // BUCKET_SECONDS).to_numpy().astype(np.int64)
+    bucket = rows["bucket"]
+    assert isinstance(bucket.dtype, pl.Datetime)
+    per_bucket = BUCKET_SECONDS * _PER_SECOND[bucket.dtype.time_unit or "us"]
+    # buckets are whole multiples of BUCKET_SECONDS: dividing the physical times is exact
+    b: npt.NDArray[np.int64] = bucket.to_physical().to_numpy().astype(np.int64) // per_bucket
     b = b - b.min() + _MARGIN
     if b.max() < 1 << 32:
         return b
@@ -242,7 +248,7 @@ def _runs(ordered: pl.DataFrame) -> _Runs:
     """The dense layout of ``ordered`` (sorted by asset and bucket, one row each)."""
     dtype = ordered.schema["bucket"]
     assert isinstance(dtype, pl.Datetime)
-    step = BUCKET_SECONDS * {"ms": 10**3, "us": 10**6, "ns": 10**9}[dtype.time_unit or "us"]
+    step = BUCKET_SECONDS * _PER_SECOND[dtype.time_unit or "us"]
     b = ordered["bucket"].to_physical().to_numpy().astype(np.int64)
     asset = ordered["asset"].to_numpy()
     first = np.ones(len(b), dtype=bool)
