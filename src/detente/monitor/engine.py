@@ -163,8 +163,9 @@ class Engine:
         site = site_buckets(feats)
         self._note_timeline(site)
         windows = self._windows(site, first)
-        for name in windows["asset"].unique(maintain_order=True).to_list():
-            self._run(name, windows.filter(pl.col("asset") == name), feats)
+        # windows are sorted by asset: its parts come in that order (one split, no query per asset)
+        for part in windows.partition_by("asset", maintain_order=True):
+            self._run(part["asset"][0], part, feats)
 
     def _forget(self, first: datetime) -> None:
         """Drop closed episodes that no later one can merge with (memory stays flat over long logs).
@@ -225,7 +226,7 @@ class Engine:
         for ep in earlier:
             ep.during.append(feats.filter((pl.col("asset") == name) & pl.col(FLAG[ep.family])))
         # only what the kernel reads: a dict a bucket is built for every row
-        for row in windows.select("bucket", *detect.INPUTS).iter_rows(named=True):
+        for row in windows[["bucket", *detect.INPUTS]].iter_rows(named=True):
             state, events = detect.step(state, row["bucket"], row, t)
             if events:
                 self.states[name] = state
