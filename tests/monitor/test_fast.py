@@ -19,15 +19,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.monitor import features, inputs
+from detente.monitor import inputs
 from detente.monitor.addr import KEY64, source_key, source_keys, upper64
-from detente.monitor.aggregate import COUNTS, KEYS, append, merge
+from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
-from detente.monitor.features import Tuning, source_features
+from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import COMBINED, COMMON, resolve
-from detente.monitor.incidents import sample_lines
+from detente.monitor.incidents import busiest_per_source, sample_lines
 from detente.monitor.parse import Parser, quoted_fields, read_pieces, split_pieces
 from detente.monitor.pipeline import Scanner, scan
 
@@ -152,9 +152,22 @@ def _rows(keys: list[tuple[str, int, str]], counts: list[int]) -> pl.DataFrame:
     )
 
 
-@settings(max_examples=60)
-@given(st.lists(st.tuples(ROW, st.integers(0, 9)), min_size=1, max_size=60))
-def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], int]]) -> None:
+# buckets near each other, and some centuries away (keys of 32 bits must still tell them apart)
+FAR_ROW = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.one_of(st.integers(0, 80), st.integers(-3 * 10**9, 3 * 10**9)),
+    st.sampled_from(["s1", "s2", "s3"]),
+)
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.tuples(st.one_of(ROW, FAR_ROW), st.integers(0, 9)), min_size=1, max_size=60),
+    st.booleans(),
+)
+def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], int]], far: bool) -> None:
+    if far:  # every source also 2**32 buckets (1361 years) earlier: keys of 32 bits must shorten the gap
+        items = [((a, -(2**32), s), 1) for a in "ab" for s in ("s1", "s2", "s3")] + items
     keys = [k for k, _ in items]  # repeated keys stand for late lines of a finalised bucket
     rows = _rows(keys, [n for _, n in items])
     got = source_features(rows)
@@ -172,6 +185,41 @@ def test_window_sums_equal_a_plain_loop(items: list[tuple[tuple[str, int, str], 
         assert r["act300"] == len(window(300))
 
 
+# an asset's buckets: near each other, or beyond a silence of more than MAX_FILL buckets
+SITE_ROW = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.one_of(
+        st.integers(0, 12), st.integers(0, 12).map(lambda b: b + MAX_FILL), st.integers(-(10**7), 10**7)
+    ),
+)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.tuples(SITE_ROW, st.integers(0, 9)), min_size=1, max_size=40, unique_by=lambda r: r[0]))
+def test_site_windows_equal_a_plain_loop(items: list[tuple[tuple[str, int], int]]) -> None:
+    value = dict(items)
+    frame = pl.DataFrame(
+        {
+            "asset": [a for (a, _), _ in items],
+            "bucket": [T0 + timedelta(seconds=10 * b) for (_, b), _ in items],
+        },
+        schema_overrides={"bucket": pl.Datetime("ms", "UTC")},
+    ).with_columns(pl.Series(c, [n for _, n in items], dtype=pl.Int64) for c in (*SITE_SUMS, "HC"))
+    want = []  # each asset's buckets, silences of at most MAX_FILL filled with zeros, 60 s sums
+    for asset in sorted({a for a, _ in value}):
+        have = sorted(b for a, b in value if a == asset)
+        filled = [have[0]]
+        for b in have[1:]:
+            filled += range(filled[-1] + 1, b) if b - filled[-1] <= MAX_FILL else []
+            filled.append(b)
+        for b in filled:
+            window = [value.get((asset, c), 0) for c in range(b - 5, b + 1) if c in filled]
+            want.append((asset, T0 + timedelta(seconds=10 * b), value.get((asset, b), 0), sum(window)))
+    got = site_windows(frame.sample(fraction=1.0, shuffle=True, seed=1))
+    assert got.select("asset", "bucket", "HC", "R60").rows() == want
+    assert all(got[f"{c}60"].equals(got["R60"], check_names=False) for c in SITE_SUMS)  # every sum alike
+
+
 @settings(max_examples=60)
 @given(st.lists(ROW, max_size=30, unique=True), st.lists(ROW, max_size=30, unique=True))
 def test_append_equals_merge(older: list[tuple[str, int, str]], newer: list[tuple[str, int, str]]) -> None:
@@ -183,6 +231,26 @@ def test_append_equals_merge(older: list[tuple[str, int, str]], newer: list[tupl
         assert got.select(want.columns).sort(KEYS).equals(want.sort(KEYS))  # sums, and the older sample
     else:
         assert not got.height
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)))
+def test_moment_is_the_literal_polars_makes(at: datetime) -> None:
+    frame = pl.DataFrame({"t": [at, at - timedelta(microseconds=1), at + timedelta(milliseconds=1)]})
+    frame = frame.with_columns(pl.col("t").cast(pl.Datetime("ms", "UTC")).alias("ms"))  # as the engine's
+    want = frame.select(pl.lit(at).alias("x"), pl.col("t", "ms").ge(pl.lit(at)).name.suffix("_ge"))
+    got = frame.select(moment(at).alias("x"), pl.col("t", "ms").ge(moment(at)).name.suffix("_ge"))
+    assert got.equals(want)
+    assert got.schema == want.schema
+
+
+@settings(max_examples=60)
+@given(st.lists(st.tuples(ROW, st.integers(1, 4)), min_size=1, max_size=40, unique_by=lambda r: r[0]))
+def test_busiest_rows_equal_the_first_of_the_sorted_rows(
+    items: list[tuple[tuple[str, int, str], int]],
+) -> None:
+    rows = _rows([k for k, _ in items], [n for _, n in items])  # few values of n: many ties
+    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
+    assert busiest_per_source(rows).equals(order.unique("src", keep="first", maintain_order=True))
 
 
 def test_evidence_sample_does_not_depend_on_row_order() -> None:
@@ -202,12 +270,16 @@ def test_every_tuning_setting_is_documented_with_its_default() -> None:
         assert float(value) == getattr(defaults, name), f"docs/monitor.md gives {name} = {value}"
 
 
-def test_window_sums_survive_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_sums_do_not_depend_on_row_order_or_names() -> None:
     keys = [(a, b, s) for a in ("a", "b") for b in range(0, 60, 3) for s in ("s1", "s2", "s3")]
     rows = _rows(keys, [b for _, b, _ in keys])
-    want = source_features(rows)
-    monkeypatch.setattr(features, "group_hash", lambda: pl.lit(7, dtype=pl.UInt64))
-    assert source_features(rows).equals(want)
+    want = source_features(rows).sort(KEYS)
+    for seed in range(3):  # the group codes follow first appearance: any order must give the same sums
+        shuffled = rows.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert source_features(shuffled).sort(KEYS).equals(want)
+    renamed = rows.with_columns(pl.col("src").str.replace("s", "source-"))
+    got = source_features(renamed).sort(KEYS).drop("src", "client")
+    assert got.equals(want.drop("src", "client"))
 
 
 def test_parsing_ahead_in_threads_gives_the_sequential_result(

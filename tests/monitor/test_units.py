@@ -76,6 +76,16 @@ def test_attribution_known_and_unknown() -> None:
     assert bool(np.all(np.diff(starts.astype(np.int64)) > 0))
 
 
+def test_attribution_as_columns_equals_the_lookup() -> None:
+    geo = load()
+    keys = ["8.8.8.8", "10.1.1.1", "2a00:1450:4001:800::/64", "x", "2001:db8::1/64", "fe80::1%eth0"]
+    countries, asns = geo.lookup(keys)
+    country, asn = geo.attribute(pl.Series("src", keys))
+    assert country.to_list() == countries
+    assert asn.to_list() == [str(a) for a in asns]
+    assert geo.attribute(pl.Series("src", ["1.1.1.1"]))[0].to_list() == geo.lookup(["1.1.1.1"])[0]  # no IPv6
+
+
 def _bucket(**kw: float) -> dict[str, float]:
     base = dict.fromkeys(("R60", "F60", "OK60", "M60", "PV60", "HC", "PC", "FMAX", "MMAX"), 0.0)
     base["R60"] = 300.0

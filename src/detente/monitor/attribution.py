@@ -63,6 +63,19 @@ class Attribution:
 
     def lookup(self, keys: Sequence[str]) -> tuple[list[str], list[int]]:
         """Return ``(countries, asns)`` for source keys (IPv4 addresses or IPv6 /64s)."""
+        cc, asn = self._find(keys)
+        # numpy does the per-key work; a Python loop here cost more than the lookups themselves
+        names = np.array(self.country_names, dtype=object)
+        return names[cc].tolist(), asn.tolist()
+
+    def attribute(self, keys: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """:meth:`lookup` as Polars columns: ``country`` and ``asn`` (the number written as a string)."""
+        cc, asn = self._find(keys)
+        names = pl.Series("country", self.country_names, dtype=pl.String)
+        return names.gather(cc), pl.Series("asn", asn).cast(pl.String)
+
+    def _find(self, keys: Sequence[str] | pl.Series) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """Country index and ASN of each key (0 where no range holds it)."""
         ints, is6, ok = key_integers(keys)
         cc = np.zeros(len(keys), dtype=np.uint32)
         asn = np.zeros(len(keys), dtype=np.uint32)
@@ -72,45 +85,56 @@ class Attribution:
         cc[v6] = self.country6.find(ints[v6])
         asn[v4] = self.asn4.find(ints[v4])
         asn[v6] = self.asn6.find(ints[v6])
-        # numpy does the per-key work; a Python loop here cost more than the lookups themselves
-        names = np.array(self.country_names, dtype=object)
-        return names[cc].tolist(), asn.tolist()
+        return cc, asn
 
     def org(self, asn: int) -> str:
         """Organisation name of an ASN, ``"unknown"`` for ASN 0 or an ASN missing from the data."""
         return self.orgs.get(asn, "unknown") if asn else "unknown"
 
 
-def key_integers(keys: Sequence[str]) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+def key_integers(keys: Sequence[str] | pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Integers of source keys, vectorised: IPv4 addresses, and the top 64 bits of IPv6 /64 keys.
 
     Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False. IPv6 keys in the
-    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python.
+    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python. The IPv4
+    reading is one query (each Polars call costs more than the work for a few thousand keys).
     """
-    s = pl.Series("k", keys, dtype=pl.String)
-    parts = s.str.split_exact(".", 3).struct.unnest()
-    octets = [parts[c].cast(pl.UInt64, strict=False) for c in parts.columns]
-    v4 = pl.repeat(True, len(keys), eager=True)
-    total = pl.repeat(0, len(keys), dtype=pl.UInt64, eager=True)
-    for o in octets:
-        v4 = v4 & o.is_not_null() & (o.fill_null(256) < 256)
-        total = total * 256 + o.fill_null(0)
-    v4_np = v4.to_numpy().astype(bool)
-    ints = np.where(v4_np, total.to_numpy(), 0).astype(np.uint64)
-    is6 = s.str.contains(":", literal=True).fill_null(False).to_numpy().astype(bool)
+    s = keys if isinstance(keys, pl.Series) else pl.Series("k", keys, dtype=pl.String)
+    read = s.rename("k").to_frame().select(*_IPV4).to_numpy()
+    v4_np = read[:, 1].astype(bool)
+    ints = np.where(v4_np, read[:, 0], 0).astype(np.uint64)
+    is6 = read[:, 2].astype(bool)
     six = np.flatnonzero(is6)
-    top = upper64(s.gather(six))
-    read = top.is_not_null().to_numpy().astype(bool)
-    fast = np.zeros(len(keys), dtype=bool)
-    fast[six[read]] = True
-    ints[six[read]] = top.filter(top.is_not_null()).to_numpy()
+    fast = np.zeros(len(s), dtype=bool)
+    if six.size:  # most logs have few IPv6 sources or none
+        top = upper64(s.gather(six))
+        got = top.is_not_null().to_numpy().astype(bool)
+        fast[six[got]] = True
+        ints[six[got]] = top.filter(top.is_not_null()).to_numpy()
     ok = v4_np | fast
     for i in np.flatnonzero(is6 & ~fast).tolist():
-        value = _v6_top(keys[i])
+        value = _v6_top(s[i])
         if value is not None:
             ints[i] = value
             ok[i] = True
     return ints, is6, ok
+
+
+def _ipv4_reading() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The integer of a dotted quad (four fields, each an integer below 256), whether it is one, and IPv6."""
+    k = pl.col("k")
+    parts = k.str.split_exact(".", 3)
+    valid: pl.Expr = pl.lit(True)
+    total: pl.Expr = pl.lit(0, dtype=pl.UInt64)
+    for i in range(4):
+        octet = parts.struct.field(f"field_{i}").cast(pl.UInt64, strict=False)
+        valid = valid & octet.is_not_null() & (octet.fill_null(256) < 256)
+        total = total * 256 + octet.fill_null(0)
+    is6 = k.str.contains(":", literal=True).fill_null(False)
+    return total.alias("int"), valid.alias("v4"), is6.alias("v6")
+
+
+_IPV4 = _ipv4_reading()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -31,17 +31,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from .aggregate import BUCKET_SECONDS
 from .features import Tuning
 
 FAMILIES = ("flood", "dflood", "scan", "login")
 METRICS = ("R60", "F60", "OK60", "M60", "PV60")
+INPUTS = (*METRICS, "HC", "PC", "FMAX", "MMAX")  # every window value :func:`step` reads
 
 
-@dataclass(frozen=True)
-class Stat:
-    """Exponentially weighted mean and variance of one metric."""
+class Stat(NamedTuple):
+    """Exponentially weighted mean and variance of one metric (a tuple: the kernel makes five a bucket)."""
 
     mean: float = 0.0
     var: float = 0.0
@@ -109,9 +110,14 @@ def persistent_surge(state: AssetState, b: dict[str, float], t: Tuning) -> bool:
 
 def triggers(state: AssetState, b: dict[str, float], t: Tuning) -> dict[str, bool]:
     """Which families this bucket triggers (``b`` holds the bucket's window values)."""
+    return _triggers(state, b, t, persistent_surge(state, b, t))
+
+
+def _triggers(state: AssetState, b: dict[str, float], t: Tuning, surge: bool) -> dict[str, bool]:
+    """:func:`triggers`, given :func:`persistent_surge` (the step needs it too: computed once)."""
     s = state.stats
     base_r = s["R60"].mean
-    dflood = persistent_surge(state, b, t) and b["R60"] >= base_r + t.volume_sigmas * s["R60"].sigma()
+    dflood = surge and b["R60"] >= base_r + t.volume_sigmas * s["R60"].sigma()
     scan_bar = max(t.scan_min, s["M60"].mean + t.sigmas * s["M60"].sigma())
     logins = b["F60"] + b["OK60"]
     ratio = b["F60"] / logins if logins else 0.0
@@ -129,9 +135,26 @@ def triggers(state: AssetState, b: dict[str, float], t: Tuning) -> dict[str, boo
 
 def step(state: AssetState, at: datetime, b: dict[str, float], t: Tuning) -> tuple[AssetState, list[Event]]:
     """Advance one bucket: update episodes, then (if nothing is open) the baselines."""
-    fired = triggers(state, b, t)
-    episodes = dict(state.episodes)
+    surge = persistent_surge(state, b, t)
+    fired = _triggers(state, b, t, surge)
     events: list[Event] = []
+    episodes = state.episodes
+    if episodes or any(fired.values()):  # most buckets of most logs: nothing open, nothing fired
+        episodes = _episodes(episodes, at, fired, t, events)
+    stats = state.stats
+    suspect = state.suspect + 1 if surge else 0
+    waiting = 0 < suspect <= t.suspect_buckets
+    if not episodes and not any(fired.values()) and not waiting:
+        alpha = 1 - math.exp(-BUCKET_SECONDS / t.halflife_s * (1 if state.seen > 30 else 20))
+        stats = {m: stats[m].update(b[m], alpha) for m in METRICS}
+    return AssetState(state.seen + 1, stats, episodes, suspect), events
+
+
+def _episodes(
+    before: dict[str, Episode], at: datetime, fired: dict[str, bool], t: Tuning, events: list[Event]
+) -> dict[str, Episode]:
+    """The families' episodes after bucket ``at``; an episode confirmed or ended is added to ``events``."""
+    episodes = dict(before)
     gap = t.gap_buckets * BUCKET_SECONDS
     for family in FAMILIES:
         ep = episodes.get(family)
@@ -147,13 +170,7 @@ def step(state: AssetState, at: datetime, b: dict[str, float], t: Tuning) -> tup
             del episodes[family]
         elif ep is not None and not ep.confirmed:
             del episodes[family]  # a lone trigger that was not confirmed is forgotten
-    stats = state.stats
-    suspect = state.suspect + 1 if persistent_surge(state, b, t) else 0
-    waiting = 0 < suspect <= t.suspect_buckets
-    if not episodes and not any(fired.values()) and not waiting:
-        alpha = 1 - math.exp(-BUCKET_SECONDS / t.halflife_s * (1 if state.seen > 30 else 20))
-        stats = {m: stats[m].update(b[m], alpha) for m in METRICS}
-    return AssetState(state.seen + 1, stats, episodes, suspect), events
+    return episodes
 
 
 def _extend(ep: Episode | None, at: datetime) -> Episode:

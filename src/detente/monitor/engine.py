@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, split_final
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, moment, split_final
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
@@ -96,18 +96,26 @@ class Engine:
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
         its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
         """
-        if self.final_before is not None and agg.height:
+        if self.final_before is not None and agg.height and self._any_late(agg, self.final_before):
             # lines older than what is already final (a log file out of date order, a very late
             # line): counting them again would double the timeline and re-open closed episodes
-            on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > pl.lit(self.final_before)
+            on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > moment(self.final_before)
             self.late += int(agg.filter(~on_time)["n"].sum())
             agg = agg.filter(on_time)
         if not agg.height:
             return
         last = agg["bucket"].max()
         assert isinstance(last, datetime)
-        self.samples.append((last, agg.select(*KEYS, *SAMPLE)))
-        self.pending = append(self.pending, agg.select(*KEYS, *COUNTS))
+        # projections by name, not queries: no work, and a query would wait for the parser's threads
+        self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
+        self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
+
+    @staticmethod
+    def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
+        """Whether any row's bucket ended at or before ``final_before`` (one minimum, not a filter)."""
+        first = agg["bucket"].min()
+        assert isinstance(first, datetime)
+        return first + timedelta(seconds=BUCKET_SECONDS) <= final_before
 
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
@@ -147,14 +155,17 @@ class Engine:
         self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
-        feats = both.filter(pl.col("bucket") >= first)
-        feats = flag(feats, self._heavy_rpm(), self.tuning)
+        # one query for both steps: in a scan each query waits for the parser's threads
+        feats = flag(
+            both.lazy().filter(pl.col("bucket") >= moment(first)), self._heavy_rpm(), self.tuning
+        ).collect()
         self._remember(feats)
         site = site_buckets(feats)
         self._note_timeline(site)
         windows = self._windows(site, first)
-        for name in windows["asset"].unique(maintain_order=True).to_list():
-            self._run(name, windows.filter(pl.col("asset") == name), feats)
+        # windows are sorted by asset: its parts come in that order (one split, no query per asset)
+        for part in windows.partition_by("asset", maintain_order=True):
+            self._run(part["asset"][0], part, feats)
 
     def _forget(self, first: datetime) -> None:
         """Drop closed episodes that no later one can merge with (memory stays flat over long logs).
@@ -181,7 +192,8 @@ class Engine:
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
             return self.history
-        return self.history.filter(pl.col("bucket") >= since).select(self._base_columns())
+        # the projection by name is no query: one filter is the only one
+        return self.history[self._base_columns()].filter(pl.col("bucket") >= moment(since))
 
     def _base_columns(self) -> list[str]:
         return [c for c in self.history.columns if c not in _DERIVED]
@@ -192,7 +204,7 @@ class Engine:
         assert isinstance(first, datetime)
         parts = [p for p in (self.history, feats) if p.height]
         self.history = pl.concat(parts, how="diagonal_relaxed")
-        self.history = self.history.filter(pl.col("bucket") > first - HISTORY)
+        self.history = self.history.filter(pl.col("bucket") > moment(first - HISTORY))
 
     def _note_timeline(self, site: pl.DataFrame) -> None:
         minute = site.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("R").sum())
@@ -203,8 +215,8 @@ class Engine:
     def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
         parts = [p for p in (self.site_tail, site) if p.height]
         combined = pl.concat(parts, how="diagonal_relaxed").sort("asset", "bucket")
-        self.site_tail = combined.filter(pl.col("bucket") > first - timedelta(seconds=60))
-        return site_windows(combined).filter(pl.col("bucket") >= first)
+        self.site_tail = combined.filter(pl.col("bucket") > moment(first - timedelta(seconds=60)))
+        return site_windows(combined).filter(pl.col("bucket") >= moment(first))
 
     def _run(self, name: str, windows: pl.DataFrame, feats: pl.DataFrame) -> None:
         state = self.states[name]
@@ -213,9 +225,9 @@ class Engine:
         earlier = [ep for (asset, _), ep in self.open.items() if asset == name]
         for ep in earlier:
             ep.during.append(feats.filter((pl.col("asset") == name) & pl.col(FLAG[ep.family])))
-        for row in windows.iter_rows(named=True):
-            at = row["bucket"]
-            state, events = detect.step(state, at, row, t)
+        # only what the kernel reads: a dict a bucket is built for every row
+        for row in windows[["bucket", *detect.INPUTS]].iter_rows(named=True):
+            state, events = detect.step(state, row["bucket"], row, t)
             if events:
                 self.states[name] = state
                 self._events(name, events)
@@ -255,7 +267,9 @@ class Engine:
     def _build(self, ep: OpenEpisode, last: datetime) -> tuple[Incident, Evidence] | None:
         during = pl.concat([ep.before.filter(pl.col(FLAG[ep.family])), *ep.during], how="diagonal_relaxed")
         during = during.filter(
-            (pl.col("bucket") >= ep.start) & (pl.col("bucket") <= last) & pl.col(FLAG[ep.family])
+            (pl.col("bucket") >= moment(ep.start))
+            & (pl.col("bucket") <= moment(last))
+            & pl.col(FLAG[ep.family])
         )
         if ep.family == "login":
             totals = during.group_by("src").agg(pl.col("fail").sum(), pl.col("ok").sum())
@@ -276,7 +290,7 @@ class Engine:
         value = pl.col(metric) + (pl.col("probe") if ep.family == "scan" else 0)
         series = rows.group_by("bucket").agg(value.sum().alias("v"))
         start, end = refine(series, ep.start, last)
-        rows = rows.filter((pl.col("bucket") >= start) & (pl.col("bucket") < end))
+        rows = rows.filter((pl.col("bucket") >= moment(start)) & (pl.col("bucket") < moment(end)))
         return self._incident(ep, rows, start, end)
 
     def _incident(
@@ -329,7 +343,7 @@ class Engine:
     ) -> Shift | None:
         """The attack's origins against every source's requests to the asset in the history before it."""
         # a merged episode's rows repeat where its two parts' histories overlap: count each row once
-        before = ep.before.filter(pl.col("bucket") < start).unique(KEYS, keep="first")
+        before = ep.before.filter(pl.col("bucket") < moment(start)).unique(KEYS, keep="first")
         if not before.height:
             return None
         first = before["bucket"].min()

@@ -13,6 +13,7 @@ follow mode see the same values for the same log.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -50,67 +51,6 @@ class Tuning:
     min_total: float = 20.0  # smaller episodes are not reported
 
 
-def source_features(rows: pl.DataFrame) -> pl.DataFrame:
-    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets.
-
-    A window (t - w, t] of a source is a contiguous run of its rows once they are ordered by source
-    and bucket, so every window sum is a difference of two prefix sums found by binary search on one
-    integer key (source group, bucket number). Only that key is sorted (numpy), never the wide rows,
-    and the result keeps the input's row order.
-    """
-    if not rows.height:
-        return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
-    order, k = _ordered_keys(rows)
-    hi = np.searchsorted(k, k, side="right")  # past the last row of the same bucket (late duplicates)
-    cumsums: dict[str, npt.NDArray[np.int64]] = {}
-    out = []
-    for name, (col, buckets) in _WINDOWS.items():
-        lo = np.searchsorted(k, k - (buckets - 1), side="left")
-        if col is None:
-            sorted_values = hi - lo
-        else:
-            if col not in cumsums:
-                counts = rows[col].to_numpy()[order]
-                cumsums[col] = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
-            sorted_values = cumsums[col][hi] - cumsums[col][lo]
-        values = np.empty_like(sorted_values)
-        values[order] = sorted_values
-        out.append(pl.Series(name, values, dtype=pl.Int64))
-    return rows.with_columns(out)
-
-
-def group_hash() -> pl.Expr:
-    """A 64-bit hash of (asset, source); a collision is detected and resolved exactly."""
-    return pl.struct("asset", "src").hash()
-
-
-def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The order of rows by (asset, source, bucket) and, in that order, the key group << 32 | bucket.
-
-    Sorting integers (a hash of the source, then the bucket) is several times cheaper than sorting
-    the strings; two sources that share a hash would interleave, which is checked, and then the
-    strings are sorted after all.
-    """
-    bucket = pl.col("bucket").dt.epoch("s") // BUCKET_SECONDS
-    keys = rows.select(group_hash().alias("h"), bucket.alias("b"), "asset", "src")
-    order = keys.select(pl.arg_sort_by("h", "b")).to_series().to_numpy().astype(np.int64)
-    ranked = keys[order]
-    h = ranked["h"]
-    same = ranked.select(
-        ((pl.col("h") == pl.col("h").shift()) & (pl.col("asset") == pl.col("asset").shift()))
-        & (pl.col("src") == pl.col("src").shift())
-    ).to_series()
-    clash = (h == h.shift()) & ~same.fill_null(False)
-    if clash.any():
-        order = rows.select(pl.arg_sort_by("asset", "src", "bucket")).to_series().to_numpy().astype(np.int64)
-        ranked = keys[order]
-        same = ranked.select(
-            (pl.col("asset") == pl.col("asset").shift()) & (pl.col("src") == pl.col("src").shift())
-        ).to_series()
-    group = np.cumsum(~same.fill_null(False).to_numpy(), dtype=np.int64)
-    return order, group * (1 << 32) + ranked["b"].to_numpy()
-
-
 LONG_BUCKETS = 300 // BUCKET_SECONDS
 # column -> (summed count, or None to count active buckets; window in buckets)
 _WINDOWS: dict[str, tuple[str | None, int]] = {
@@ -123,10 +63,97 @@ _WINDOWS: dict[str, tuple[str | None, int]] = {
     "probe300": ("probe", LONG_BUCKETS),
 }
 _SOURCE_COLS = ("r60", "r300", "act300", "fail300", "ok300", "miss300", "probe300")
+_COUNTED = ("n", "fail", "ok", "miss", "probe")  # the columns the windows sum
 
 
-def flag(rows: pl.DataFrame, heavy_rpm: float, t: Tuning) -> pl.DataFrame:
-    """Mark each source row heavy, persistent, scanning or failing logins."""
+def source_features(rows: pl.DataFrame) -> pl.DataFrame:
+    """Add the sliding-window columns per source; ``rows`` are aggregates of consecutive buckets.
+
+    A window (t - w, t] of a source is a contiguous run of its rows once they are ordered by source
+    and bucket, so every window sum is a difference of two prefix sums found by binary search on one
+    integer key (source group, bucket number). Only that key is sorted (numpy), never the wide rows,
+    and the result keeps the input's row order.
+    """
+    if not rows.height:
+        return rows.with_columns([pl.lit(0, dtype=pl.Int64).alias(c) for c in _SOURCE_COLS])
+    order, k = _ordered_keys(rows)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # sorted position of each row
+    # prefix sums of the counted columns in key order, one row per column; window bounds are
+    # found in key order and read back in row order, so each window is two gathers and a difference
+    counts = rows[list(_COUNTED)].to_numpy().T.astype(np.int64)[:, order]
+    cumsums = np.zeros((len(_COUNTED), len(k) + 1), dtype=np.int64)
+    np.cumsum(counts, axis=1, out=cumsums[:, 1:])
+    hi = np.searchsorted(k, k, side="right")[back]  # past the last row of the same bucket (late lines)
+    starts: dict[int, npt.NDArray[np.intp]] = {}  # the windows come in two widths only
+    out = []
+    for name, (col, buckets) in _WINDOWS.items():
+        if buckets not in starts:
+            starts[buckets] = np.searchsorted(k, k - (buckets - 1), side="left")[back]
+        lo = starts[buckets]
+        if col is None:
+            values = hi - lo
+        else:
+            sums = cumsums[_COUNTED.index(col)]
+            values = sums[hi] - sums[lo]
+        out.append(pl.Series(name, values, dtype=pl.Int64))
+    # ``rows`` carry no window column yet: added as they are, with no query (each waits in a scan)
+    return rows.hstack(out)
+
+
+def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """The order of rows by (asset, source, bucket) and, in that order, the key group << 32 | bucket.
+
+    Groups are exact integer codes of (asset, source) (categories made afresh for this call, so they
+    are dense, freed with the frame, and no string is sorted or compared); ``bucket`` is the bucket
+    number counted from :data:`_MARGIN` before the earliest, so a window reaching back from any bucket
+    stays within its group's keys (see :func:`_bucket_numbers`).
+    """
+    codes = rows.select(_code("asset"), _code("src")).to_numpy().astype(np.int64)
+    group = codes[:, 0] * (int(codes[:, 1].max()) + 1) + codes[:, 1]
+    if group.max() >= 1 << 31:  # many assets and many sources: number the pairs that occur instead
+        group = np.unique(group, return_inverse=True)[1].astype(np.int64)
+    key = group * (1 << 32) + _bucket_numbers(rows)
+    order = np.argsort(key)
+    return order, key[order]
+
+
+def _code(column: str) -> pl.Expr:
+    """Dense integer codes of a string column, one per distinct value and null its own code (0)."""
+    fresh = pl.Categorical(pl.Categories.random())
+    return pl.col(column).cast(fresh).to_physical().cast(pl.Int64).fill_null(-1) + 1
+
+
+_MARGIN = LONG_BUCKETS  # no window reaches further back than this many buckets
+_PER_SECOND = {"ms": 10**3, "us": 10**6, "ns": 10**9}  # physical units of a Datetime per second
+
+
+def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """Bucket numbers in [_MARGIN, 2**32): equal gaps up to :data:`_MARGIN` buckets, longer ones shortened.
+
+    Only gaps shorter than a window matter to the sums, so a gap of more than :data:`_MARGIN` buckets
+    (a line dated years away) may be cut down to :data:`_MARGIN` without changing any window: the
+    numbers then fit in 32 bits whatever the dates.
+    """
+    bucket = rows["bucket"]
+    assert isinstance(bucket.dtype, pl.Datetime)
+    per_bucket = BUCKET_SECONDS * _PER_SECOND[bucket.dtype.time_unit or "us"]
+    # buckets are whole multiples of BUCKET_SECONDS: dividing the physical times is exact
+    b: npt.NDArray[np.int64] = bucket.to_physical().to_numpy().astype(np.int64) // per_bucket
+    b = b - b.min() + _MARGIN
+    if b.max() < 1 << 32:
+        return b
+    distinct, index = np.unique(b, return_inverse=True)
+    shortened = np.zeros(len(distinct), dtype=np.int64)
+    np.cumsum(np.minimum(np.diff(distinct), _MARGIN), out=shortened[1:])
+    return shortened[index] + _MARGIN
+
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def flag(rows: Frame, heavy_rpm: float, t: Tuning) -> Frame:
+    """Mark each source row heavy, persistent, scanning or failing logins (eagerly, or in a query)."""
     return rows.with_columns(
         (pl.col("r60") >= heavy_rpm).alias("heavy"),
         ((pl.col("act300") >= t.persist_active) & (pl.col("r300") >= t.persist_requests)).alias("persistent"),
@@ -168,21 +195,71 @@ def site_windows(buckets: pl.DataFrame) -> pl.DataFrame:
     Silences of more than :data:`MAX_FILL` buckets are not filled: the buckets on either side are
     windowed apart (nothing within 60 s of each other), so one line dated years away (a broken clock,
     a forged line) cannot make the scan fill millions of empty buckets in between.
+
+    ``buckets`` holds one row per asset and bucket and no null. The filling and the sums are numpy over
+    one dense array per column, each keeping its column's type (a few hundred rows a batch: a Polars
+    query for each step cost more than the work).
     """
     if not buckets.height:
         return buckets
     ordered = buckets.sort("asset", "bucket")
-    gap = pl.col("bucket").diff().over("asset")
-    jump = (gap > pl.duration(seconds=BUCKET_SECONDS * MAX_FILL)).fill_null(False)
-    ordered = ordered.with_columns(jump.cum_sum().over("asset").alias("_run"))
-    full = (
-        ordered.upsample("bucket", every=f"{BUCKET_SECONDS}s", group_by=["asset", "_run"])
-        .with_columns(pl.col("asset", "_run").forward_fill())
-        .fill_null(0)
-        .sort("asset", "bucket")  # runs come out of the upsampling in any order: the kernel steps in time
+    runs = _runs(ordered)
+    dense = {c: runs.spread(ordered[c].to_numpy()) for c in ordered.columns if c not in ("asset", "bucket")}
+    sums = {f"{c}60": runs.window(dense[c], SHORT_BUCKETS) for c in SITE_SUMS}
+    return pl.DataFrame(
+        [
+            ordered["asset"].gather(runs.rows),
+            pl.Series("bucket", runs.buckets).cast(ordered.schema["bucket"]),
+            *(pl.Series(name, values) for name, values in (dense | sums).items()),
+        ]
     )
-    sums = [
-        pl.col(c).rolling_sum(SHORT_BUCKETS, min_samples=1).over("asset", "_run").alias(f"{c}60")
-        for c in SITE_SUMS
-    ]
-    return full.with_columns(sums).drop("_run")
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Runs of an asset's buckets with no silence longer than :data:`MAX_FILL`, laid out densely.
+
+    ``starts[r]`` is the offset of run ``r`` in the dense layout (which ends at ``starts[-1]``),
+    ``slots`` the dense position of each input row, ``rows`` the input row each dense slot takes its
+    asset from, and ``buckets`` the physical time of each slot.
+    """
+
+    starts: npt.NDArray[np.int64]
+    slots: npt.NDArray[np.int64]
+    rows: npt.NDArray[np.int64]
+    buckets: npt.NDArray[np.int64]
+
+    def spread(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Input rows' values at their slots, zero in the filled ones."""
+        dense = np.zeros(len(self.rows), dtype=values.dtype)
+        dense[self.slots] = values
+        return dense
+
+    def window(self, dense: npt.NDArray[Any], width: int) -> npt.NDArray[Any]:
+        """Sum of each slot and the ``width - 1`` before it within its run (fewer at a run's start)."""
+        sums = np.zeros(len(dense) + 1, dtype=np.int64)
+        np.cumsum(dense, out=sums[1:])
+        run_start = np.repeat(self.starts[:-1], np.diff(self.starts))
+        index = np.arange(len(dense))
+        return (sums[index + 1] - sums[np.maximum(index - (width - 1), run_start)]).astype(dense.dtype)
+
+
+def _runs(ordered: pl.DataFrame) -> _Runs:
+    """The dense layout of ``ordered`` (sorted by asset and bucket, one row each)."""
+    dtype = ordered.schema["bucket"]
+    assert isinstance(dtype, pl.Datetime)
+    step = BUCKET_SECONDS * _PER_SECOND[dtype.time_unit or "us"]
+    b = ordered["bucket"].to_physical().to_numpy().astype(np.int64)
+    asset = ordered["asset"].to_numpy()
+    first = np.ones(len(b), dtype=bool)
+    first[1:] = asset[1:] != asset[:-1]
+    first[1:] |= np.diff(b) > step * MAX_FILL
+    heads = np.flatnonzero(first)  # the first row of each run
+    run = np.cumsum(first) - 1
+    # a run spans from its first bucket to the bucket of the row before the next run's first
+    lengths = (np.append(b[heads[1:] - 1], b[-1]) - b[heads]) // step + 1
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    slots = starts[run] + (b - b[heads][run]) // step
+    slot_run = np.repeat(np.arange(len(heads)), lengths)
+    buckets = b[heads][slot_run] + step * (np.arange(starts[-1]) - starts[slot_run])
+    return _Runs(starts, slots, heads[slot_run], buckets)

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from .addr import network_of
-from .aggregate import BUCKET_SECONDS
+from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
 from .shift import Shift
 
@@ -120,7 +120,9 @@ def refine(series: pl.DataFrame, start: datetime, last: datetime) -> tuple[datet
     hit = [r for r in runs if r[0] <= last and r[-1] >= start] or runs
     lo, hi = hit[0][0], hit[-1][-1]
     # the 60 s window reaches the bar up to a minute after the first request of the run
-    first = full.filter((pl.col("bucket") <= lo) & (pl.col("bucket") > lo - timedelta(seconds=60)))
+    first = full.filter(
+        (pl.col("bucket") <= moment(lo)) & (pl.col("bucket") > moment(lo - timedelta(seconds=60)))
+    )
     first = first.filter(pl.col("v") > 0)
     lo = first["bucket"].min() if first.height else lo  # type: ignore[assignment]
     return lo, hi + timedelta(seconds=BUCKET_SECONDS)
@@ -158,11 +160,9 @@ def per_source(rows: pl.DataFrame, geo: Attribution) -> pl.DataFrame:
         pl.col("bucket").min().alias("first"),
         pl.col("bucket").max().alias("last"),
     )
-    countries, asns = geo.lookup(table["src"].to_list())
-    return table.with_columns(
-        pl.Series("country", countries, dtype=pl.String),
-        pl.Series("asn", [str(a) for a in asns], dtype=pl.String),
-    ).sort(["requests", "src"], descending=[True, False])
+    return table.with_columns(*geo.attribute(table["src"])).sort(
+        ["requests", "src"], descending=[True, False]
+    )
 
 
 def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
@@ -170,8 +170,11 @@ def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
 
     Picking again from the picked rows gives them back, so samples may be joined to these alone.
     """
+    # only a row at its source's largest ``n`` (never null: a count) can be picked, and dropping the
+    # others keeps the order of the rest: the sort, by a string among its keys, then sees far fewer rows
+    top = rows.filter(pl.col("n") == pl.col("n").max().over("src"))
     # a total order: ties on ``n`` (common) must not leave the choice, and so the digest, to chance
-    order = rows.sort(["n", "src", "bucket"], descending=[True, False, False])
+    order = top.sort(["n", "src", "bucket"], descending=[True, False, False])
     return order.unique("src", keep="first", maintain_order=True)
 
 
