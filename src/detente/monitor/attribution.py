@@ -96,14 +96,19 @@ def key_integers(keys: Sequence[str] | pl.Series) -> tuple[U64, npt.NDArray[np.b
     """Integers of source keys, vectorised: IPv4 addresses, and the top 64 bits of IPv6 /64 keys.
 
     Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False. IPv6 keys in the
-    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python. The IPv4
-    reading is one query (each Polars call costs more than the work for a few thousand keys).
+    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python.
     """
     s = keys if isinstance(keys, pl.Series) else pl.Series("k", keys, dtype=pl.String)
-    read = s.rename("k").to_frame().select(*_IPV4).to_numpy()
-    v4_np = read[:, 1].astype(bool)
-    ints = np.where(v4_np, read[:, 0], 0).astype(np.uint64)
-    is6 = read[:, 2].astype(bool)
+    parts = s.str.split_exact(".", 3).struct.unnest()
+    octets = [parts[c].cast(pl.UInt64, strict=False) for c in parts.columns]
+    v4 = pl.repeat(True, len(s), eager=True)
+    total = pl.repeat(0, len(s), dtype=pl.UInt64, eager=True)
+    for o in octets:
+        v4 = v4 & o.is_not_null() & (o.fill_null(256) < 256)
+        total = total * 256 + o.fill_null(0)
+    v4_np = v4.to_numpy().astype(bool)
+    ints = np.where(v4_np, total.to_numpy(), 0).astype(np.uint64)
+    is6 = s.str.contains(":", literal=True).fill_null(False).to_numpy().astype(bool)
     six = np.flatnonzero(is6)
     fast = np.zeros(len(s), dtype=bool)
     if six.size:  # most logs have few IPv6 sources or none
@@ -118,23 +123,6 @@ def key_integers(keys: Sequence[str] | pl.Series) -> tuple[U64, npt.NDArray[np.b
             ints[i] = value
             ok[i] = True
     return ints, is6, ok
-
-
-def _ipv4_reading() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """The integer of a dotted quad (four fields, each an integer below 256), whether it is one, and IPv6."""
-    k = pl.col("k")
-    parts = k.str.split_exact(".", 3)
-    valid: pl.Expr = pl.lit(True)
-    total: pl.Expr = pl.lit(0, dtype=pl.UInt64)
-    for i in range(4):
-        octet = parts.struct.field(f"field_{i}").cast(pl.UInt64, strict=False)
-        valid = valid & octet.is_not_null() & (octet.fill_null(256) < 256)
-        total = total * 256 + octet.fill_null(0)
-    is6 = k.str.contains(":", literal=True).fill_null(False)
-    return total.alias("int"), valid.alias("v4"), is6.alias("v6")
-
-
-_IPV4 = _ipv4_reading()
 
 
 @lru_cache(maxsize=1 << 16)
