@@ -17,7 +17,8 @@ Invariants:
   the chunk started) is verified by the writer itself.
 - A worker sends back, for each envelope, its refusal or its signature outcomes, never the statement:
   the writer opens again the very bytes the worker accepted (:func:`reopen_statement`, which checks
-  nothing again), which costs less than receiving the opened statement.
+  nothing again): the worker is spared pickling the statement, and the writer's reopening costs it about
+  what unpickling did.
 - The keys a chunk is checked against are a snapshot taken when it starts (the projection replaces its
   ``known_keys``, never changes them).
 - A chunk starts on the executor only once it is full, that is when requests queue up faster than the
@@ -72,8 +73,9 @@ def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
 def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     """What a worker sends back: each envelope's signature outcomes, or its refusal.
 
-    Not the opened statements: sending them costs more than opening them again from the bytes the writer
-    already holds (:func:`reopen_statement`), which needs only these outcomes.
+    Not the opened statements: pickling them cost the worker about 20 us each, and the writer pays no
+    more to open again the bytes it already holds (:func:`reopen_statement`, given these outcomes) than
+    it paid to unpickle them.
     """
     return [o if isinstance(o, InputError) else o.envelope.outcomes() for o in _open_all(envelopes, keys)]
 
