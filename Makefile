@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint types pytest bench soak format clean geodata
 
-$(STAMP): pyproject.toml
+# the C log splitter is compiled by the editable install, so a change to it installs again
+$(STAMP): pyproject.toml setup.py src/detente/monitor/_split.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detente.monitor import inputs
-from detente.monitor.addr import KEY64, source_key, source_keys, upper64
+from detente.monitor.addr import IPV4, KEY64, source_key, source_keys, upper64
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
@@ -28,57 +28,88 @@ from detente.monitor.engine import Engine
 from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import COMBINED, COMMON, resolve
 from detente.monitor.incidents import busiest_per_source, sample_lines
-from detente.monitor.parse import Parser, quoted_fields, read_pieces, split_pieces
+from detente.monitor.parse import Parser, split_fields
 from detente.monitor.pipeline import Scanner, scan
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitor.md"
 T0 = datetime(2026, 6, 14, tzinfo=UTC)
 
-# lines built from the characters that decide how a log line splits
-PIECE = st.text(alphabet=' "[]-a1/:+', max_size=12)
+# lines built from the characters that decide how a log line splits, ASCII and Unicode spaces and
+# digits (which the regex's \s and \d know), controls, and bytes that are not UTF-8
+PIECE = st.text(alphabet=' "[]-a1/:+\t\x0b\x0c\r\x1f\x00\xa0\u2003\u0663é', max_size=12)
+# addresses near the edges of what Python reads as IPv4
+IPV4_ODD = (
+    "0.0.0.0",  # noqa: S104 (an address in a log line)
+    "255.255.255.255",
+    "256.1.1.1",
+    "01.2.3.4",
+    "1.2.3",
+    "1.2.3.4.5",
+    "1.2.3.4a",
+    "1..2.3",
+)
 LINE = st.builds(
     lambda a, u, t, r, s, z, rest: f'{a} - {u} [{t}] "{r}" {s} {z}{rest}',
-    a=st.sampled_from(["1.2.3.4", "2001:db8::1", "a b", 'x"y']),
-    u=st.sampled_from(["-", "bob", 'a"b', "]"]),
-    t=st.sampled_from(["14/Jun/2026:02:00:00 +0200", "x]y", ""]),
-    r=st.sampled_from(["GET / HTTP/1.1", "", 'a"b']),
-    s=st.sampled_from(["200", "20", "2000", "404"]),
-    z=st.sampled_from(["12", "-", '1"2', ""]),
+    a=st.sampled_from(["1.2.3.4", "2001:db8::1", "a b", 'x"y', "é", "1.2.3.4\xa0", *IPV4_ODD]),
+    u=st.sampled_from(["-", "bob", 'a"b', "]", "a[b"]),
+    t=st.sampled_from(["14/Jun/2026:02:00:00 +0200", "x]y", "", "a[b"]),
+    r=st.sampled_from(
+        [
+            "GET / HTTP/1.1",
+            "",
+            'a"b',
+            "GET /é HTTP/1.1",
+            "GET",
+            " ",
+            "GET  /a?b c d",
+            "a ?",
+            "G /a?b?c",
+            "G ?",
+        ]
+    ),
+    s=st.sampled_from(["200", "20", "2000", "404", "\u0664\u0660\u0664"]),
+    z=st.sampled_from(["12", "-", '1"2', "", "1\t2"]),
     rest=PIECE,
 )
 
 
-@settings(max_examples=150)
-@given(st.lists(st.one_of(LINE, PIECE), min_size=1, max_size=8))
-def test_quoted_fields_equal_the_regex(lines: list[str]) -> None:
+def _by_regex(chunk: bytes, regex: str) -> pl.DataFrame:
+    """The regexes on each line of ``chunk``: split at line feeds, less a carriage return that ends one."""
+    lines = [line.removesuffix("\r") for line in chunk.decode().split("\n")]
     s = pl.Series("line", lines, dtype=pl.String)
-    read = read_pieces("\n".join(lines).encode() + b"\n")
+    want = s.to_frame().select("line", pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
+    request = pl.col("request").str.split_exact(" ", 2).struct
+    target = request.field("field_1").str.split_exact("?", 1).struct
+    ascii_line = ~pl.col("line").str.contains(r"[^\x00-\x7f]")
+    want = want.with_columns(
+        request.field("field_0").alias("method"),
+        target.field("field_0").alias("path"),
+        (ascii_line & pl.col("addr").str.contains(IPV4)).fill_null(False).alias("v4"),
+        target.field("field_1").is_not_null().alias("query"),
+    )
+    order = ["line", "addr", "time", "method", "path", "status", "size", "referer", "agent", "v4", "query"]
+    return want.select(c for c in order if c in want.columns).filter(pl.col("line").str.contains(r"\S"))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(LINE, PIECE), min_size=1, max_size=8), st.sampled_from(["\n", "\r\n"]))
+def test_split_fields_equal_the_regex(lines: list[str], end: str) -> None:
+    chunk = end.join(lines).encode()
     for regex in (COMBINED, COMMON):
-        want = s.to_frame().select(pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
-        want = want.drop("user")
-        assert quoted_fields(split_pieces(s), regex, lambda: s).equals(want), regex
-        if read is not None:  # None only for a chunk of blank lines (the reader then splits lines)
-            assert quoted_fields(read, regex, lambda: s).equals(want), regex
+        for whole in (chunk, chunk + end.encode()):  # the last line ended, or not
+            got, want = split_fields(whole, regex), _by_regex(whole, regex)
+            assert got.equals(want), (regex, whole)
+            for c in got.columns:  # hashing and sorting read every slot, the null ones too
+                assert got[c].unique().sort().equals(want[c].unique().sort()), (c, whole)
 
 
-@settings(max_examples=60)
-@given(st.lists(st.one_of(LINE, PIECE, st.just(""), st.just("  ")), min_size=1, max_size=8))
-def test_parsing_by_quotes_equals_parsing_by_lines(lines: list[str]) -> None:
-    parser = Parser(resolve("combined"), [default_asset()])
-    chunk = "\n".join(lines).encode() + b"\n"
-    frame, stats = parser.parse(chunk)
-    by_lines, line_stats = parser.parse(chunk.replace(b"\n", b"\r\n"))  # CR: the line reader
-    assert frame.equals(by_lines)
-    assert stats == line_stats
-
-
-def test_the_sentinel_and_carriage_returns_take_the_line_reader() -> None:
-    assert read_pieces(b'1.2.3.4 - - [x] "GET / HTTP/1.1" 200 1\r\n') is None
-    assert read_pieces(b"a\x1eb\n") is None
-    line = '1.2.3.4 - - [14/Jun/2026:02:00:00 +0200] "GET /\x1e HTTP/1.1" 200 12 "-" "ua"'
-    s = pl.Series("line", [line])
-    want = s.to_frame().select(pl.col("line").str.extract_groups(COMBINED).alias("g")).unnest("g")
-    assert quoted_fields(split_pieces(s), COMBINED, lambda: s).equals(want.drop("user"))
+def test_split_fields_of_awkward_chunks() -> None:
+    assert split_fields(b"", COMBINED).height == 0
+    assert split_fields(b"\n \n\t\n\xc2\xa0\n", COMBINED).height == 0  # blank lines, Unicode spaces too
+    bad = split_fields(b"1.2.3.4 - - [x] \xff\xfe", COMBINED)  # not UTF-8: replaced, as the line reader does
+    assert bad["line"].to_list() == ["1.2.3.4 - - [x] \ufffd\ufffd"]
+    long = b"1.2.3.4 - - [t] " + b'"' + b"a" * 100_000 + b'" 200 1 "r" "u"'
+    assert split_fields(long, COMBINED)["method"].str.len_bytes().to_list() == [100_000]
 
 
 V6 = st.ip_addresses(v=6).map(str)

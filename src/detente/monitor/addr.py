@@ -76,13 +76,20 @@ def upper_groups(text: pl.Series) -> pl.DataFrame:
     return groups.select(out)
 
 
-def source_keys(clients: pl.Series) -> pl.Series:
+def source_keys(clients: pl.Series, own: pl.Series | None = None) -> pl.Series:
     """:func:`source_key` of every string of a column, vectorised (the same result for every string).
 
-    IPv4 addresses and IPv6 addresses written with their first four groups (nearly all of them) are
-    read in Polars; anything else (``::``-compressed prefixes, IPv4-mapped, zones, brackets, junk) goes
-    to :func:`source_key`, once per distinct string.
+    ``own``, if given, marks strings already known to be their own key (IPv4 addresses as
+    :mod:`ipaddress` writes them, found by the log splitter); only the others are read. IPv4
+    addresses and IPv6 addresses written with their first four groups (nearly all of them) are read
+    in Polars; anything else (``::``-compressed prefixes, IPv4-mapped, zones, brackets, junk) goes to
+    :func:`source_key`, once per distinct string.
     """
+    if own is not None:
+        rest = (~own).arg_true()
+        keys = clients.to_frame("c").select(pl.when(own).then(pl.col("c"))).to_series()
+        keys = keys.scatter(rest, source_keys(clients.gather(rest))) if rest.len() else keys
+        return keys.alias(clients.name)
     distinct = clients.drop_nulls().unique()
     keys = _distinct_source_keys(distinct)
     return clients.replace_strict(distinct, keys, default=None, return_dtype=pl.String).alias(clients.name)

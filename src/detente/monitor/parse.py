@@ -11,13 +11,13 @@ neither, blank lines aside), and parsing never raises on line content.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
 
+from . import _split
 from .addr import client_from_forwarded, source_keys
 from .assets import Asset
 from .formats import COMBINED, COMMON, FIELDS, LogFormat
@@ -91,14 +91,10 @@ class Parser:
     def parse(self, chunk: bytes) -> tuple[pl.DataFrame, ParseStats]:
         """Parse one chunk of whole lines; return the normalised frame and the chunk's counts."""
         regex = self.fmt.regex
-        pieces = read_pieces(chunk) if regex in (COMBINED, COMMON) else None
-        if pieces is not None and regex is not None:
-            kept = _not_blank(pieces)
-            lines = _LazyLines(self, chunk, kept)
-            try:
-                return self._finish(_with_all_fields(quoted_fields(pieces.filter(kept), regex, lines)), lines)
-            except _MisalignedError:
-                pass  # read again from the lines
+        if regex in (COMBINED, COMMON):
+            assert regex is not None
+            frame = split_fields(chunk, regex)
+            return self._finish(_with_all_fields(frame.drop("line")), lambda: frame["line"])
         split = self.lines(chunk)
         split = split.filter(split.str.contains(r"\S"))
         return self._finish(self._fields(split), lambda: split)
@@ -117,9 +113,7 @@ class Parser:
     def _fields(self, lines: pl.Series) -> pl.DataFrame:
         col = pl.col("line")
         frame = lines.to_frame("line")
-        if self.fmt.regex in (COMBINED, COMMON):
-            out = quoted_fields(split_pieces(lines), self.fmt.regex, lambda: lines)
-        elif self.fmt.regex is not None:
+        if self.fmt.regex is not None:
             out = frame.select(col.str.extract_groups(self.fmt.regex).alias("g")).unnest("g")
         else:
             exprs = [
@@ -131,21 +125,24 @@ class Parser:
 
     def _normalise(self, raw: pl.DataFrame) -> pl.DataFrame:
         request = pl.col("request").str.split_exact(" ", 2)
-        # split once: a target's query is whatever follows its first "?", so a second piece means one
-        target = pl.coalesce(pl.col("target"), pl.col("_request").struct.field("field_1"))
+        if "path" in raw.columns:  # the log splitter has split the requests
+            path, query = pl.col("path"), pl.col("query")
+        else:  # split once: a target's query is whatever follows its first "?"
+            target = pl.coalesce(pl.col("target"), request.struct.field("field_1")).str.split_exact("?", 1)
+            path, query = target.struct.field("field_0"), target.struct.field("field_1").is_not_null()
         lazy = (
             raw.with_columns(self._time(raw))
             .lazy()
             .with_columns(request.alias("_request"))
-            .with_columns(target.str.split_exact("?", 1).alias("_target"))
             .select(
                 pl.col("ts"),
+                pl.col("v4") if "v4" in raw.columns else pl.lit(False).alias("v4"),
                 pl.coalesce(pl.col("host"), pl.lit("")).str.to_lowercase().alias("host"),
                 pl.col("addr"),
                 pl.col("xff"),
                 pl.coalesce(pl.col("method"), pl.col("_request").struct.field("field_0")).alias("method"),
-                pl.col("_target").struct.field("field_0").alias("path"),
-                pl.col("_target").struct.field("field_1").is_not_null().alias("query"),
+                path.alias("path"),
+                query.alias("query"),
                 pl.col("status").cast(pl.Int16, strict=False),
                 pl.col("size").cast(pl.Int64, strict=False).fill_null(0),
                 pl.col("referer"),
@@ -211,7 +208,8 @@ class Parser:
             flat = {f"{a}\x00{p}\x00{x or ''}": c for (a, p, x), c in mapping.items()}
             client = keys.replace_strict(flat, default=pl.col("addr"), return_dtype=pl.String)
         frame = frame.with_columns(client.alias("client"))
-        frame = frame.with_columns(source_keys(frame["client"]).alias("src"))
+        own = frame["v4"] if not proxied else None  # with no proxy, the client is the address
+        frame = frame.with_columns(source_keys(frame["client"], own).alias("src"))
         return frame.with_columns(self._allowed(frame).alias("allowed"))
 
     def _allowed(self, frame: pl.DataFrame) -> pl.Expr:
@@ -231,120 +229,52 @@ def _resolve(asset: Asset, addr: str, xff: str | None) -> str:
     return client_from_forwarded(addr, hops, asset.trusted_proxies)
 
 
-class _MisalignedError(Exception):
-    """The quote reader and the line reader split a chunk differently: parse it from its lines."""
-
-
-class _LazyLines:
-    """The kept lines of a chunk, read only if a line must go to the regex or be shown as a sample."""
-
-    def __init__(self, parser: Parser, chunk: bytes, kept: pl.Series) -> None:
-        self.parser, self.chunk, self.kept = parser, chunk, kept
-        self.lines: pl.Series | None = None
-
-    def __call__(self) -> pl.Series:
-        if self.lines is None:
-            lines = self.parser.lines(self.chunk)
-            if lines.len() != self.kept.len():  # the two readers split lines alike; checked, not assumed
-                raise _MisalignedError
-            self.lines = lines.filter(self.kept)
-        return self.lines
-
-
-def _not_blank(pieces: pl.DataFrame) -> pl.Series:
-    """Which lines are not blank: only the few without a quote are searched for text."""
-    bare = (pieces["field_1"] == SENTINEL).arg_true()
-    blank = bare.filter(~pieces["field_0"].gather(bare).str.contains(r"\S"))
-    return pl.repeat(True, pieces.height, eager=True).scatter(blank, False)
-
-
 def _with_all_fields(out: pl.DataFrame) -> pl.DataFrame:
     missing = [pl.lit(None, dtype=pl.String).alias(f) for f in FIELDS if f not in out.columns]
     return out.with_columns(missing)
 
 
-_HEAD = r"^(?P<addr>\S+) \S+ \S+ \[(?P<time>[^\]]*)\] $"  # the user is not read: nothing uses it
-_STATUS_SIZE = r"^ (?P<status>\d{3}) (?P<size>\S+)"
-# Appended to every line (after a quote) before it is split at its quotes, so the piece that holds it
-# tells how many quotes the line had: a line with q quotes has pieces 0..q, then the sentinel.
-SENTINEL = "\x1e"
-PIECES = 8
+class _Capsules:
+    """The Arrow PyCapsules of :func:`_split.split`, as the object Polars imports them from."""
+
+    def __init__(self, capsules: tuple[object, object]) -> None:
+        self.capsules = capsules
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        return self.capsules
 
 
-def read_pieces(chunk: bytes) -> pl.DataFrame | None:
-    """Split every line of ``chunk`` at its double quotes in one pass of the CSV reader.
+def split_fields(chunk: bytes, regex: str) -> pl.DataFrame:
+    r"""The groups of the common or combined ``regex`` on every line of ``chunk`` that is not blank.
 
-    The pieces are ``field_0`` to ``field_7``, empty strings past the end of a line; the sentinel marks
-    the end (see :data:`SENTINEL`). ``None`` when the chunk holds a carriage return or the sentinel
-    itself: :func:`split_pieces` then splits its lines, which the reader has already cleaned.
+    The columns are ``line``; the regex's groups but ``user`` (which nothing reads) and ``request``,
+    which is split into ``method``, ``path`` and ``query`` as :meth:`Parser._normalise` splits it;
+    and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress` writes it
+    (:data:`.addr.IPV4`), so is its own source key. :mod:`detente.monitor._split` (C, one pass, no
+    copy of the strings) reads lines of ASCII; a line with any other byte is left to the regex itself
+    (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false. ``tests/monitor/test_fast.py``
+    holds both to the regexes on awkward lines. Invalid UTF-8 is replaced, as the other formats' line
+    reader does.
     """
-    if not chunk or chunk.isspace() or b"\r" in chunk or SENTINEL.encode() in chunk:
-        return None
-    if not chunk.endswith(b"\n"):
-        chunk += b"\n"
-    marked = chunk.replace(b"\n", b'"' + SENTINEL.encode() + b"\n")
-    return pl.read_csv(
-        marked,
-        has_header=False,
-        separator='"',
-        quote_char=None,
-        schema={f"field_{i}": pl.String for i in range(PIECES)},
-        missing_columns="insert",
-        extra_columns="ignore",
-        truncate_ragged_lines=True,
-        empty_string_is_null=False,
-        encoding="utf8-lossy",
+    if not chunk.isascii():
+        chunk = chunk.decode("utf-8", "replace").encode()
+    frame = pl.Series(_Capsules(_split.split(chunk, regex == COMBINED))).struct.unnest()
+    if regex == COMMON:
+        frame = frame.drop("referer", "agent")
+    deferred = frame["defer"].arg_true()
+    frame = frame.drop("defer")
+    if not deferred.len():
+        return frame
+    lines = frame["line"].gather(deferred)
+    groups = lines.to_frame().select(pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
+    request = pl.col("request").str.split_exact(" ", 2).struct
+    target = request.field("field_1").str.split_exact("?", 1).struct
+    groups = groups.with_columns(
+        request.field("field_0").alias("method"),
+        target.field("field_0").alias("path"),
+        target.field("field_1").is_not_null().alias("query"),
     )
-
-
-def split_pieces(lines: pl.Series) -> pl.DataFrame:
-    """The pieces of :func:`read_pieces` for lines already split (a line holding the sentinel has none)."""
-    line = pl.col("line")
-    marked = (
-        pl.when(line.str.contains(SENTINEL, literal=True))
-        .then(pl.lit(None, pl.String))
-        .otherwise(line + '"' + SENTINEL)
-        .str.split_exact('"', PIECES - 1)
-    )
-    frame = lines.to_frame("line").select(marked.alias("p")).unnest("p")
-    return frame.with_columns(pl.all().fill_null(""))
-
-
-def quoted_fields(pieces: pl.DataFrame, regex: str, lines: Callable[[], pl.Series]) -> pl.DataFrame:
-    """The groups of the common or combined ``regex`` for every line, three times faster than it.
-
-    ``pieces`` are the lines split at their double quotes (:func:`read_pieces`), and only the short
-    pieces are matched. A line is read this way only when its pieces have exactly the layout that forces
-    the regex's own reading (the first piece is ``addr ident user [time] ``, the status piece ends before
-    a quote only where the regex's size would end too, and, for combined, referer and agent follow as
-    ``"..." "..."``); every other line goes through ``regex`` itself, on ``lines()`` (called only then).
-    The result is thus the regex's, line for line (``tests/monitor/test_fast.py`` checks it on awkward
-    lines), less the ``user`` group, which nothing reads.
-    """
-    f = [pl.col(f"field_{i}") for i in range(PIECES)]
-    combined = regex == COMBINED
-    if combined:
-        tail = f[2].str.extract_groups(_STATUS_SIZE + " $")
-        shaped = (f[4] == " ") & (f[5] != SENTINEL) & (f[6] != SENTINEL)
-    else:
-        tail = f[2].str.extract_groups(_STATUS_SIZE + "(?: |$)")
-        shaped = f[2].str.contains(r"^ \d{3} \S+ ") | (f[3] == SENTINEL)
-    head = f[0].str.extract_groups(_HEAD)
-    names = [n for n in re.compile(regex).groupindex if n != "user"]
-    extra = [f[3].alias("referer"), f[5].alias("agent")] if combined else []
-    fast = (
-        pieces.lazy()
-        .select(head.alias("h"), f[1].alias("request"), tail.alias("t"), *extra, shaped.alias("_shaped"))
-        .unnest("h", "t")
-        .collect()
-    )
-    ok = fast["_shaped"].fill_null(False) & fast["addr"].is_not_null() & fast["status"].is_not_null()
-    fast = fast.select(names)
-    if ok.all():
-        return fast
-    bad = (~ok).arg_true()
-    slow = lines().gather(bad).to_frame("line").select(pl.col("line").str.extract_groups(regex).alias("g"))
-    slow = slow.unnest("g")
-    nulls = pl.lit(None, dtype=pl.String)
-    fast = fast.with_columns(pl.when(ok).then(pl.col(n)).otherwise(nulls) for n in names)
-    return fast.with_columns(fast[n].scatter(bad, slow[n]) for n in names)
+    fields = [c for c in frame.columns if c not in ("line", "v4")]
+    frame = frame.with_columns(frame[c].scatter(deferred, groups[c]) for c in fields)
+    blank = deferred.filter(~lines.str.contains(r"\S"))  # white space beyond ASCII only
+    return frame.filter(pl.repeat(True, frame.height, eager=True).scatter(blank, False))

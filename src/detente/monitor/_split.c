@@ -1,0 +1,477 @@
+/* Split lines of the Common and Combined Log Formats into their fields, in one pass.
+
+   split(chunk: bytes, combined: bool) -> (schema capsule, array capsule)
+
+   The result is one Arrow struct array (the Arrow C data interface, exported as the PyCapsules of
+   the Arrow PyCapsule interface) with one row per line that is not blank:
+   - the string fields line, addr, time, method, path, status, size, referer and agent. On a line
+     of ASCII, each is exactly what the named group of detente.monitor.formats.COMMON (or COMBINED)
+     captures on that line, with Rust's regex semantics. The method and the target are the first two
+     fields of the request split at its spaces (Polars' split_exact(" ", 2)), and the path is the
+     target up to its first "?". A field is null where the regex does not match (every field but
+     `line`), where its optional group does not (referer and agent), or where the request holds no
+     space (path).
+   - the booleans `defer`, `v4` and `query`. A line holding a byte outside ASCII is deferred: its
+     fields are null, and the caller reads it with the regex (Rust's \s and \d are Unicode classes).
+     `v4` says that addr is an IPv4 address written as Python's ipaddress writes it (four decimal
+     octets, no leading zero): detente.monitor.addr.IPV4. `query` says that the target holds a "?".
+   tests/monitor/test_fast.py checks all this against the regexes themselves. Blank lines (ASCII
+   white space only) have no row; a CR before a line feed is not part of the line.
+
+   Why C: see docs/adr/0006-native-log-splitter.md. The invariants that keep it safe on hostile
+   input:
+   - The chunk must be valid UTF-8 (the caller guarantees it). Lines and fields begin and end only
+     next to ASCII bytes, so every string is valid UTF-8 too.
+   - Every read is at an index checked against the end of its line; the outputs are sized from a
+     first count of lines before any is written; nothing is allocated per line.
+   - The strings are views into one copy of the chunk owned by the exported array and freed by its
+     release callback, so the result holds no Python object and may be released from any thread.
+   - The GIL is released while the lines are split. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The Arrow C data interface, as specified (https://arrow.apache.org/docs/format/CDataInterface.html). */
+#define ARROW_FLAG_NULLABLE 2
+
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+
+enum { LINE, ADDR, TIME, METHOD, PATH, STATUS, SIZE, REFERER, AGENT, NFIELDS };
+static const char *FIELD_NAMES[NFIELDS] = {"line",   "addr", "time",    "method", "path",
+                                           "status", "size", "referer", "agent"};
+enum { DEFER, V4, QUERY, NFLAGS };
+static const char *FLAG_NAMES[NFLAGS] = {"defer", "v4", "query"};
+
+/* An Arrow string view: up to 12 bytes inline, longer strings by prefix, buffer and offset. */
+typedef struct {
+    int32_t size;
+    union {
+        uint8_t inline_data[12];
+        struct {
+            uint8_t prefix[4];
+            int32_t buffer;
+            int32_t offset;
+        } ref;
+    } u;
+} View;
+
+typedef struct {
+    View *views;
+    uint8_t *valid; /* validity bitmap, one bit per row */
+    const void *buffers[4]; /* validity, views, the one data buffer, the data buffer sizes */
+    int64_t data_sizes[1];
+    struct ArrowArray array;
+} Column;
+
+typedef struct {
+    uint8_t *bits; /* one bit per row, no nulls */
+    const void *buffers[2];
+    struct ArrowArray array;
+} Flag;
+
+typedef struct {
+    uint8_t *data; /* the copy of the chunk that every view points into */
+    Column columns[NFIELDS];
+    Flag flags[NFLAGS];
+    struct ArrowArray *children[NFIELDS + NFLAGS];
+    const void *buffers[1];
+} Table;
+
+/* --- the lines ------------------------------------------------------------------------------ */
+
+/* Rust's \s on ASCII: tab, line feed, vertical tab, form feed, carriage return and space. */
+static inline int space(uint8_t c) { return c == ' ' || (c >= 9 && c <= 13); }
+
+/* End of the longest run of non-space bytes from i (\S*). */
+static inline int64_t non_space(const uint8_t *s, int64_t i, int64_t end) {
+    while (i < end && !space(s[i])) i++;
+    return i;
+}
+
+/* End of the run of bytes other than `stop` from i; -1 if `stop` does not follow in the line. */
+static inline int64_t until(const uint8_t *s, int64_t i, int64_t end, uint8_t stop) {
+    const uint8_t *hit = memchr(s + i, stop, (size_t)(end - i));
+    return hit ? (int64_t)(hit - s) : -1;
+}
+
+static inline int at(const uint8_t *s, int64_t i, int64_t end, uint8_t c) { return i < end && s[i] == c; }
+
+typedef struct {
+    int64_t start[NFIELDS];
+    int64_t stop[NFIELDS];
+    int present[NFIELDS];
+    int query;
+} Fields;
+
+/* The method and the target: the request's first two fields between spaces (no target without a
+   space). The path is the target up to its first question mark; the query whether there is one. */
+static void split_request(const uint8_t *s, int64_t i, int64_t end, Fields *f) {
+    int64_t space1 = until(s, i, end, ' ');
+    f->start[METHOD] = i;
+    f->stop[METHOD] = space1 < 0 ? end : space1;
+    f->present[METHOD] = 1;
+    if (space1 >= 0) {
+        int64_t space2 = until(s, space1 + 1, end, ' ');
+        int64_t target_end = space2 < 0 ? end : space2;
+        int64_t question = until(s, space1 + 1, target_end, '?');
+        f->start[PATH] = space1 + 1;
+        f->stop[PATH] = question < 0 ? target_end : question;
+        f->present[PATH] = 1;
+        f->query = question >= 0;
+    }
+}
+
+/* Whether s[i..end) is four decimal octets (0 to 255, no leading zero) joined by dots. */
+static int ipv4(const uint8_t *s, int64_t i, int64_t end) {
+    for (int octet = 0; octet < 4; octet++) {
+        int64_t start = i;
+        int value = 0;
+        while (i < end && i - start < 4 && s[i] >= '0' && s[i] <= '9') value = value * 10 + (s[i++] - '0');
+        int64_t digits = i - start;
+        if (digits == 0 || digits > 3 || value > 255 || (digits > 1 && s[start] == '0')) return 0;
+        if (octet < 3 && !at(s, i++, end, '.')) return 0;
+    }
+    return i == end;
+}
+
+/* The groups of COMMON (and, if `combined`, COMBINED's optional tail) on s[i..end), as the regex
+   reads them. Every quantifier is followed by a byte that it cannot match, so the regex never
+   backtracks into one: each is read as its longest run. Returns 0 if the regex does not match. */
+static int match(const uint8_t *s, int64_t i, int64_t end, int combined, Fields *f) {
+    int64_t j;
+    /* ^(?P<addr>\S+) */
+    f->start[ADDR] = i;
+    i = non_space(s, i, end);
+    if (i == f->start[ADDR] || !at(s, i, end, ' ')) return 0;
+    f->stop[ADDR] = i++;
+    /* \S+ (the identity) */
+    j = i;
+    i = non_space(s, i, end);
+    if (i == j || !at(s, i, end, ' ')) return 0;
+    i++;
+    /* (?P<user>\S+) \[ (the user is not returned: nothing reads it) */
+    j = i;
+    i = non_space(s, i, end);
+    if (i == j || !at(s, i, end, ' ') || !at(s, i + 1, end, '[')) return 0;
+    i += 2;
+    /* (?P<time>[^\]]*)\] " */
+    f->start[TIME] = i;
+    if ((i = until(s, i, end, ']')) < 0) return 0;
+    f->stop[TIME] = i++;
+    if (!at(s, i, end, ' ') || !at(s, i + 1, end, '"')) return 0;
+    i += 2;
+    /* (?P<request>[^"]*)" */
+    int64_t request = i;
+    if ((i = until(s, i, end, '"')) < 0) return 0;
+    int64_t request_end = i++;
+    /* " (?P<status>\d{3}) " */
+    if (!at(s, i, end, ' ') || i + 4 >= end) return 0;
+    i++;
+    for (j = i; j < i + 3; j++)
+        if (s[j] < '0' || s[j] > '9') return 0;
+    if (s[i + 3] != ' ') return 0;
+    f->start[STATUS] = i;
+    f->stop[STATUS] = i + 3;
+    i += 4;
+    /* (?P<size>\S+) */
+    f->start[SIZE] = i;
+    i = non_space(s, i, end);
+    if (i == f->start[SIZE]) return 0;
+    f->stop[SIZE] = i;
+    f->present[ADDR] = f->present[TIME] = f->present[STATUS] = f->present[SIZE] = 1;
+    split_request(s, request, request_end, f);
+    /* (?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")? : taken whenever it matches */
+    if (combined && at(s, i, end, ' ') && at(s, i + 1, end, '"')) {
+        int64_t r0 = i + 2, r1 = until(s, r0, end, '"');
+        if (r1 >= 0 && at(s, r1 + 1, end, ' ') && at(s, r1 + 2, end, '"')) {
+            int64_t a0 = r1 + 3, a1 = until(s, a0, end, '"');
+            if (a1 >= 0) {
+                f->start[REFERER] = r0;
+                f->stop[REFERER] = r1;
+                f->start[AGENT] = a0;
+                f->stop[AGENT] = a1;
+                f->present[REFERER] = f->present[AGENT] = 1;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Whether s[i..end) holds a byte outside ASCII (eight bytes at a time). */
+static int beyond_ascii(const uint8_t *s, int64_t i, int64_t end) {
+    for (; i + 8 <= end; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, 8);
+        if (word & 0x8080808080808080ULL) return 1;
+    }
+    for (; i < end; i++)
+        if (s[i] >= 0x80) return 1;
+    return 0;
+}
+
+/* Whether s[i..end), of ASCII, is blank. */
+static int blank(const uint8_t *s, int64_t i, int64_t end) {
+    for (; i < end; i++)
+        if (!space(s[i])) return 0;
+    return 1;
+}
+
+static inline void set_bit(uint8_t *bits, int64_t row) { bits[row >> 3] |= (uint8_t)(1u << (row & 7)); }
+
+static void set_view(Column *c, int64_t row, const uint8_t *data, int64_t start, int64_t stop) {
+    View *v = &c->views[row]; /* zeroed when allocated; each row is set at most once */
+    int32_t size = (int32_t)(stop - start);
+    v->size = size;
+    if (size <= 12) {
+        memcpy(v->u.inline_data, data + start, (size_t)size);
+    } else {
+        memcpy(v->u.ref.prefix, data + start, 4);
+        v->u.ref.buffer = 0;
+        v->u.ref.offset = (int32_t)start;
+    }
+    set_bit(c->valid, row);
+}
+
+/* Split every line of data[0..size) into the columns; returns the number of rows. */
+static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, int combined) {
+    int64_t row = 0, i = 0;
+    int ascii = !beyond_ascii(data, 0, size);
+    while (i < size) {
+        const uint8_t *nl = memchr(data + i, '\n', (size_t)(size - i));
+        int64_t end = nl ? (int64_t)(nl - data) : size, next = end + 1;
+        if (end > i && data[end - 1] == '\r') end--; /* a CRLF line ends at its CR */
+        Fields f;
+        memset(&f, 0, sizeof f);
+        if (!ascii && beyond_ascii(data, i, end)) {
+            /* Rust's \s and \d know more than ASCII: the caller asks the regex */
+            set_bit(t->flags[DEFER].bits, row);
+            set_view(&t->columns[LINE], row++, data, i, end);
+        } else if (match(data, i, end, combined, &f)) {
+            for (int k = ADDR; k < NFIELDS; k++)
+                if (f.present[k]) set_view(&t->columns[k], row, data, f.start[k], f.stop[k]);
+            if (ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
+            if (f.query) set_bit(t->flags[QUERY].bits, row);
+            set_view(&t->columns[LINE], row++, data, i, end);
+        } else if (!blank(data, i, end)) { /* a line the regex does not match: all but `line` null */
+            set_view(&t->columns[LINE], row++, data, i, end);
+        }
+        i = next;
+    }
+    return row;
+}
+
+/* --- the export ----------------------------------------------------------------------------- */
+
+static void free_table(Table *t) {
+    for (int k = 0; k < NFIELDS; k++) {
+        free(t->columns[k].views);
+        free(t->columns[k].valid);
+    }
+    for (int k = 0; k < NFLAGS; k++) free(t->flags[k].bits);
+    free(t->data);
+    free(t);
+}
+
+static void release_child(struct ArrowArray *a) { a->release = NULL; /* the parent owns its memory */ }
+
+static void release_array(struct ArrowArray *a) {
+    for (int64_t k = 0; k < a->n_children; k++)
+        if (a->children[k]->release) a->children[k]->release(a->children[k]);
+    free_table((Table *)a->private_data);
+    a->release = NULL;
+}
+
+static void release_schema(struct ArrowSchema *s) {
+    for (int64_t k = 0; k < s->n_children; k++) free(s->children[k]);
+    free(s->children);
+    s->release = NULL;
+}
+
+static void release_child_schema(struct ArrowSchema *s) { s->release = NULL; }
+
+static void schema_capsule_free(PyObject *capsule) {
+    struct ArrowSchema *s = PyCapsule_GetPointer(capsule, "arrow_schema");
+    if (s == NULL) return;
+    if (s->release) s->release(s);
+    free(s);
+}
+
+static void array_capsule_free(PyObject *capsule) {
+    struct ArrowArray *a = PyCapsule_GetPointer(capsule, "arrow_array");
+    if (a == NULL) return;
+    if (a->release) a->release(a);
+    free(a);
+}
+
+static struct ArrowSchema *make_schema(void) {
+    struct ArrowSchema *s = calloc(1, sizeof *s);
+    struct ArrowSchema **children = calloc(NFIELDS + NFLAGS, sizeof *children);
+    if (s == NULL || children == NULL) goto fail;
+    for (int k = 0; k < NFIELDS + NFLAGS; k++) {
+        struct ArrowSchema *c = calloc(1, sizeof *c);
+        if (c == NULL) goto fail;
+        c->format = k < NFIELDS ? "vu" : "b"; /* utf8 view, or boolean */
+        c->name = k < NFIELDS ? FIELD_NAMES[k] : FLAG_NAMES[k - NFIELDS];
+        c->flags = ARROW_FLAG_NULLABLE;
+        c->release = release_child_schema;
+        children[k] = c;
+    }
+    s->format = "+s";
+    s->name = "";
+    s->n_children = NFIELDS + NFLAGS;
+    s->children = children;
+    s->release = release_schema;
+    return s;
+fail:
+    if (children)
+        for (int k = 0; k < NFIELDS + NFLAGS; k++) free(children[k]);
+    free(children);
+    free(s);
+    return NULL;
+}
+
+static Table *make_table(const uint8_t *chunk, int64_t size, int64_t lines) {
+    Table *t = calloc(1, sizeof *t);
+    if (t == NULL) return NULL;
+    t->data = malloc(size ? (size_t)size : 1);
+    if (t->data == NULL) goto fail;
+    memcpy(t->data, chunk, (size_t)size);
+    for (int k = 0; k < NFIELDS; k++) {
+        /* zeroed: a null slot is an empty string, as readers may look at it (Polars does) */
+        t->columns[k].views = calloc((size_t)(lines ? lines : 1), sizeof(View));
+        t->columns[k].valid = calloc((size_t)(lines / 8 + 1), 1);
+        if (t->columns[k].views == NULL || t->columns[k].valid == NULL) goto fail;
+    }
+    for (int k = 0; k < NFLAGS; k++)
+        if ((t->flags[k].bits = calloc((size_t)(lines / 8 + 1), 1)) == NULL) goto fail;
+    return t;
+fail:
+    free_table(t);
+    return NULL;
+}
+
+static int64_t count_nulls(const uint8_t *valid, int64_t rows) {
+    int64_t set = 0;
+    for (int64_t r = 0; r < rows; r++) set += (valid[r >> 3] >> (r & 7)) & 1;
+    return rows - set;
+}
+
+static void export_columns(Table *t, int64_t rows, int64_t data_size, struct ArrowArray *out) {
+    for (int k = 0; k < NFIELDS; k++) {
+        Column *c = &t->columns[k];
+        c->data_sizes[0] = data_size;
+        c->buffers[0] = c->valid;
+        c->buffers[1] = c->views;
+        c->buffers[2] = t->data;
+        c->buffers[3] = c->data_sizes;
+        c->array = (struct ArrowArray){
+            .length = rows,
+            .null_count = count_nulls(c->valid, rows),
+            .n_buffers = 4,
+            .buffers = c->buffers,
+            .release = release_child,
+        };
+        t->children[k] = &c->array;
+    }
+    for (int k = 0; k < NFLAGS; k++) {
+        Flag *g = &t->flags[k];
+        g->buffers[0] = NULL;
+        g->buffers[1] = g->bits;
+        g->array = (struct ArrowArray){.length = rows, .n_buffers = 2, .buffers = g->buffers, .release = release_child};
+        t->children[NFIELDS + k] = &g->array;
+    }
+    t->buffers[0] = NULL; /* the struct itself has no nulls */
+    *out = (struct ArrowArray){
+        .length = rows,
+        .n_buffers = 1,
+        .n_children = NFIELDS + NFLAGS,
+        .buffers = t->buffers,
+        .children = t->children,
+        .release = release_array,
+        .private_data = t,
+    };
+}
+
+static PyObject *split(PyObject *self, PyObject *args) {
+    Py_buffer chunk;
+    int combined;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*p", &chunk, &combined)) return NULL;
+    if (chunk.len > INT32_MAX) {
+        PyBuffer_Release(&chunk);
+        return PyErr_Format(PyExc_ValueError, "a chunk of %zd bytes is too large (at most 2 GiB)", chunk.len);
+    }
+    const uint8_t *data = chunk.buf;
+    int64_t size = chunk.len, lines = 1, rows = 0;
+    Table *t = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (const uint8_t *p = data; (p = memchr(p, '\n', (size_t)(data + size - p))) != NULL; p++) lines++;
+    t = make_table(data, size, lines);
+    if (t != NULL) rows = split_lines(t, t->data, size, combined);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&chunk);
+    struct ArrowSchema *schema = make_schema();
+    struct ArrowArray *array = calloc(1, sizeof *array);
+    if (t == NULL || schema == NULL || array == NULL) {
+        if (t) free_table(t);
+        if (schema) release_schema(schema);
+        free(schema);
+        free(array);
+        return PyErr_NoMemory();
+    }
+    export_columns(t, rows, size, array);
+    PyObject *schema_capsule = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
+    if (schema_capsule == NULL) {
+        release_schema(schema);
+        free(schema);
+        release_array(array);
+        free(array);
+        return NULL;
+    }
+    PyObject *array_capsule = PyCapsule_New(array, "arrow_array", array_capsule_free);
+    if (array_capsule == NULL) {
+        Py_DECREF(schema_capsule);
+        release_array(array);
+        free(array);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", schema_capsule, array_capsule);
+}
+
+static PyMethodDef METHODS[] = {
+    {"split", split, METH_VARARGS,
+     "split(chunk, combined) -> (schema, array): the COMMON or COMBINED groups of each line, as Arrow "
+     "PyCapsules of one struct array."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT, .m_name = "_split", .m_size = -1, .m_methods = METHODS};
+
+PyMODINIT_FUNC PyInit__split(void) { return PyModule_Create(&MODULE); }
