@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from detente.monitor import inputs
 from detente.monitor.addr import IPV4, KEY64, source_key, source_keys, upper64
-from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment
+from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
@@ -30,6 +30,7 @@ from detente.monitor.formats import COMBINED, COMMON, resolve
 from detente.monitor.incidents import busiest_per_source, sample_lines
 from detente.monitor.parse import Parser, split_fields
 from detente.monitor.pipeline import Scanner, scan
+from detente.monitor.probes import PROBE_REGEX
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitor.md"
 T0 = datetime(2026, 6, 14, tzinfo=UTC)
@@ -110,6 +111,20 @@ def test_split_fields_of_awkward_chunks() -> None:
     assert bad["line"].to_list() == ["1.2.3.4 - - [x] \ufffd\ufffd"]
     long = b"1.2.3.4 - - [t] " + b'"' + b"a" * 100_000 + b'" 200 1 "r" "u"'
     assert split_fields(long, COMBINED)["method"].str.len_bytes().to_list() == [100_000]
+
+
+PATH = st.one_of(
+    st.sampled_from(["/", "/.env", "/.ENV.bak", "/a/../b", "/wp-login.php", "/cgi-bin/x", "/news", "/.git"]),
+    st.text(alphabet="/.-abcegintvw", max_size=12),
+    st.none(),
+)
+
+
+@given(st.lists(PATH, max_size=40))
+def test_probe_paths_are_the_paths_the_regex_matches(paths: list[str | None]) -> None:
+    s = pl.Series("path", paths, dtype=pl.String)
+    want = s.filter(s.str.contains(PROBE_REGEX)).unique().sort()
+    assert probe_paths(s).sort().equals(want)
 
 
 V6 = st.ip_addresses(v=6).map(str)
