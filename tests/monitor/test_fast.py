@@ -113,6 +113,16 @@ def test_split_fields_of_awkward_chunks() -> None:
     assert split_fields(long, COMBINED)["method"].str.len_bytes().to_list() == [100_000]
 
 
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.sampled_from([COMBINED, COMMON]))
+def test_split_fields_reads_any_bytes_as_the_regex_would(chunk: bytes, regex: str) -> None:
+    # any bytes at all: the C splitter never reads outside its chunk, and what is not UTF-8 is replaced
+    got = split_fields(chunk, regex)
+    want = _by_regex(chunk.decode("utf-8", "replace").encode(), regex)
+    assert got.equals(want)
+    assert got.unique().height == want.unique().height  # every slot read, the null ones too
+
+
 PATH = st.one_of(
     st.sampled_from(["/", "/.env", "/.ENV.bak", "/a/../b", "/wp-login.php", "/cgi-bin/x", "/news", "/.git"]),
     st.text(alphabet="/.-abcegintvw", max_size=12),
