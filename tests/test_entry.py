@@ -11,13 +11,24 @@ PROBE = (
     "import sys; sys.argv = ['detente', *sys.argv[1:]]\n"
     "from detente.entry import main\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    "import gc\n"
+    "print('FROZEN', gc.get_freeze_count())\n"
     "print('LOADED', sorted(m for m in sys.modules if m.startswith('detente.') and m.count('.') == 1))"
 )
 
 
+def _run(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def _loaded(*args: str) -> str:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
-    return done.stdout.rsplit("LOADED", 1)[1]
+    return _run(*args).rsplit("LOADED", 1)[1]
+
+
+def _frozen(*args: str) -> int:
+    return int(_run(*args).rsplit("FROZEN", 1)[1].split()[0])
 
 
 def test_monitor_commands_load_only_the_monitor() -> None:
@@ -25,6 +36,11 @@ def test_monitor_commands_load_only_the_monitor() -> None:
     assert "detente.monitor" in loaded
     assert "detente.registry" not in loaded
     assert "detente.service" not in loaded
+
+
+def test_monitor_commands_leave_their_objects_to_the_operating_system() -> None:
+    assert _frozen("monitor", "--help") > 0  # the exit then walks none of them
+    assert _frozen("--help") == 0  # the registry's commands may hold open stores: they exit as usual
 
 
 def test_other_commands_reach_the_whole_command_line() -> None:
