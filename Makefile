@@ -21,8 +21,8 @@ run: $(STAMP)
 test: lint types pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks setup.py
+	$(BIN)/ruff format --check src tests benchmarks setup.py
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -31,8 +31,8 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n 2 -W error
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks setup.py
+	$(BIN)/ruff check --fix src tests benchmarks setup.py
 
 ## bench: benchmarks with their baselines, measured in one run (see docs/performance.md)
 bench: $(STAMP)
