@@ -52,4 +52,4 @@ soak: $(STAMP)
 	DETENTE_CRASH_ROUNDS=$${ROUNDS:-400} $(BIN)/pytest -q tests/tlog/test_crash.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis build src/detente/monitor/*.so
