@@ -26,9 +26,9 @@ from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
 from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
-from detente.monitor.formats import COMBINED, COMMON, resolve
+from detente.monitor.formats import FIELDS, from_format_string, resolve
 from detente.monitor.incidents import busiest_per_source, sample_lines
-from detente.monitor.parse import Parser, split_fields
+from detente.monitor.parse import SPLIT_COLUMNS, Parser, split_fields
 from detente.monitor.pipeline import Scanner, scan
 from detente.monitor.probes import PROBE_REGEX
 
@@ -75,50 +75,92 @@ LINE = st.builds(
 
 
 def _by_regex(chunk: bytes, regex: str) -> pl.DataFrame:
-    """The regexes on each line of ``chunk``: split at line feeds, less a carriage return that ends one."""
+    """The regex on each line of ``chunk`` (split at line feeds, less a carriage return that ends one),
+    with the method, path and query the normaliser takes from the method, target and request groups."""
     lines = [line.removesuffix("\r") for line in chunk.decode().split("\n")]
     s = pl.Series("line", lines, dtype=pl.String)
     want = s.to_frame().select("line", pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
+    want = want.with_columns(pl.lit(None, pl.String).alias(f) for f in FIELDS if f not in want.columns)
     request = pl.col("request").str.split_exact(" ", 2).struct
-    target = request.field("field_1").str.split_exact("?", 1).struct
+    target = pl.coalesce("target", request.field("field_1")).str.split_exact("?", 1).struct
     ascii_line = ~pl.col("line").str.contains(r"[^\x00-\x7f]")
     want = want.with_columns(
-        request.field("field_0").alias("method"),
+        pl.coalesce("method", request.field("field_0")).alias("method"),
         target.field("field_0").alias("path"),
         (ascii_line & pl.col("addr").str.contains(IPV4)).fill_null(False).alias("v4"),
         target.field("field_1").is_not_null().alias("query"),
     )
-    order = ["line", "addr", "time", "method", "path", "status", "size", "referer", "agent", "v4", "query"]
-    return want.select(c for c in order if c in want.columns).filter(pl.col("line").str.contains(r"\S"))
+    return want.select("line", *SPLIT_COLUMNS, "v4", "query").filter(pl.col("line").str.contains(r"\S"))
 
 
 @settings(max_examples=300)
 @given(st.lists(st.one_of(LINE, PIECE), min_size=1, max_size=8), st.sampled_from(["\n", "\r\n"]))
 def test_split_fields_equal_the_regex(lines: list[str], end: str) -> None:
     chunk = end.join(lines).encode()
-    for regex in (COMBINED, COMMON):
+    for fmt in (resolve("combined"), resolve("common")):
         for whole in (chunk, chunk + end.encode()):  # the last line ended, or not
-            got, want = split_fields(whole, regex), _by_regex(whole, regex)
-            assert got.equals(want), (regex, whole)
+            got, want = split_fields(whole, fmt), _by_regex(whole, fmt.regex or "")
+            assert got.equals(want), (fmt.name, whole)
             for c in got.columns:  # hashing and sorting read every slot, the null ones too
                 assert got[c].unique().sort().equals(want[c].unique().sort()), (c, whole)
 
 
-def test_split_fields_of_awkward_chunks() -> None:
-    assert split_fields(b"", COMBINED).height == 0
-    assert split_fields(b"\n \n\t\n\xc2\xa0\n", COMBINED).height == 0  # blank lines, Unicode spaces too
-    bad = split_fields(b"1.2.3.4 - - [x] \xff\xfe", COMBINED)  # not UTF-8: replaced, as the line reader does
-    assert bad["line"].to_list() == ["1.2.3.4 - - [x] \ufffd\ufffd"]
-    long = b"1.2.3.4 - - [t] " + b'"' + b"a" * 100_000 + b'" 200 1 "r" "u"'
-    assert split_fields(long, COMBINED)["method"].str.len_bytes().to_list() == [100_000]
+# custom formats: the fields every format needs, then others, unknown variables and literals, shuffled
+NEEDED = (("$remote_addr", ""), ("$time_local", "[]"), ("$request", '""'), ("$status", ""))
+VARIABLES = ("$request_method", "$request_uri", "$body_bytes_sent", "$http_referer")
+OPTIONAL = st.sampled_from(
+    [(v, shape) for v in VARIABLES for shape in ("", '""', "[]")]
+    + [("$http_user_agent", '""'), ("$http_x_forwarded_for", '""'), ("$host", ""), ("$time_iso8601", "[]")]
+    + [("$request_time", ""), ("%D", '""'), ("-", "literal"), ('"-"', "literal"), ("rt=", "literal")]
+)
+FORMAT = st.lists(OPTIONAL, max_size=4).flatmap(lambda extra: st.permutations([*NEEDED, *extra]))
+VALUE = st.text(alphabet=' "[]-a1/:+?\té', max_size=6)
+
+
+def _token(directive: str, shape: str) -> str:
+    return directive if shape in ("", "literal") else shape[0] + directive + shape[1]
+
+
+def _value(draw: st.DrawFn, directive: str, shape: str) -> str:
+    if shape == "literal" and draw(st.booleans()):
+        return directive
+    value = draw(st.sampled_from(["1.2.3.4", "GET /a?b HTTP/1.1", "200", "GET", "/x"]) | VALUE)
+    return value if shape in ("", "literal") else shape[0] + value + shape[1]
+
+
+@st.composite
+def formatted(draw: st.DrawFn) -> tuple[str, list[str]]:
+    tokens = draw(FORMAT)
+    lines = [" ".join(_value(draw, d, shape) for d, shape in tokens) for _ in range(draw(st.integers(1, 6)))]
+    return " ".join(_token(d, shape) for d, shape in tokens), lines
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=300), st.sampled_from([COMBINED, COMMON]))
-def test_split_fields_reads_any_bytes_as_the_regex_would(chunk: bytes, regex: str) -> None:
+@given(formatted())
+def test_split_fields_of_format_strings_equal_the_regex(case: tuple[str, list[str]]) -> None:
+    spec, lines = case
+    fmt = from_format_string(spec)
+    chunk = "\n".join(lines).encode()
+    assert split_fields(chunk, fmt).equals(_by_regex(chunk, fmt.regex or "")), spec
+
+
+def test_split_fields_of_awkward_chunks() -> None:
+    combined = resolve("combined")
+    assert split_fields(b"", combined).height == 0
+    assert split_fields(b"\n \n\t\n\xc2\xa0\n", combined).height == 0  # blank lines, Unicode spaces too
+    bad = split_fields(b"1.2.3.4 - - [x] \xff\xfe", combined)  # not UTF-8: replaced, as the line reader does
+    assert bad["line"].to_list() == ["1.2.3.4 - - [x] \ufffd\ufffd"]
+    long = b"1.2.3.4 - - [t] " + b'"' + b"a" * 100_000 + b'" 200 1 "r" "u"'
+    assert split_fields(long, combined)["method"].str.len_bytes().to_list() == [100_000]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.sampled_from(["combined", "common"]))
+def test_split_fields_reads_any_bytes_as_the_regex_would(chunk: bytes, name: str) -> None:
     # any bytes at all: the C splitter never reads outside its chunk, and what is not UTF-8 is replaced
-    got = split_fields(chunk, regex)
-    want = _by_regex(chunk.decode("utf-8", "replace").encode(), regex)
+    fmt = resolve(name)
+    got = split_fields(chunk, fmt)
+    want = _by_regex(chunk.decode("utf-8", "replace").encode(), fmt.regex or "")
     assert got.equals(want)
     assert got.unique().height == want.unique().height  # every slot read, the null ones too
 

@@ -1,16 +1,23 @@
-/* Split lines of the Common and Combined Log Formats into their fields, in one pass.
+/* Split the lines of a log in a line format (Common, Combined, or a format string) into its fields,
+   in one pass.
 
-   split(chunk: bytes, combined: bool) -> (schema capsule, array capsule)
+   split(chunk: bytes, program: tuple[tuple[int, int, bytes], ...]) -> (schema capsule, array capsule)
+
+   The program is a line format's steps (detente.monitor.formats.Step, steps_program): each a kind
+   (a literal; a word, \S+; a quoted field, "[^"]*"; a bracketed field, \[[^\]]*\]; a status,
+   \d{3}; or `optional`: the rest of the line may be missing), the field it captures, and a literal's
+   bytes. Each shape stops before a byte it cannot read, so the format's regex never backtracks into
+   one: a single forward pass reads what the regex reads.
 
    The result is one Arrow struct array (the Arrow C data interface, exported as the PyCapsules of
    the Arrow PyCapsule interface) with one row per line that is not blank:
-   - the string fields line, addr, time, method, path, status, size, referer and agent. On a line
-     of ASCII, each is exactly what the named group of detente.monitor.formats.COMMON (or COMBINED)
-     captures on that line, with Rust's regex semantics. The method and the target are the first two
-     fields of the request split at its spaces (Polars' split_exact(" ", 2)), and the path is the
-     target up to its first "?". A field is null where the regex does not match (every field but
-     `line`), where its optional group does not (referer and agent), or where the request holds no
-     space (path).
+   - the string fields line, addr, time, time_iso, method, path, status, size, referer, agent, xff
+     and host. On a line of ASCII, each is exactly what the format's regex captures in the group of
+     that name, with Rust's regex semantics. The method is the method's own field, else the
+     request's first field; the target is the target's own field, else the request's second field
+     (Polars' split_exact(" ", 2)); the path is the target up to its first "?". A field is null where
+     the regex does not match (every field but `line`), where the format has no such field, where
+     the optional tail is missing, or where the request holds no space (path).
    - the booleans `defer`, `v4` and `query`. A line holding a byte outside ASCII is deferred: its
      fields are null, and the caller reads it with the regex (Rust's \s and \d are Unicode classes).
      `v4` says that addr is an IPv4 address written as Python's ipaddress writes it (four decimal
@@ -62,9 +69,29 @@ struct ArrowArray {
     void *private_data;
 };
 
-enum { LINE, ADDR, TIME, METHOD, PATH, STATUS, SIZE, REFERER, AGENT, NFIELDS };
-static const char *FIELD_NAMES[NFIELDS] = {"line",   "addr", "time",    "method", "path",
-                                           "status", "size", "referer", "agent"};
+/* The columns of the result, and the fields a program captures (formats.SPLIT_FIELDS, in order). */
+enum { LINE, ADDR, TIME, TIME_ISO, METHOD, PATH, STATUS, SIZE, REFERER, AGENT, XFF, HOST, NFIELDS };
+static const char *FIELD_NAMES[NFIELDS] = {"line",   "addr", "time",    "time_iso", "method", "path",
+                                           "status", "size", "referer", "agent",    "xff",    "host"};
+enum { G_NONE, G_ADDR, G_TIME, G_TIME_ISO, G_REQUEST, G_METHOD, G_TARGET, G_STATUS, G_SIZE,
+       G_REFERER, G_AGENT, G_XFF, G_HOST, NGROUPS };
+/* the column of each captured field that is a column as it is (the request and target are split) */
+static const int COLUMN_OF[NGROUPS] = {-1,     ADDR,    TIME,  TIME_ISO, -1,  -1, -1,
+                                       STATUS, SIZE, REFERER, AGENT,   XFF, HOST};
+enum { K_LITERAL, K_WORD, K_QUOTED, K_BRACKETED, K_STATUS, K_OPTIONAL, NKINDS };
+#define MAX_STEPS 256
+
+typedef struct {
+    int kind, group;
+    const uint8_t *text; /* a literal's bytes, in Program.texts */
+    int64_t length;
+} Step;
+
+typedef struct {
+    Step steps[MAX_STEPS];
+    int count;
+    uint8_t *texts;
+} Program;
 enum { DEFER, V4, QUERY, NFLAGS };
 static const char *FLAG_NAMES[NFLAGS] = {"defer", "v4", "query"};
 
@@ -122,6 +149,14 @@ static inline int64_t until(const uint8_t *s, int64_t i, int64_t end, uint8_t st
 
 static inline int at(const uint8_t *s, int64_t i, int64_t end, uint8_t c) { return i < end && s[i] == c; }
 
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+typedef struct {
+    int64_t start[NGROUPS];
+    int64_t stop[NGROUPS];
+    int present[NGROUPS];
+} Groups;
+
 typedef struct {
     int64_t start[NFIELDS];
     int64_t stop[NFIELDS];
@@ -129,21 +164,36 @@ typedef struct {
     int query;
 } Fields;
 
-/* The method and the target: the request's first two fields between spaces (no target without a
-   space). The path is the target up to its first question mark; the query whether there is one. */
-static void split_request(const uint8_t *s, int64_t i, int64_t end, Fields *f) {
-    int64_t space1 = until(s, i, end, ' ');
-    f->start[METHOD] = i;
-    f->stop[METHOD] = space1 < 0 ? end : space1;
-    f->present[METHOD] = 1;
-    if (space1 >= 0) {
-        int64_t space2 = until(s, space1 + 1, end, ' ');
-        int64_t target_end = space2 < 0 ? end : space2;
-        int64_t question = until(s, space1 + 1, target_end, '?');
-        f->start[PATH] = space1 + 1;
-        f->stop[PATH] = question < 0 ? target_end : question;
-        f->present[PATH] = 1;
-        f->query = question >= 0;
+static void set_field(Fields *f, int column, int64_t start, int64_t stop) {
+    f->start[column] = start;
+    f->stop[column] = stop;
+    f->present[column] = 1;
+}
+
+/* The path (the target up to its first question mark) and whether there is a query. */
+static void split_target(const uint8_t *s, int64_t i, int64_t end, Fields *f) {
+    int64_t question = until(s, i, end, '?');
+    set_field(f, PATH, i, question < 0 ? end : question);
+    f->query = question >= 0;
+}
+
+/* The fields of the groups a line matched: most as they are; the method and the target, each its own
+   field if the format has one, else the request's first two fields between spaces (no target
+   without a space). */
+static void fields_of(const uint8_t *s, const Groups *g, Fields *f) {
+    for (int k = 0; k < NGROUPS; k++)
+        if (g->present[k] && COLUMN_OF[k] >= 0) set_field(f, COLUMN_OF[k], g->start[k], g->stop[k]);
+    int64_t space1 = -1, request = g->start[G_REQUEST], request_end = g->stop[G_REQUEST];
+    if (g->present[G_REQUEST]) space1 = until(s, request, request_end, ' ');
+    if (g->present[G_METHOD])
+        set_field(f, METHOD, g->start[G_METHOD], g->stop[G_METHOD]);
+    else if (g->present[G_REQUEST])
+        set_field(f, METHOD, request, space1 < 0 ? request_end : space1);
+    if (g->present[G_TARGET]) {
+        split_target(s, g->start[G_TARGET], g->stop[G_TARGET], f);
+    } else if (space1 >= 0) {
+        int64_t space2 = until(s, space1 + 1, request_end, ' ');
+        split_target(s, space1 + 1, space2 < 0 ? request_end : space2, f);
     }
 }
 
@@ -160,65 +210,52 @@ static int ipv4(const uint8_t *s, int64_t i, int64_t end) {
     return i == end;
 }
 
-/* The groups of COMMON (and, if `combined`, COMBINED's optional tail) on s[i..end), as the regex
-   reads them. Every quantifier is followed by a byte that it cannot match, so the regex never
-   backtracks into one: each is read as its longest run. Returns 0 if the regex does not match. */
-static int match(const uint8_t *s, int64_t i, int64_t end, int combined, Fields *f) {
-    int64_t j;
-    /* ^(?P<addr>\S+) */
-    f->start[ADDR] = i;
-    i = non_space(s, i, end);
-    if (i == f->start[ADDR] || !at(s, i, end, ' ')) return 0;
-    f->stop[ADDR] = i++;
-    /* \S+ (the identity) */
-    j = i;
-    i = non_space(s, i, end);
-    if (i == j || !at(s, i, end, ' ')) return 0;
-    i++;
-    /* (?P<user>\S+) \[ (the user is not returned: nothing reads it) */
-    j = i;
-    i = non_space(s, i, end);
-    if (i == j || !at(s, i, end, ' ') || !at(s, i + 1, end, '[')) return 0;
-    i += 2;
-    /* (?P<time>[^\]]*)\] " */
-    f->start[TIME] = i;
-    if ((i = until(s, i, end, ']')) < 0) return 0;
-    f->stop[TIME] = i++;
-    if (!at(s, i, end, ' ') || !at(s, i + 1, end, '"')) return 0;
-    i += 2;
-    /* (?P<request>[^"]*)" */
-    int64_t request = i;
-    if ((i = until(s, i, end, '"')) < 0) return 0;
-    int64_t request_end = i++;
-    /* " (?P<status>\d{3}) " */
-    if (!at(s, i, end, ' ') || i + 4 >= end) return 0;
-    i++;
-    for (j = i; j < i + 3; j++)
-        if (s[j] < '0' || s[j] > '9') return 0;
-    if (s[i + 3] != ' ') return 0;
-    f->start[STATUS] = i;
-    f->stop[STATUS] = i + 3;
-    i += 4;
-    /* (?P<size>\S+) */
-    f->start[SIZE] = i;
-    i = non_space(s, i, end);
-    if (i == f->start[SIZE]) return 0;
-    f->stop[SIZE] = i;
-    f->present[ADDR] = f->present[TIME] = f->present[STATUS] = f->present[SIZE] = 1;
-    split_request(s, request, request_end, f);
-    /* (?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")? : taken whenever it matches */
-    if (combined && at(s, i, end, ' ') && at(s, i + 1, end, '"')) {
-        int64_t r0 = i + 2, r1 = until(s, r0, end, '"');
-        if (r1 >= 0 && at(s, r1 + 1, end, ' ') && at(s, r1 + 2, end, '"')) {
-            int64_t a0 = r1 + 3, a1 = until(s, a0, end, '"');
-            if (a1 >= 0) {
-                f->start[REFERER] = r0;
-                f->stop[REFERER] = r1;
-                f->start[AGENT] = a0;
-                f->stop[AGENT] = a1;
-                f->present[REFERER] = f->present[AGENT] = 1;
-            }
+/* Run the program on s[i..end), as the format's regex would: returns 0 if it does not match. The
+   groups captured after an `optional` step are kept only if the whole rest matches. */
+static int run(const Program *p, const uint8_t *s, int64_t i, int64_t end, Groups *g) {
+    Groups before;
+    int optional = 0;
+    for (int k = 0; k < p->count; k++) {
+        const Step *st = &p->steps[k];
+        int64_t start = i, stop;
+        switch (st->kind) {
+        case K_OPTIONAL:
+            optional = 1;
+            before = *g;
+            continue;
+        case K_LITERAL:
+            if (end - i < st->length || memcmp(s + i, st->text, (size_t)st->length) != 0) goto missing;
+            i += st->length;
+            continue;
+        case K_WORD: /* \S+ */
+            stop = i = non_space(s, i, end);
+            if (i == start) goto missing;
+            break;
+        case K_QUOTED: /* "[^"]*" */
+            if (!at(s, i, end, '"') || (stop = until(s, i + 1, end, '"')) < 0) goto missing;
+            start = i + 1;
+            i = stop + 1;
+            break;
+        case K_BRACKETED: /* \[[^\]]*\] */
+            if (!at(s, i, end, '[') || (stop = until(s, i + 1, end, ']')) < 0) goto missing;
+            start = i + 1;
+            i = stop + 1;
+            break;
+        default: /* K_STATUS: \d{3} */
+            if (end - i < 3 || !is_digit(s[i]) || !is_digit(s[i + 1]) || !is_digit(s[i + 2])) goto missing;
+            stop = i += 3;
+            break;
         }
+        if (st->group != G_NONE) {
+            g->start[st->group] = start;
+            g->stop[st->group] = stop;
+            g->present[st->group] = 1;
+        }
+        continue;
+    missing:
+        if (!optional) return 0;
+        *g = before;
+        return 1;
     }
     return 1;
 }
@@ -259,23 +296,26 @@ static void set_view(Column *c, int64_t row, const uint8_t *data, int64_t start,
 }
 
 /* Split every line of data[0..size) into the columns; returns the number of rows. */
-static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, int combined) {
+static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Program *program) {
     int64_t row = 0, i = 0;
     int ascii = !beyond_ascii(data, 0, size);
     while (i < size) {
         const uint8_t *nl = memchr(data + i, '\n', (size_t)(size - i));
         int64_t end = nl ? (int64_t)(nl - data) : size, next = end + 1;
         if (end > i && data[end - 1] == '\r') end--; /* a CRLF line ends at its CR */
+        Groups g;
         Fields f;
+        memset(&g, 0, sizeof g);
         memset(&f, 0, sizeof f);
         if (!ascii && beyond_ascii(data, i, end)) {
             /* Rust's \s and \d know more than ASCII: the caller asks the regex */
             set_bit(t->flags[DEFER].bits, row);
             set_view(&t->columns[LINE], row++, data, i, end);
-        } else if (match(data, i, end, combined, &f)) {
+        } else if (run(program, data, i, end, &g)) {
+            fields_of(data, &g, &f);
             for (int k = ADDR; k < NFIELDS; k++)
                 if (f.present[k]) set_view(&t->columns[k], row, data, f.start[k], f.stop[k]);
-            if (ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
+            if (f.present[ADDR] && ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
             if (f.query) set_bit(t->flags[QUERY].bits, row);
             set_view(&t->columns[LINE], row++, data, i, end);
         } else if (!blank(data, i, end)) { /* a line the regex does not match: all but `line` null */
@@ -418,14 +458,57 @@ static void export_columns(Table *t, int64_t rows, int64_t data_size, struct Arr
     };
 }
 
+/* Read a program of (kind, field, literal bytes) steps into p; on failure, set an error, return 0. */
+static int read_program(PyObject *steps, Program *p) {
+    PyObject *seq = PySequence_Fast(steps, "the program must be a sequence of steps");
+    if (seq == NULL) return 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), total = 0;
+    int kinds[MAX_STEPS], groups[MAX_STEPS];
+    const char *texts[MAX_STEPS];
+    Py_ssize_t lengths[MAX_STEPS];
+    if (n > MAX_STEPS) {
+        PyErr_Format(PyExc_ValueError, "a program of %zd steps is too long (at most %d)", n, MAX_STEPS);
+        goto fail;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *step = PySequence_Fast_GET_ITEM(seq, k);
+        if (!PyArg_ParseTuple(step, "iiy#", &kinds[k], &groups[k], &texts[k], &lengths[k])) goto fail;
+        if (kinds[k] < 0 || kinds[k] >= NKINDS || groups[k] < 0 || groups[k] >= NGROUPS) {
+            PyErr_Format(PyExc_ValueError, "step %zd: no kind %d or field %d", k, kinds[k], groups[k]);
+            goto fail;
+        }
+        total += lengths[k];
+    }
+    if ((p->texts = malloc((size_t)total + 1)) == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t k = 0, at_text = 0; k < n; k++) {
+        memcpy(p->texts + at_text, texts[k], (size_t)lengths[k]);
+        p->steps[k] = (Step){kinds[k], groups[k], p->texts + at_text, lengths[k]};
+        at_text += lengths[k];
+    }
+    p->count = (int)n;
+    Py_DECREF(seq);
+    return 1;
+fail:
+    Py_DECREF(seq);
+    return 0;
+}
+
 static PyObject *split(PyObject *self, PyObject *args) {
     Py_buffer chunk;
-    int combined;
+    PyObject *steps;
+    Program program = {.count = 0, .texts = NULL};
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*p", &chunk, &combined)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*O", &chunk, &steps)) return NULL;
     if (chunk.len > INT32_MAX) {
         PyBuffer_Release(&chunk);
         return PyErr_Format(PyExc_ValueError, "a chunk of %zd bytes is too large (at most 2 GiB)", chunk.len);
+    }
+    if (!read_program(steps, &program)) {
+        PyBuffer_Release(&chunk);
+        return NULL;
     }
     const uint8_t *data = chunk.buf;
     int64_t size = chunk.len, lines = 1, rows = 0;
@@ -433,9 +516,10 @@ static PyObject *split(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (const uint8_t *p = data; (p = memchr(p, '\n', (size_t)(data + size - p))) != NULL; p++) lines++;
     t = make_table(data, size, lines);
-    if (t != NULL) rows = split_lines(t, t->data, size, combined);
+    if (t != NULL) rows = split_lines(t, t->data, size, &program);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&chunk);
+    free(program.texts);
     struct ArrowSchema *schema = make_schema();
     struct ArrowArray *array = calloc(1, sizeof *array);
     if (t == NULL || schema == NULL || array == NULL) {
@@ -466,8 +550,8 @@ static PyObject *split(PyObject *self, PyObject *args) {
 
 static PyMethodDef METHODS[] = {
     {"split", split, METH_VARARGS,
-     "split(chunk, combined) -> (schema, array): the COMMON or COMBINED groups of each line, as Arrow "
-     "PyCapsules of one struct array."},
+     "split(chunk, program) -> (schema, array): the fields of each line in the format of the program, "
+     "as Arrow PyCapsules of one struct array."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,7 +20,7 @@ import polars as pl
 from . import _split
 from .addr import client_from_forwarded, source_keys
 from .assets import Asset
-from .formats import COMBINED, COMMON, FIELDS, LogFormat
+from .formats import FIELDS, LogFormat, steps_program
 
 COLUMNS = (
     "asset",
@@ -40,6 +40,9 @@ LOCAL_TIME = "%d/%b/%Y:%H:%M:%S %z"
 ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
 NAIVE_FORMATS = ("%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f")
 MAX_SAMPLES = 20
+# the string fields :func:`split_fields` gives, in the order of ``_split.c``: the user is not read, the
+# request is split into the method and the target, and the target into the path (and the query flag)
+SPLIT_COLUMNS = tuple("path" if f == "target" else f for f in FIELDS if f not in ("user", "request"))
 TS = pl.Datetime("ms", "UTC")
 # log times outside these are malformed (year 1 or 9999 would overflow the engine's date arithmetic)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
@@ -90,10 +93,8 @@ class Parser:
 
     def parse(self, chunk: bytes) -> tuple[pl.DataFrame, ParseStats]:
         """Parse one chunk of whole lines; return the normalised frame and the chunk's counts."""
-        regex = self.fmt.regex
-        if regex in (COMBINED, COMMON):
-            assert regex is not None
-            frame = split_fields(chunk, regex)
+        if self.fmt.steps:
+            frame = split_fields(chunk, self.fmt)
             return self._finish(_with_all_fields(frame.drop("line")), lambda: frame["line"])
         split = self.lines(chunk)
         split = split.filter(split.str.contains(r"\S"))
@@ -244,37 +245,44 @@ class _Capsules:
         return self.capsules
 
 
-def split_fields(chunk: bytes, regex: str) -> pl.DataFrame:
-    r"""The groups of the common or combined ``regex`` on every line of ``chunk`` that is not blank.
+def split_fields(chunk: bytes, fmt: LogFormat) -> pl.DataFrame:
+    r"""The fields of every line of ``chunk`` that is not blank, in the line format ``fmt``.
 
-    The columns are ``line``; the regex's groups but ``user`` (which nothing reads) and ``request``,
-    which is split into ``method``, ``path`` and ``query`` as :meth:`Parser._normalise` splits it;
-    and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress` writes it
-    (:data:`.addr.IPV4`), so is its own source key. :mod:`detente.monitor._split` (C, one pass, no
-    copy of the strings) reads lines of ASCII; a line with any other byte is left to the regex itself
-    (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false. ``tests/monitor/test_fast.py``
-    holds both to the regexes on awkward lines. Invalid UTF-8 is replaced, as the other formats' line
-    reader does.
+    The columns are ``line``; the fields of :data:`SPLIT_COLUMNS`, each what ``fmt.regex`` captures
+    in its group of that name (null where the format has none), but for ``method``, ``path`` and
+    ``query``, which :meth:`Parser._normalise` would take from the method, target and request groups
+    (:func:`_request_fields`); and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress`
+    writes it (:data:`.addr.IPV4`), so is its own source key. :mod:`detente.monitor._split` (C, one
+    pass, no copy of the strings) runs the format's steps on lines of ASCII; a line with any other byte
+    is left to the regex itself (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false.
+    ``tests/monitor/test_fast.py`` holds both to the regexes on awkward lines and formats. Invalid
+    UTF-8 is replaced, as the other formats' line reader does.
     """
+    assert fmt.regex is not None
     if not chunk.isascii():
         chunk = chunk.decode("utf-8", "replace").encode()
-    frame = pl.Series(_Capsules(_split.split(chunk, regex == COMBINED))).struct.unnest()
-    if regex == COMMON:
-        frame = frame.drop("referer", "agent")
+    frame = pl.Series(_Capsules(_split.split(chunk, steps_program(fmt.steps)))).struct.unnest()
     deferred = frame["defer"].arg_true()
     frame = frame.drop("defer")
     if not deferred.len():
         return frame
     lines = frame["line"].gather(deferred)
-    groups = lines.to_frame().select(pl.col("line").str.extract_groups(regex).alias("g")).unnest("g")
-    request = pl.col("request").str.split_exact(" ", 2).struct
-    target = request.field("field_1").str.split_exact("?", 1).struct
-    groups = groups.with_columns(
-        request.field("field_0").alias("method"),
-        target.field("field_0").alias("path"),
-        target.field("field_1").is_not_null().alias("query"),
-    )
+    groups = lines.to_frame().select(pl.col("line").str.extract_groups(fmt.regex).alias("g")).unnest("g")
+    groups = _request_fields(_with_all_fields(groups))
     fields = [c for c in frame.columns if c not in ("line", "v4")]
     frame = frame.with_columns(frame[c].scatter(deferred, groups[c]) for c in fields)
     blank = deferred.filter(~lines.str.contains(r"\S"))  # white space beyond ASCII only
     return frame.filter(pl.repeat(True, frame.height, eager=True).scatter(blank, False))
+
+
+def _request_fields(groups: pl.DataFrame) -> pl.DataFrame:
+    """``method``, ``path`` and ``query`` from a format's groups, as :meth:`Parser._normalise` reads
+    them: the method and target groups, else the request's first two fields; the path is the target
+    up to its first "?"."""
+    request = pl.col("request").str.split_exact(" ", 2).struct
+    target = pl.coalesce(pl.col("target"), request.field("field_1")).str.split_exact("?", 1).struct
+    return groups.with_columns(
+        pl.coalesce(pl.col("method"), request.field("field_0")).alias("method"),
+        target.field("field_0").alias("path"),
+        target.field("field_1").is_not_null().alias("query"),
+    )
