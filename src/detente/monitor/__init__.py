@@ -4,7 +4,7 @@ The monitor imports nothing from the rest of detente except :mod:`detente.errors
 Its pipeline is::
 
     inputs (files, folders, globs, followed files; plain, gzip, zstd)
-      -> parse      columnar parse of a chunk of lines (Polars), malformed lines counted and sampled
+      -> parse      columnar parse of a chunk of lines (split in C, Polars), malformed lines counted
       -> aggregate  per asset, minute and source (IPv4 address or IPv6 /64)
       -> detect     pure kernels over minute aggregates, with baselines learned from the traffic
       -> attribute  country and network (ASN) from offline range tables, never an actor

@@ -1,4 +1,5 @@
-"""Columnar parse of a chunk of log lines (Polars): bytes in, a normalised frame out.
+"""Columnar parse of a chunk of log lines (the C splitter for line formats, Polars): bytes in, a normalised
+frame out.
 
 The normalised frame has one row per well-formed line and the columns of :data:`COLUMNS`:
 ``asset``, ``ts`` (UTC, milliseconds), ``src`` (source key, see :mod:`.addr`), ``client`` (the address
