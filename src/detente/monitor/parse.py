@@ -126,25 +126,20 @@ class Parser:
         return _with_all_fields(out)
 
     def _normalise(self, raw: pl.DataFrame) -> pl.DataFrame:
-        request = pl.col("request").str.split_exact(" ", 2)
-        if "path" in raw.columns:  # the log splitter has split the requests
-            path, query = pl.col("path"), pl.col("query")
-        else:  # split once: a target's query is whatever follows its first "?"
-            target = pl.coalesce(pl.col("target"), request.struct.field("field_1")).str.split_exact("?", 1)
-            path, query = target.struct.field("field_0"), target.struct.field("field_1").is_not_null()
+        if "path" not in raw.columns:  # the log splitter has not split the requests
+            raw = _request_fields(raw)
         lazy = (
             raw.with_columns(self._time(raw))
             .lazy()
-            .with_columns(request.alias("_request"))
             .select(
                 pl.col("ts"),
                 pl.col("v4") if "v4" in raw.columns else pl.lit(False).alias("v4"),
                 pl.coalesce(pl.col("host"), pl.lit("")).str.to_lowercase().alias("host"),
                 pl.col("addr"),
                 pl.col("xff"),
-                pl.coalesce(pl.col("method"), pl.col("_request").struct.field("field_0")).alias("method"),
-                path.alias("path"),
-                query.alias("query"),
+                pl.col("method"),
+                pl.col("path"),
+                pl.col("query"),
                 pl.col("status").cast(pl.Int16, strict=False),
                 pl.col("size").cast(pl.Int64, strict=False).fill_null(0),
                 pl.col("referer"),
@@ -251,13 +246,13 @@ def split_fields(chunk: bytes, fmt: LogFormat) -> pl.DataFrame:
 
     The columns are ``line``; the fields of :data:`SPLIT_COLUMNS`, each what ``fmt.regex`` captures
     in its group of that name (null where the format has none), but for ``method``, ``path`` and
-    ``query``, which :meth:`Parser._normalise` would take from the method, target and request groups
-    (:func:`_request_fields`); and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress`
-    writes it (:data:`.addr.IPV4`), so is its own source key. :mod:`detente.monitor._split` (C, one
-    pass, no copy of the strings) runs the format's steps on lines of ASCII; a line with any other byte
-    is left to the regex itself (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false.
-    ``tests/monitor/test_fast.py`` holds both to the regexes on awkward lines and formats. Invalid
-    UTF-8 is replaced, as the other formats' line reader does.
+    ``query``, which are taken from the method, target and request groups (:func:`_request_fields`);
+    and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress` writes it (:data:`.addr.IPV4`),
+    so is its own source key. :mod:`detente.monitor._split` (C, one pass, no copy of the strings) runs
+    the format's steps on lines of ASCII; a line with any other byte is left to the regex itself
+    (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false. ``tests/monitor/test_fast.py``
+    holds both to the regexes on awkward lines and formats. Invalid UTF-8 is replaced, as the other
+    formats' line reader does.
     """
     assert fmt.regex is not None
     if not chunk.isascii():
@@ -277,9 +272,9 @@ def split_fields(chunk: bytes, fmt: LogFormat) -> pl.DataFrame:
 
 
 def _request_fields(groups: pl.DataFrame) -> pl.DataFrame:
-    """``method``, ``path`` and ``query`` from a format's groups, as :meth:`Parser._normalise` reads
-    them: the method and target groups, else the request's first two fields; the path is the target
-    up to its first "?"."""
+    """``method``, ``path`` and ``query`` from a format's groups: the method and target groups, else the
+    request's first two fields between spaces; the path is the target up to its first "?" (split once:
+    the query is whatever follows it)."""
     request = pl.col("request").str.split_exact(" ", 2).struct
     target = pl.coalesce(pl.col("target"), request.field("field_1")).str.split_exact("?", 1).struct
     return groups.with_columns(
