@@ -12,6 +12,7 @@ BENCHMARKS = [
     "benchmarks.assurances.submit_rate",
     "benchmarks.service_bench",
     "benchmarks.monitor.scan_speed",
+    "benchmarks.monitor.parse_cost",
     "benchmarks.monitor.lookups",
 ]
 
