@@ -11,7 +11,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.errors import InputError
+from detente.errors import ConfigError, InputError
 from detente.monitor.assets import default_asset, parse_assets
 from detente.monitor.attribution import load
 from detente.monitor.formats import from_format_string, resolve
@@ -124,6 +124,16 @@ def test_custom_nginx_format_with_host_and_trusted_proxy() -> None:
     assert frame["client"].to_list() == ["203.0.113.9", "198.51.100.4", "192.0.2.3"]
     assert frame["asset"].to_list() == ["cec", "ministry", "cec"]
     assert frame["allowed"].to_list() == [False, False, True]
+
+
+def test_a_format_string_too_long_to_split_is_refused() -> None:
+    longest = from_format_string(
+        " ".join(["$remote_addr", "$time_local", "$request", "$status", *["-"] * 124])
+    )
+    frame, stats = Parser(longest, [default_asset()]).parse(b"1.2.3.4 t /a 200" + b" -" * 124 + b"\n")
+    assert (stats.read, stats.rejected, frame.height) == (1, 1, 0)  # split in 255 steps; "t" is no time
+    with pytest.raises(ConfigError, match="at most 128"):
+        from_format_string(" ".join(["$remote_addr", "$time_local", "$request", "$status", *["-"] * 125]))
 
 
 def test_apache_format_string() -> None:

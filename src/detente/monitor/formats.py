@@ -48,6 +48,7 @@ SHAPES = {
 }
 # The codes the C splitter knows (src/detente/monitor/_split.c): kinds, then the fields it captures.
 KINDS = ("literal", "word", "quoted", "bracketed", "status", "optional")
+MAX_STEPS = 256  # the splitter's limit (MAX_STEPS in _split.c): a format string of 128 tokens
 SPLIT_FIELDS = ("", *(f for f in FIELDS if f != "user"))
 
 
@@ -211,6 +212,8 @@ def from_format_string(spec: str) -> LogFormat:
     if not spec:
         raise ConfigError("empty log format string")
     tokens = [_token_step(tok) for tok in spec.split(" ") if tok]
+    if 2 * len(tokens) - 1 > MAX_STEPS:
+        raise ConfigError(f"log format string of {len(tokens)} fields: at most {MAX_STEPS // 2} are read")
     steps = tuple(step for i, tok in enumerate(tokens) for step in ((SPACE, tok) if i else (tok,)))
     fmt = LogFormat.of_steps(f"custom:{spec}", steps)
     _check(fmt)
