@@ -61,7 +61,11 @@ def test_append_prove_and_verify_offline(home: Path, tmp_path: Path) -> None:
 
 
 def test_tiles_export_and_offline_verification(home: Path, tmp_path: Path) -> None:
-    detente("log", "append", "--dir", home, "--lines", stdin="".join(f"{i}\n" for i in range(300)))
+    code, out = detente(
+        "log", "append", "--dir", home, "--lines", stdin="".join(f"{i}\n" for i in range(300))
+    )
+    assert code == 0, out  # the tiles below depend on it: a failure here must say why
+    assert "tree size 300" in out, out
     code, out = detente("log", "tiles", "--dir", home, tmp_path / "static")
     assert code == 0, out
     assert (tmp_path / "static/tile/0/000").stat().st_size == 256 * 32
