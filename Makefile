@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint types pytest bench soak format clean geodata
+.PHONY: run test lint types pytest bench soak sanitize format clean geodata
 
 # the C log splitter is compiled by the editable install, so a change to it installs again
 $(STAMP): pyproject.toml setup.py src/detente/monitor/_split.c
@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml setup.py src/detente/monitor/_split.c
 run: $(STAMP)
 	$(BIN)/detente serve --dir var/registry
 
-## test: lint, strict types, and every test (warnings are errors)
-test: lint types pytest
+## test: lint, strict types, every test (warnings are errors), and the C splitter's tests under sanitizers
+test: lint types pytest sanitize
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks setup.py
@@ -50,6 +50,18 @@ geodata: $(STAMP)
 ## soak: long crash runs, outside make test (results in docs/performance.md)
 soak: $(STAMP)
 	DETENTE_CRASH_ROUNDS=$${ROUNDS:-400} $(BIN)/pytest -q tests/tlog/test_crash.py
+
+## sanitize: the C log splitter's tests under AddressSanitizer and UBSan (built apart, in build/asan)
+SANITIZED := ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH=build/asan \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)"
+sanitize: $(STAMP)
+	rm -rf build/asan && mkdir -p build/asan && cp -r src/detente build/asan/ && rm -f build/asan/detente/monitor/*.so
+	gcc -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -std=c11 -shared -fPIC \
+		-I"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')" \
+		src/detente/monitor/_split.c \
+		-o build/asan/detente/monitor/_split"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+	$(SANITIZED) $(BIN)/python -c 'import detente.monitor._split as s; assert "build/asan" in s.__file__, s.__file__'
+	$(SANITIZED) $(BIN)/pytest -q -s -p no:xdist -W error tests/monitor/test_fast.py tests/monitor/test_parse.py  # -s: a report reaches the terminal
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis build src/detente/monitor/*.so
