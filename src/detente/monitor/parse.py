@@ -94,12 +94,12 @@ class Parser:
 
     def parse(self, chunk: bytes) -> tuple[pl.DataFrame, ParseStats]:
         """Parse one chunk of whole lines; return the normalised frame and the chunk's counts."""
-        if self.fmt.steps:
+        if self.fmt.steps:  # every line format: split in C
             frame = split_fields(chunk, self.fmt)
             return self._finish(_with_all_fields(frame.drop("line")), lambda: frame["line"])
-        split = self.lines(chunk)
+        split = self.lines(chunk)  # JSON lines
         split = split.filter(split.str.contains(r"\S"))
-        return self._finish(self._fields(split), lambda: split)
+        return self._finish(self._json_fields(split), lambda: split)
 
     def _finish(self, raw: pl.DataFrame, lines: Callable[[], pl.Series]) -> tuple[pl.DataFrame, ParseStats]:
         """Normalise the fields of the lines; count them, with a sample of the rejected ones."""
@@ -112,18 +112,13 @@ class Parser:
             stats.samples = [line[:300] for line in bad.to_list()]
         return frame.filter(ok).select(COLUMNS), stats
 
-    def _fields(self, lines: pl.Series) -> pl.DataFrame:
+    def _json_fields(self, lines: pl.Series) -> pl.DataFrame:
         col = pl.col("line")
-        frame = lines.to_frame("line")
-        if self.fmt.regex is not None:
-            out = frame.select(col.str.extract_groups(self.fmt.regex).alias("g")).unnest("g")
-        else:
-            exprs = [
-                pl.coalesce([col.str.json_path_match(f"$['{k}']") for k in keys]).alias(name)
-                for name, keys in self.fmt.json_keys
-            ]
-            out = frame.select(exprs)
-        return _with_all_fields(out)
+        exprs = [
+            pl.coalesce([col.str.json_path_match(f"$['{k}']") for k in keys]).alias(name)
+            for name, keys in self.fmt.json_keys
+        ]
+        return _with_all_fields(lines.to_frame("line").select(exprs))
 
     def _normalise(self, raw: pl.DataFrame) -> pl.DataFrame:
         if "path" not in raw.columns:  # the log splitter has not split the requests
