@@ -61,7 +61,7 @@ sanitize: $(STAMP)
 		src/detente/monitor/_split.c \
 		-o build/asan/detente/monitor/_split"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
 	$(SANITIZED) $(BIN)/python -c 'import detente.monitor._split as s; assert "build/asan" in s.__file__, s.__file__'
-	$(SANITIZED) $(BIN)/pytest -q -s -p no:xdist -W error tests/monitor/test_fast.py tests/monitor/test_parse.py  # -s: a report reaches the terminal
+	$(SANITIZED) $(BIN)/pytest -q -s -p no:xdist -W error tests/monitor/test_fast.py tests/monitor/test_parse.py tests/monitor/test_coded.py  # -s: a report reaches the terminal
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis build src/detente/monitor/*.so

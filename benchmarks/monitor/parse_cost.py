@@ -3,9 +3,11 @@
 Run: ``python -m benchmarks.monitor.parse_cost [--lines 300000] [--repeat 10] [--format combined]``.
 A seeded log is generated (seed 9001, the scan benchmark's mix) and cut into the scan's chunks, and
 each stage is timed on them, the best of ``--repeat`` runs of CPU time. The stages are: splitting
-the lines (the C splitter, or Polars for JSON), the whole parse (the normalised frame), and the parse
-with the aggregation the engine takes. The baseline is ``bytes.splitlines`` on the same chunks: the
-cost of only finding the lines, in C. Polars runs on one thread, so the figures are per core.
+the lines (the C splitter, or Polars for JSON), the whole parse (the normalised frame), the parse
+with the aggregation the engine takes (the general path), and the same aggregates counted from the
+splitter's codes (:mod:`detente.monitor.coded`, the path a scan takes in the common case). The
+baseline is ``bytes.splitlines`` on the same chunks: the cost of only finding the lines, in C.
+Polars runs on one thread, so the figures are per core.
 Comparing two versions of the code means running this under each, interleaved (docs/performance.md).
 """
 
@@ -24,10 +26,11 @@ from pathlib import Path
 
 from detente.monitor.aggregate import aggregate
 from detente.monitor.assets import default_asset
+from detente.monitor.coded import aggregate_coded
 from detente.monitor.formats import resolve
 from detente.monitor.generate import Mix, generate
 from detente.monitor.inputs import chunks, open_log
-from detente.monitor.parse import Parser, split_fields
+from detente.monitor.parse import Parser, split_fields, split_raw
 
 
 def best(work: Callable[[bytes], object], parts: list[bytes], repeat: int) -> float:
@@ -64,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         "split the fields": lambda part: split_fields(part, fmt) if fmt.steps else reader.lines(part),
         "parse (normalised frame)": reader.parse,
         "parse and aggregate": lambda part: aggregate(reader.parse(part)[0], assets),
+        "split and count by codes": lambda part: aggregate_coded(split_raw(part, fmt), reader),
     }
+    if not fmt.steps:  # JSON lines have no splitter's codes
+        del stages["split and count by codes"]
     print(f"{lines:,} lines in {len(parts)} chunks, format {fmt.name}, one core, best of {args.repeat}")
     for name, work in stages.items():
         seconds = best(work, parts, args.repeat)

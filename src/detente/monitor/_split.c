@@ -22,6 +22,13 @@
      fields are null, and the caller reads it with the regex (Rust's \s and \d are Unicode classes).
      `v4` says that addr is an IPv4 address written as Python's ipaddress writes it (four decimal
      octets, no leading zero): detente.monitor.addr.IPV4. `query` says that the target holds a "?".
+   - the integers `addr_code` and `path_code` (int32): each distinct addr (path) of the chunk gets a
+     number, 0 for the first seen, 1 for the next new one, and so on; -1 where the field is null. Equal
+     strings get equal numbers, different strings different ones, so a caller can count by source or
+     by path with integers instead of hashing the strings again.
+   - the integer `time_ms` (int64): the time as milliseconds since the epoch where the time field is
+     exactly a Common Log Format time, dd/Mon/yyyy:HH:MM:SS +hhmm, of a date that exists; else null
+     (Polars' strptime then reads whatever else it can: each time given here is the one it gives).
    tests/monitor/test_fast.py checks all this against the regexes themselves. Blank lines (ASCII
    white space only) have no row; a CR before a line feed is not part of the line.
 
@@ -94,6 +101,10 @@ typedef struct {
 } Program;
 enum { DEFER, V4, QUERY, NFLAGS };
 static const char *FLAG_NAMES[NFLAGS] = {"defer", "v4", "query"};
+enum { ADDR_CODE, PATH_CODE, NCODES };
+static const char *CODE_NAMES[NCODES] = {"addr_code", "path_code"};
+static const int CODED[NCODES] = {ADDR, PATH}; /* the column each code numbers */
+#define NCHILDREN (NFIELDS + NFLAGS + NCODES + 1) /* and time_ms, the last */
 
 /* An Arrow string view: up to 12 bytes inline, longer strings by prefix, buffer and offset. */
 typedef struct {
@@ -123,10 +134,25 @@ typedef struct {
 } Flag;
 
 typedef struct {
+    int32_t *values; /* one per row, no nulls */
+    const void *buffers[2];
+    struct ArrowArray array;
+} Codes;
+
+typedef struct {
+    int64_t *values;
+    uint8_t *valid;
+    const void *buffers[2];
+    struct ArrowArray array;
+} Stamps;
+
+typedef struct {
     uint8_t *data; /* the copy of the chunk that every view points into */
     Column columns[NFIELDS];
     Flag flags[NFLAGS];
-    struct ArrowArray *children[NFIELDS + NFLAGS];
+    Codes codes[NCODES];
+    Stamps stamps;
+    struct ArrowArray *children[NCHILDREN];
     const void *buffers[1];
 } Table;
 
@@ -295,6 +321,49 @@ static void set_view(Column *c, int64_t row, const uint8_t *data, int64_t start,
     set_bit(c->valid, row);
 }
 
+/* --- the times ------------------------------------------------------------------------------ */
+
+static int read_digits(const uint8_t *s, int n, int *out) {
+    int v = 0;
+    for (int k = 0; k < n; k++) {
+        if (!is_digit(s[k])) return 0;
+        v = v * 10 + (s[k] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, year_of_era = y - era * 400;
+    int64_t day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * 146097 + day_of_era - 719468;
+}
+
+/* Milliseconds since the epoch of s[0..n) if it is exactly dd/Mon/yyyy:HH:MM:SS +hhmm (English month
+   abbreviation, a day that exists, no leap second, an offset under a day); else 0, *ms untouched. */
+static int clf_time(const uint8_t *s, int64_t n, int64_t *ms) {
+    static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int d, y, h, mi, se, oh, om, m = 0;
+    if (n != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' ' ||
+        (s[21] != '+' && s[21] != '-'))
+        return 0;
+    if (!read_digits(s, 2, &d) || !read_digits(s + 7, 4, &y) || !read_digits(s + 12, 2, &h) ||
+        !read_digits(s + 15, 2, &mi) || !read_digits(s + 18, 2, &se) || !read_digits(s + 22, 2, &oh) ||
+        !read_digits(s + 24, 2, &om))
+        return 0;
+    while (m < 12 && memcmp(s + 3, MONTHS + 3 * m, 3) != 0) m++;
+    if (m++ == 12) return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > DAYS[m - 1] + (m == 2 && leap) || h > 23 || mi > 59 || se > 59 || oh > 23 || om > 59) return 0;
+    int64_t offset = (int64_t)(oh * 3600 + om * 60) * (s[21] == '-' ? -1 : 1);
+    *ms = (days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + se - offset) * 1000;
+    return 1;
+}
+
 /* Split every line of data[0..size) into the columns; returns the number of rows. */
 static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Program *program) {
     int64_t row = 0, i = 0;
@@ -317,6 +386,8 @@ static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Pr
                 if (f.present[k]) set_view(&t->columns[k], row, data, f.start[k], f.stop[k]);
             if (f.present[ADDR] && ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
             if (f.query) set_bit(t->flags[QUERY].bits, row);
+            if (f.present[TIME] && clf_time(data + f.start[TIME], f.stop[TIME] - f.start[TIME], &t->stamps.values[row]))
+                set_bit(t->stamps.valid, row);
             set_view(&t->columns[LINE], row++, data, i, end);
         } else if (!blank(data, i, end)) { /* a line the regex does not match: all but `line` null */
             set_view(&t->columns[LINE], row++, data, i, end);
@@ -324,6 +395,55 @@ static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Pr
         i = next;
     }
     return row;
+}
+
+/* --- the codes ------------------------------------------------------------------------------ */
+
+static inline int is_set(const uint8_t *bits, int64_t row) { return (bits[row >> 3] >> (row & 7)) & 1; }
+
+static inline const uint8_t *view_bytes(const View *v, const uint8_t *data) {
+    return v->size <= 12 ? v->u.inline_data : data + v->u.ref.offset;
+}
+
+static inline uint64_t fnv1a(const uint8_t *s, int32_t n) {
+    uint64_t h = 14695981039346656037ull;
+    for (int32_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ull;
+    return h;
+}
+
+/* Number the distinct strings of a column in order of first appearance (-1 for null): open
+   addressing over at least twice as many slots as rows, each slot the first row of its string, so a
+   probe always ends at an empty slot. Returns 0 if memory runs out. */
+static int encode(const Column *c, const uint8_t *data, int64_t rows, int32_t *codes) {
+    size_t cap = 16;
+    while (cap < (size_t)rows * 2) cap <<= 1;
+    int32_t *slots = malloc(cap * sizeof *slots);
+    if (slots == NULL) return 0;
+    memset(slots, 0xff, cap * sizeof *slots); /* -1: empty */
+    int32_t next = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        if (!is_set(c->valid, r)) {
+            codes[r] = -1;
+            continue;
+        }
+        const View *v = &c->views[r];
+        const uint8_t *bytes = view_bytes(v, data);
+        for (size_t i = fnv1a(bytes, v->size) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+            int32_t s = slots[i];
+            if (s < 0) {
+                slots[i] = (int32_t)r;
+                codes[r] = next++;
+                break;
+            }
+            const View *w = &c->views[s];
+            if (w->size == v->size && memcmp(view_bytes(w, data), bytes, (size_t)v->size) == 0) {
+                codes[r] = codes[s];
+                break;
+            }
+        }
+    }
+    free(slots);
+    return 1;
 }
 
 /* --- the export ----------------------------------------------------------------------------- */
@@ -334,6 +454,9 @@ static void free_table(Table *t) {
         free(t->columns[k].valid);
     }
     for (int k = 0; k < NFLAGS; k++) free(t->flags[k].bits);
+    for (int k = 0; k < NCODES; k++) free(t->codes[k].values);
+    free(t->stamps.values);
+    free(t->stamps.valid);
     free(t->data);
     free(t);
 }
@@ -371,26 +494,28 @@ static void array_capsule_free(PyObject *capsule) {
 
 static struct ArrowSchema *make_schema(void) {
     struct ArrowSchema *s = calloc(1, sizeof *s);
-    struct ArrowSchema **children = calloc(NFIELDS + NFLAGS, sizeof *children);
+    struct ArrowSchema **children = calloc(NCHILDREN, sizeof *children);
     if (s == NULL || children == NULL) goto fail;
-    for (int k = 0; k < NFIELDS + NFLAGS; k++) {
+    for (int k = 0; k < NCHILDREN; k++) {
         struct ArrowSchema *c = calloc(1, sizeof *c);
         if (c == NULL) goto fail;
-        c->format = k < NFIELDS ? "vu" : "b"; /* utf8 view, or boolean */
-        c->name = k < NFIELDS ? FIELD_NAMES[k] : FLAG_NAMES[k - NFIELDS];
-        c->flags = ARROW_FLAG_NULLABLE;
+        int flag = k - NFIELDS, code = k - NFIELDS - NFLAGS, stamps = k == NCHILDREN - 1;
+        /* utf8 view, boolean, int32, int64 */
+        c->format = k < NFIELDS ? "vu" : code < 0 ? "b" : stamps ? "l" : "i";
+        c->name = k < NFIELDS ? FIELD_NAMES[k] : code < 0 ? FLAG_NAMES[flag] : stamps ? "time_ms" : CODE_NAMES[code];
+        c->flags = k < NFIELDS || stamps ? ARROW_FLAG_NULLABLE : 0;
         c->release = release_child_schema;
         children[k] = c;
     }
     s->format = "+s";
     s->name = "";
-    s->n_children = NFIELDS + NFLAGS;
+    s->n_children = NCHILDREN;
     s->children = children;
     s->release = release_schema;
     return s;
 fail:
     if (children)
-        for (int k = 0; k < NFIELDS + NFLAGS; k++) free(children[k]);
+        for (int k = 0; k < NCHILDREN; k++) free(children[k]);
     free(children);
     free(s);
     return NULL;
@@ -410,6 +535,11 @@ static Table *make_table(const uint8_t *chunk, int64_t size, int64_t lines) {
     }
     for (int k = 0; k < NFLAGS; k++)
         if ((t->flags[k].bits = calloc((size_t)(lines / 8 + 1), 1)) == NULL) goto fail;
+    for (int k = 0; k < NCODES; k++)
+        if ((t->codes[k].values = malloc((size_t)(lines ? lines : 1) * sizeof(int32_t))) == NULL) goto fail;
+    t->stamps.values = calloc((size_t)(lines ? lines : 1), sizeof(int64_t)); /* a null slot holds 0 */
+    t->stamps.valid = calloc((size_t)(lines / 8 + 1), 1);
+    if (t->stamps.values == NULL || t->stamps.valid == NULL) goto fail;
     return t;
 fail:
     free_table(t);
@@ -446,11 +576,29 @@ static void export_columns(Table *t, int64_t rows, int64_t data_size, struct Arr
         g->array = (struct ArrowArray){.length = rows, .n_buffers = 2, .buffers = g->buffers, .release = release_child};
         t->children[NFIELDS + k] = &g->array;
     }
+    for (int k = 0; k < NCODES; k++) {
+        Codes *c = &t->codes[k];
+        c->buffers[0] = NULL;
+        c->buffers[1] = c->values;
+        c->array = (struct ArrowArray){.length = rows, .n_buffers = 2, .buffers = c->buffers, .release = release_child};
+        t->children[NFIELDS + NFLAGS + k] = &c->array;
+    }
+    Stamps *st = &t->stamps;
+    st->buffers[0] = st->valid;
+    st->buffers[1] = st->values;
+    st->array = (struct ArrowArray){
+        .length = rows,
+        .null_count = count_nulls(st->valid, rows),
+        .n_buffers = 2,
+        .buffers = st->buffers,
+        .release = release_child,
+    };
+    t->children[NCHILDREN - 1] = &st->array;
     t->buffers[0] = NULL; /* the struct itself has no nulls */
     *out = (struct ArrowArray){
         .length = rows,
         .n_buffers = 1,
-        .n_children = NFIELDS + NFLAGS,
+        .n_children = NCHILDREN,
         .buffers = t->buffers,
         .children = t->children,
         .release = release_array,
@@ -517,6 +665,11 @@ static PyObject *split(PyObject *self, PyObject *args) {
     for (const uint8_t *p = data; (p = memchr(p, '\n', (size_t)(data + size - p))) != NULL; p++) lines++;
     t = make_table(data, size, lines);
     if (t != NULL) rows = split_lines(t, t->data, size, &program);
+    for (int k = 0; t != NULL && k < NCODES; k++)
+        if (!encode(&t->columns[CODED[k]], t->data, rows, t->codes[k].values)) {
+            free_table(t);
+            t = NULL;
+        }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&chunk);
     free(program.texts);

@@ -43,6 +43,9 @@ NAIVE_FORMATS = ("%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f
 MAX_SAMPLES = 20
 # the string fields :func:`split_fields` gives, in the order of ``_split.c``: the user is not read, the
 # request is split into the method and the target, and the target into the path (and the query flag)
+# the splitter's numbers of each distinct address and path of a chunk (read by :mod:`.coded`), and
+# its reading of the usual time format (by :meth:`Parser.times`)
+CODES = ("addr_code", "path_code")
 SPLIT_COLUMNS = tuple("path" if f == "target" else f for f in FIELDS if f not in ("user", "request"))
 TS = pl.Datetime("ms", "UTC")
 # log times outside these are malformed (year 1 or 9999 would overflow the engine's date arithmetic)
@@ -95,11 +98,15 @@ class Parser:
     def parse(self, chunk: bytes) -> tuple[pl.DataFrame, ParseStats]:
         """Parse one chunk of whole lines; return the normalised frame and the chunk's counts."""
         if self.fmt.steps:  # every line format: split in C
-            frame = split_fields(chunk, self.fmt)
-            return self._finish(_with_all_fields(frame.drop("line")), lambda: frame["line"])
+            return self.parse_split(split_raw(chunk, self.fmt))
         split = self.lines(chunk)  # JSON lines
         split = split.filter(split.str.contains(r"\S"))
         return self._finish(self._json_fields(split), lambda: split)
+
+    def parse_split(self, raw: pl.DataFrame) -> tuple[pl.DataFrame, ParseStats]:
+        """:meth:`parse` of a chunk of a line format already split by :func:`split_raw`."""
+        frame = complete_fields(raw, self.fmt)
+        return self._finish(_with_all_fields(frame.drop("line")), lambda: frame["line"])
 
     def _finish(self, raw: pl.DataFrame, lines: Callable[[], pl.Series]) -> tuple[pl.DataFrame, ParseStats]:
         """Normalise the fields of the lines; count them, with a sample of the rejected ones."""
@@ -124,7 +131,7 @@ class Parser:
         if "path" not in raw.columns:  # the log splitter has not split the requests
             raw = _request_fields(raw)
         lazy = (
-            raw.with_columns(self._time(raw))
+            raw.with_columns(self.times(raw))
             .lazy()
             .select(
                 pl.col("ts"),
@@ -150,14 +157,17 @@ class Parser:
         )
         return frame.with_columns(ok.alias("ok"))
 
-    def _time(self, raw: pl.DataFrame) -> pl.Series:
+    def times(self, raw: pl.DataFrame) -> pl.Series:
         """UTC times: the usual format first; the other formats only for lines it did not read.
 
-        Trying every format on every line would cost more than the rest of the parse together.
+        Trying every format on every line would cost more than the rest of the parse together. The C
+        splitter's ``time_ms``, where it gives one, is what the usual format reads (``_split.c``), so
+        the lines it read are not read again.
         """
         local = pl.col("time")
         iso = pl.col("time_iso").str.replace(r"Z$", "+00:00")
-        tries = [local.str.strptime(TS, LOCAL_TIME, strict=False)]
+        tries = [pl.col("time_ms").cast(TS)] if "time_ms" in raw.columns else []
+        tries.append(local.str.strptime(TS, LOCAL_TIME, strict=False))
         tries += [iso.str.strptime(TS, f, strict=False) for f in ISO_FORMATS]
         tries.append(pl.col("time_iso").str.strptime(TS, LOCAL_TIME, strict=False))  # JSON `time_local`
         epoch = pl.col("time_iso").cast(pl.Float64, strict=False) * 1000
@@ -236,31 +246,43 @@ class _Capsules:
         return self.capsules
 
 
+def split_raw(chunk: bytes, fmt: LogFormat) -> pl.DataFrame:
+    """The columns of :mod:`detente.monitor._split` for ``chunk`` as they come: the fields, ``defer``,
+    ``v4``, ``query``, ``addr_code``, ``path_code`` and ``time_ms`` (see ``_split.c``). Invalid UTF-8
+    is replaced, as the other formats' line reader does."""
+    if not chunk.isascii():
+        chunk = chunk.decode("utf-8", "replace").encode()
+    return pl.Series(_Capsules(_split.split(chunk, steps_program(fmt.steps)))).struct.unnest()
+
+
 def split_fields(chunk: bytes, fmt: LogFormat) -> pl.DataFrame:
-    r"""The fields of every line of ``chunk`` that is not blank, in the line format ``fmt``.
+    """:func:`complete_fields` of :func:`split_raw`, without ``time_ms``: what the regex captures."""
+    return complete_fields(split_raw(chunk, fmt), fmt).drop("time_ms")
+
+
+def complete_fields(raw: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+    r"""The fields of every line of a chunk that is not blank, in the line format ``fmt``, from what
+    :func:`split_raw` gave for it.
 
     The columns are ``line``; the fields of :data:`SPLIT_COLUMNS`, each what ``fmt.regex`` captures
     in its group of that name (null where the format has none), but for ``method``, ``path`` and
     ``query``, which are taken from the method, target and request groups (:func:`_request_fields`);
-    and ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress` writes it (:data:`.addr.IPV4`),
-    so is its own source key. :mod:`detente.monitor._split` (C, one pass, no copy of the strings) runs
-    the format's steps on lines of ASCII; a line with any other byte is left to the regex itself
-    (Rust's ``\s`` and ``\d`` are Unicode classes), its ``v4`` false. ``tests/monitor/test_fast.py``
-    holds both to the regexes on awkward lines and formats. Invalid UTF-8 is replaced, as the other
-    formats' line reader does.
+    ``v4``: whether ``addr`` is an IPv4 address as :mod:`ipaddress` writes it (:data:`.addr.IPV4`),
+    so is its own source key; and the splitter's ``time_ms`` (null on a deferred line).
+    :mod:`detente.monitor._split` (C, one pass, no copy of the strings) runs the format's steps on
+    lines of ASCII; a line with any other byte is left to the regex itself (Rust's ``\s`` and ``\d``
+    are Unicode classes), its ``v4`` false. ``tests/monitor/test_fast.py`` holds both to the regexes
+    on awkward lines and formats.
     """
     assert fmt.regex is not None
-    if not chunk.isascii():
-        chunk = chunk.decode("utf-8", "replace").encode()
-    frame = pl.Series(_Capsules(_split.split(chunk, steps_program(fmt.steps)))).struct.unnest()
-    deferred = frame["defer"].arg_true()
-    frame = frame.drop("defer")
+    deferred = raw["defer"].arg_true()
+    frame = raw.drop("defer", *CODES)
     if not deferred.len():
         return frame
     lines = frame["line"].gather(deferred)
     groups = lines.to_frame().select(pl.col("line").str.extract_groups(fmt.regex).alias("g")).unnest("g")
     groups = _request_fields(_with_all_fields(groups))
-    fields = [c for c in frame.columns if c not in ("line", "v4")]
+    fields = [c for c in frame.columns if c not in ("line", "v4", "time_ms")]
     frame = frame.with_columns(frame[c].scatter(deferred, groups[c]) for c in fields)
     blank = deferred.filter(~lines.str.contains(r"\S"))  # white space beyond ASCII only
     return frame.filter(pl.repeat(True, frame.height, eager=True).scatter(blank, False))

@@ -25,12 +25,13 @@ import polars as pl
 from .aggregate import aggregate
 from .assets import Asset
 from .attribution import Attribution
+from .coded import aggregate_coded
 from .engine import Engine
 from .features import Tuning
 from .formats import LogFormat
 from .incidents import Evidence, Incident
 from .inputs import chunks, open_log
-from .parse import Parser, ParseStats
+from .parse import Parser, ParseStats, split_raw
 
 LATENESS = timedelta(seconds=60)
 AHEAD = 2  # chunks parsed ahead of the engine (one per core)
@@ -78,13 +79,21 @@ class Scanner:
 
     def prepare(self, chunk: bytes) -> Parsed:
         """Parse and aggregate one chunk (no shared state is touched: safe in a worker thread)."""
-        frame, stats = self.parser.parse(chunk)
+        if not self.parser.fmt.steps:  # JSON lines
+            return self._aggregate(*self.parser.parse(chunk), len(chunk))
+        raw = split_raw(chunk, self.parser.fmt)
+        coded = aggregate_coded(raw, self.parser)  # the common case, counted by integers
+        if coded is not None:
+            return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk))
+        return self._aggregate(*self.parser.parse_split(raw), len(chunk))
+
+    def _aggregate(self, frame: pl.DataFrame, stats: ParseStats, size: int) -> Parsed:
         if not frame.height:
-            return Parsed(frame, stats, None, None, len(chunk))
+            return Parsed(frame, stats, None, None, size)
         lo, hi = frame["ts"].min(), frame["ts"].max()
         assert isinstance(lo, datetime)
         assert isinstance(hi, datetime)
-        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, len(chunk))
+        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, size)
 
     def take(self, parsed: Parsed) -> None:
         """Hand a parsed chunk to the engine (chunks must be taken in log order)."""
