@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,13 +14,15 @@ PROBE = (
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
     "import gc\n"
     "print('FROZEN', gc.get_freeze_count())\n"
+    "import os\n"
+    "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
     "print('LOADED', sorted(m for m in sys.modules if m.startswith('detente.') and m.count('.') == 1))"
 )
 
 
-def _run(*args: str) -> str:
+def _run(*args: str, env: dict[str, str] | None = None) -> str:
     return subprocess.run(
-        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True, env=env
     ).stdout
 
 
@@ -41,6 +44,14 @@ def test_monitor_commands_load_only_the_monitor() -> None:
 def test_monitor_commands_leave_their_objects_to_the_operating_system() -> None:
     assert _frozen("monitor", "--help") > 0  # the exit then walks none of them
     assert _frozen("--help") == 0  # the registry's commands may hold open stores: they exit as usual
+
+
+def test_monitor_commands_run_openblas_on_one_thread_unless_told_otherwise() -> None:
+    bare = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    assert _run("monitor", "--help", env=bare).rsplit("BLAS", 1)[1].split()[0] == "1"
+    assert _run("--help", env=bare).rsplit("BLAS", 1)[1].split()[0] == "None"
+    told = bare | {"OPENBLAS_NUM_THREADS": "2"}
+    assert _run("monitor", "--help", env=told).rsplit("BLAS", 1)[1].split()[0] == "2"
 
 
 def test_other_commands_reach_the_whole_command_line() -> None:

@@ -405,11 +405,10 @@ static inline const uint8_t *view_bytes(const View *v, const uint8_t *data) {
     return v->size <= 12 ? v->u.inline_data : data + v->u.ref.offset;
 }
 
-static inline uint64_t fnv1a(const uint8_t *s, int32_t n) {
-    uint64_t h = 14695981039346656037ull;
-    for (int32_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ull;
-    return h;
-}
+/* CPython's keyed hash of bytes (SipHash, with the process's random secret): the strings are the
+   log's, so anyone who can send a request chooses them; an unkeyed hash would let a sender make every
+   path of a chunk land in one slot, and the numbering cost grow with the square of the lines. */
+static inline uint64_t hash_bytes(const uint8_t *s, int32_t n) { return (uint64_t)_Py_HashBytes(s, n); }
 
 /* Number the distinct strings of a column in order of first appearance (-1 for null): open
    addressing over at least twice as many slots as rows, each slot the first row of its string, so a
@@ -428,7 +427,7 @@ static int encode(const Column *c, const uint8_t *data, int64_t rows, int32_t *c
         }
         const View *v = &c->views[r];
         const uint8_t *bytes = view_bytes(v, data);
-        for (size_t i = fnv1a(bytes, v->size) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        for (size_t i = hash_bytes(bytes, v->size) & (cap - 1);; i = (i + 1) & (cap - 1)) {
             int32_t s = slots[i];
             if (s < 0) {
                 slots[i] = (int32_t)r;
