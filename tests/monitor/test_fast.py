@@ -20,14 +20,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detente.monitor import inputs
-from detente.monitor.addr import IPV4, KEY64, source_key, source_keys, upper64
+from detente.monitor.addr import IPV4, KEY64, network_of, source_key, source_keys, upper64
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
 from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import FIELDS, from_format_string, resolve
-from detente.monitor.incidents import busiest_per_source, sample_lines
+from detente.monitor.incidents import busiest_per_source, networks48, sample_lines
 from detente.monitor.parse import SPLIT_COLUMNS, Parser, split_fields
 from detente.monitor.pipeline import Scanner, scan
 from detente.monitor.probes import PROBE_REGEX
@@ -210,6 +210,15 @@ def test_upper64_reads_every_key_it_claims(texts: list[str]) -> None:
             assert top is not None, key  # the written-out form is never left to Python
         if top is not None:
             assert top == int(ipaddress.IPv6Address(key.split("/")[0])) >> 64
+
+
+@given(
+    st.lists(st.one_of(V6, V6_SPARSE), max_size=30),
+    st.lists(st.sampled_from(["1::1/64", "::/64"]), max_size=2),
+)
+def test_networks_of_many_keys_equal_network_of(texts: list[str], odd: list[str]) -> None:
+    keys = sorted({k for k in (source_key(t) for t in texts) if k and ":" in k} | set(odd))
+    assert networks48(pl.Series("k", keys, dtype=pl.String)) == {k: network_of(k) for k in keys}
 
 
 KEYISH = st.text(alphabet="0fF9aG:+-/64 ", max_size=24).map(lambda t: t + "::/64" if len(t) % 2 else t)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from detente.monitor.aggregate import BUCKET_SECONDS
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
@@ -74,6 +75,33 @@ def test_public_summary_has_no_address_and_evidence_matches_digest(
     digests = {i["evidence"]["sha256"] for i in doc["incidents"]}
     assert digests == {e["sha256"] for e in ev["incidents"]}
     assert canonical({"b": 1, "a": 2}) == b'{"a":2,"b":1}'
+
+
+def test_evidence_lists_every_source_with_its_counts_and_times(dev_log: tuple[Path, dict[str, Any]]) -> None:
+    doc, ev = _run(dev_log[0])
+    geo = load()
+    fields = [
+        "source",
+        "country",
+        "asn",
+        "requests",
+        "failed_logins",
+        "missing_paths",
+        "first_seen",
+        "last_seen",
+    ]
+    for incident, item in zip(doc["incidents"], ev["incidents"], strict=True):
+        assert len(item["sources"]) == incident["sources"]["distinct"]
+        assert sum(s["requests"] for s in item["sources"]) == incident["requests"]["total"]
+        for s in item["sources"]:
+            assert list(s) == fields
+            countries, asns = geo.lookup([s["source"]])
+            assert (s["country"], s["asn"]) == (countries[0], asns[0])
+            first = datetime.strptime(s["first_seen"], "%Y-%m-%dT%H:%M:%S%z")
+            last = datetime.strptime(s["last_seen"], "%Y-%m-%dT%H:%M:%S%z")
+            assert incident["start"] <= s["first_seen"] < s["last_seen"] <= incident["end"]
+            assert (last - first).total_seconds() % BUCKET_SECONDS == 0
+            assert all(isinstance(s[k], int) for k in ("asn", "requests", "failed_logins", "missing_paths"))
 
 
 def test_attribution_is_in_every_report(dev_log: tuple[Path, dict[str, Any]]) -> None:

@@ -311,7 +311,7 @@ class Engine:
         ident = incident_id(asset.name, kind, iso(start))
         evidence = Evidence(
             incident=ident,
-            sources=[_source_json(r) for r in table.iter_rows(named=True)],
+            sources=_sources_json(table),
             sample=sample_lines(self._sampled(busiest_per_source(rows))),
         )
         names = asn_names(self.geo, table["asn"].unique().to_list())
@@ -367,14 +367,20 @@ _DERIVED = (
 )
 
 
-def _source_json(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "source": r["src"],
-        "country": r["country"],
-        "asn": int(r["asn"]) if str(r["asn"]).isdigit() else 0,
-        "requests": int(r["requests"]),
-        "failed_logins": int(r["failed_logins"]),
-        "missing_paths": int(r["missing_paths"]),
-        "first_seen": iso(r["first"]),
-        "last_seen": iso(r["last"] + timedelta(seconds=BUCKET_SECONDS)),
-    }
+def _sources_json(table: pl.DataFrame) -> list[dict[str, Any]]:
+    """The evidence file's entry for each source of :func:`.incidents.per_source`'s table, in its order.
+
+    Written by Polars column by column (an attack's thousands of sources, each with two times to write),
+    then read out as dicts: the same JSON as one dict built per row.
+    """
+    stamp = "%Y-%m-%dT%H:%M:%SZ"  # as :func:`.incidents.iso` writes
+    return table.select(
+        pl.col("src").alias("source"),
+        "country",
+        pl.col("asn").cast(pl.Int64, strict=False).fill_null(0).alias("asn"),
+        pl.col("requests").cast(pl.Int64),
+        pl.col("failed_logins").cast(pl.Int64),
+        pl.col("missing_paths").cast(pl.Int64),
+        pl.col("first").dt.strftime(stamp).alias("first_seen"),
+        (pl.col("last") + pl.duration(seconds=BUCKET_SECONDS)).dt.strftime(stamp).alias("last_seen"),
+    ).to_dicts()

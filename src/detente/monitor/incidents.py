@@ -10,6 +10,7 @@ Origins are territories and networks. The monitor never names an actor, and no f
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from .addr import network_of
+from .addr import network_of, upper64
 from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
 from .shift import Shift
@@ -201,7 +202,7 @@ def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:
     """Top /24 (IPv4) and /48 (IPv6) networks by requests: the public stand-in for addresses."""
     src = pl.col("src")
     is6 = src.str.contains(":", literal=True)
-    six = {k: network_of(k) for k in table.filter(is6)["src"].unique().to_list()}
+    six = networks48(table.filter(is6)["src"].unique())
     v4 = src.str.replace(r"\.\d+$", ".0/24")  # IPv4 keys are dotted quads already checked
     v6 = src.replace_strict(six, default=None, return_dtype=pl.String) if six else pl.lit(None, pl.String)
     nets = table.with_columns(pl.when(is6).then(v6).otherwise(v4).alias("prefix"))
@@ -212,6 +213,24 @@ def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:
         .head(limit)
     )
     return [dict(zip(grouped.columns, row, strict=True)) for row in grouped.iter_rows()]
+
+
+def networks48(keys: pl.Series) -> dict[str, str]:
+    """:func:`.addr.network_of` of each IPv6 source key, each /48 written once.
+
+    An attack's IPv6 sources share few /48s, and writing one costs far more than finding it: the top 48
+    bits come from :func:`.addr.upper64`, and only a key it cannot read is parsed whole.
+    """
+    written: dict[int, str] = {}
+    out = {}
+    for key, top in zip(keys.to_list(), upper64(keys).to_list(), strict=True):
+        if top is None:
+            out[key] = network_of(key)
+            continue
+        if (net := top >> 16) not in written:
+            written[net] = str(ipaddress.IPv6Network((net << 80, 48)))
+        out[key] = written[net]
+    return out
 
 
 def incident_id(asset: str, kind: str, start: str) -> str:
