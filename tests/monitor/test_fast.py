@@ -7,15 +7,19 @@ replaced, on generated awkward input, so that speed can never quietly cost accur
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import re
+import tempfile
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import polars as pl
 import pytest
+import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -387,6 +391,30 @@ def test_window_sums_do_not_depend_on_row_order_or_names() -> None:
     renamed = rows.with_columns(pl.col("src").str.replace("s", "source-"))
     got = source_features(renamed).sort(KEYS).drop("src", "client")
     assert got.equals(want.drop("src", "client"))
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.sampled_from([b"a", b"bb", b"\n", b"\r\n", b"xyz" * 7, b""]), max_size=60).map(b"".join),
+    st.integers(1, 40),
+    st.integers(1, 8),
+)
+def test_spans_of_a_plain_file_are_the_chunks_of_its_stream(data: bytes, size: int, window: int) -> None:
+    # a small window makes the search for a block's last line end read back several times
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(inputs, "WINDOW", window):
+        path = Path(folder) / "log"
+        path.write_bytes(data)
+        found = inputs.spans(path, size)
+        assert found is not None
+        with inputs.open_log(path) as stream:
+            assert [span.read() for span in found] == list(inputs.chunks(stream, size))
+
+
+def test_a_compressed_file_has_no_spans(tmp_path: Path) -> None:
+    (tmp_path / "log.gz").write_bytes(gzip.compress(b"a line\n"))
+    (tmp_path / "log.zst").write_bytes(zstandard.ZstdCompressor().compress(b"a line\n"))
+    assert inputs.spans(tmp_path / "log.gz") is None
+    assert inputs.spans(tmp_path / "log.zst") is None
 
 
 def test_parsing_ahead_in_threads_gives_the_sequential_result(

@@ -21,6 +21,7 @@ import zstandard
 from detente.errors import InputError, NotFoundError
 
 CHUNK = 8 << 20  # 8 MB: bigger chunks cost memory (several are in flight) and gain no speed
+WINDOW = 64 << 10  # bytes read back at a time from the end of a block for its last line end
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -131,6 +132,69 @@ def chunks(stream: BinaryIO, size: int | None = None) -> Iterator[bytes]:
         # one copy of the block, not two (``rest + block`` and then a slice of it)
         yield b"".join((rest, memoryview(block)[: cut + 1]))
         rest = block[cut + 1 :]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Whole lines of a plain file, ``[start, end)``, as one chunk of :func:`chunks` (``last``: the end of
+    a file that has no line end after its last line, which the chunk then gets)."""
+
+    path: Path
+    start: int
+    end: int
+    last: bool = False
+
+    def read(self) -> bytes:
+        """The chunk (``os.pread`` releases the GIL: spans are read by the threads that parse them)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                data = os.pread(fd, self.end - self.start, self.start)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InputError(f"cannot read {self.path}: {exc}") from exc
+        return data + b"\n" if self.last else data
+
+
+def spans(path: Path, size: int | None = None) -> Iterator[Span] | None:
+    """The chunks :func:`chunks` gives of a plain file, as spans found with one short read per chunk
+    (the end of each block of ``size`` bytes, where its last line end is); ``None`` for a compressed
+    file. The file is read up to the size it had when this was called."""
+    size = size or CHUNK
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+            total = os.fstat(f.fileno()).st_size
+    except OSError as exc:
+        raise NotFoundError(f"cannot open {path}: {exc}") from exc
+    if head.startswith((GZIP_MAGIC, ZSTD_MAGIC)):
+        return None
+    return _spans(path, total, size)
+
+
+def _spans(path: Path, total: int, size: int) -> Iterator[Span]:
+    start = 0
+    with path.open("rb") as f:
+        for block in range(0, total, size):
+            cut = _last_line_end(f, block, min(block + size, total))
+            if cut is not None:
+                yield Span(path, start, cut + 1)
+                start = cut + 1
+    if start < total:
+        yield Span(path, start, total, last=True)
+
+
+def _last_line_end(f: BinaryIO, lo: int, hi: int) -> int | None:
+    """The offset of the last line feed in ``[lo, hi)`` of ``f``, read backwards a window at a time."""
+    while hi > lo:
+        window = max(lo, hi - WINDOW)
+        f.seek(window)
+        at = f.read(hi - window).rfind(b"\n")
+        if at >= 0:
+            return window + at
+        hi = window
+    return None
 
 
 @dataclass

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -30,7 +31,7 @@ from .engine import Engine
 from .features import Tuning
 from .formats import LogFormat
 from .incidents import Evidence, Incident
-from .inputs import chunks, open_log
+from .inputs import Span, chunks, open_log, spans
 from .parse import Parser, ParseStats, split_raw
 
 LATENESS = timedelta(seconds=60)
@@ -143,20 +144,37 @@ def scan(
 
 
 def _ahead(scanner: Scanner, files: Sequence[Path]) -> Iterator[Parsed]:
-    """Parsed chunks of ``files`` in order, the next :data:`AHEAD` being parsed in worker threads."""
+    """Parsed chunks of ``files`` in order, the next :data:`AHEAD` being parsed in worker threads.
+
+    A plain file's chunks are read by the threads that parse them (:class:`.inputs.Span`), so the
+    engine's thread reads nothing; a compressed file is read and decompressed here, in order.
+    """
     queue: deque[Future[Parsed]] = deque()
     with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="parse") as pool:
         try:
-            for path in files:
-                with open_log(path) as stream:
-                    for chunk in chunks(stream):
-                        # submit before yielding: while the engine takes the oldest chunk, the
-                        # :data:`AHEAD` after it are being parsed, one on each core
-                        queue.append(pool.submit(scanner.prepare, chunk))
-                        if len(queue) > AHEAD:
-                            yield queue.popleft().result()
+            for job in _jobs(scanner, files):
+                # submit before yielding: while the engine takes the oldest chunk, the
+                # :data:`AHEAD` after it are being parsed, one on each core
+                queue.append(pool.submit(job))
+                if len(queue) > AHEAD:
+                    yield queue.popleft().result()
             while queue:
                 yield queue.popleft().result()
         finally:
             for pending in queue:
                 pending.cancel()
+
+
+def _jobs(scanner: Scanner, files: Sequence[Path]) -> Iterator[Callable[[], Parsed]]:
+    """One job per chunk of ``files``, in order, each giving the chunk parsed."""
+    for path in files:
+        found = spans(path)
+        if found is not None:
+            yield from (partial(_read_and_prepare, scanner, span) for span in found)
+            continue
+        with open_log(path) as stream:
+            yield from (partial(scanner.prepare, chunk) for chunk in chunks(stream))
+
+
+def _read_and_prepare(scanner: Scanner, span: Span) -> Parsed:
+    return scanner.prepare(span.read())
