@@ -43,10 +43,9 @@ NAIVE_FORMATS = ("%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f
 MAX_SAMPLES = 20
 # the string fields :func:`split_fields` gives, in the order of ``_split.c``: the user is not read, the
 # request is split into the method and the target, and the target into the path (and the query flag)
-# the splitter's numbers of each distinct address and path of a chunk (read by :mod:`.coded`), and
-# its reading of the usual time format (by :meth:`Parser.times`)
-CODES = ("addr_code", "path_code")
 SPLIT_COLUMNS = tuple("path" if f == "target" else f for f in FIELDS if f not in ("user", "request"))
+# the splitter's numbers of each distinct address and path of a chunk (read by :mod:`.coded` only)
+CODES = ("addr_code", "path_code")
 TS = pl.Datetime("ms", "UTC")
 # log times outside these are malformed (year 1 or 9999 would overflow the engine's date arithmetic)
 EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
