@@ -22,6 +22,7 @@ BUCKET = f"{BUCKET_SECONDS}s"
 KEYS = ("asset", "bucket", "src")
 SAMPLE = ("client", "method", "path", "status", "size", "agent", "query", "ts")
 COUNTS = ("n", "fail", "ok", "miss", "probe", "err")
+MISSING_STATUS = (404, 410)  # a request for a path the site does not have (``miss``)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -68,7 +69,7 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
     path before an ordinary hit) for the evidence file.
     """
     fail, ok = _login_flags(assets)
-    missing = pl.col("status").is_in([404, 410])
+    missing = pl.col("status").is_in(MISSING_STATUS)
     probe = pl.col("path").is_in(probe_paths(frame["path"]).implode())
     interest = probe.cast(pl.Int8) * 4 + fail.cast(pl.Int8) * 2 + missing.cast(pl.Int8)
     rows = frame.lazy().with_row_index("_row").filter(~pl.col("allowed"))

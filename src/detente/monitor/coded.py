@@ -5,12 +5,12 @@ in another order) for a chunk in the common case, and ``None`` for any other chu
 the general path. The common case: every line of the chunk parses; no asset trusts a proxy or allows
 anyone; and every line belongs to the default asset (no asset names a host, or the format has none).
 
-Why: the general path hashes the strings of every line twice in Polars (a group by asset, bucket and
-source, and distinct missing paths per group), and those queries share Polars' thread pool with the
-engine's, which waits behind them. Here the splitter has already numbered each distinct address and
-path of the chunk (``addr_code``, ``path_code``); Polars reads only the distinct values (the source key
-of each address, whether each path is a probe or a login path), and numpy counts by integer keys, on
-the calling thread. ``tests/monitor/test_coded.py`` holds the two paths equal.
+Why: the general path normalises every line and hashes its strings twice in Polars (a group by asset,
+bucket and source, and distinct missing paths per group). Here the splitter has already numbered each
+distinct address and path of the chunk (``addr_code``, ``path_code``) and read the times; Polars reads
+only the distinct values (the source key of each address, whether each path is a probe or a login
+path), and numpy counts by integer keys: half the cost a line (docs/performance.md), on two cores that
+the engine shares. ``tests/monitor/test_coded.py`` holds the two paths equal.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import numpy.typing as npt
 import polars as pl
 
 from .addr import source_key
-from .aggregate import BUCKET_SECONDS, KEYS
+from .aggregate import BUCKET_SECONDS, KEYS, MISSING_STATUS
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
 from .probes import PROBE_REGEX
 
 _BUCKET_MS = BUCKET_SECONDS * 1000
 _ROW_BITS = 32  # a chunk holds fewer than 2**31 lines (the splitter's limit)
-_MISSING = (404, 410)
 
 Ints = npt.NDArray[np.int64]
 
@@ -150,7 +149,7 @@ def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_c
     failed = np.isin(status, asset.login_failure_status)
     fail = login & failed
     ok = login & ~failed & (status < 400)
-    missing = np.isin(status, _MISSING)
+    missing = np.isin(status, MISSING_STATUS)
     size = int(group.max()) + 1
 
     def per_group(flags: npt.NDArray[np.bool_]) -> Ints:
