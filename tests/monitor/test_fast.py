@@ -410,6 +410,16 @@ def test_spans_of_a_plain_file_are_the_chunks_of_its_stream(data: bytes, size: i
             assert [span.read() for span in found] == list(inputs.chunks(stream, size))
 
 
+def test_spans_end_where_the_file_ended_when_they_were_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    path.write_bytes(b"one\ntwo\n")
+    found = inputs.spans(path, 4)
+    with path.open("ab") as log:
+        log.write(b"three\n")  # written while the scan runs: follow's work, not scan's
+    assert found is not None
+    assert b"".join(span.read() for span in found) == b"one\ntwo\n"
+
+
 def test_a_compressed_file_has_no_spans(tmp_path: Path) -> None:
     (tmp_path / "log.gz").write_bytes(gzip.compress(b"a line\n"))
     (tmp_path / "log.zst").write_bytes(zstandard.ZstdCompressor().compress(b"a line\n"))
