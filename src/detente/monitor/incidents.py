@@ -174,8 +174,9 @@ def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
     # only a row at its source's largest ``n`` (never null: a count) can be picked, and dropping the
     # others keeps the order of the rest: the sort, by a string among its keys, then sees far fewer rows
     top = rows.filter(pl.col("n") == pl.col("n").max().over("src"))
-    # a total order: ties on ``n`` (common) must not leave the choice, and so the digest, to chance
-    order = top.sort(["n", "src", "bucket"], descending=[True, False, False])
+    # a total order (a row's key is its asset, bucket and source): ties on ``n`` (common) must not leave
+    # the choice, and so the digest, to chance
+    order = top.sort(["n", "src", "bucket", "asset"], descending=[True, False, False, False])
     return order.unique("src", keep="first", maintain_order=True)
 
 
