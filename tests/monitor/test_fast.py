@@ -24,14 +24,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detente.monitor import inputs
-from detente.monitor.addr import IPV4, KEY64, network_of, source_key, source_keys, upper64
+from detente.monitor.addr import IPV4, KEY64, network_of, networks48, source_key, source_keys, upper64
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.engine import Engine
 from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
 from detente.monitor.formats import FIELDS, from_format_string, resolve
-from detente.monitor.incidents import busiest_per_source, networks48, sample_lines
+from detente.monitor.incidents import busiest_per_source, sample_lines
 from detente.monitor.parse import SPLIT_COLUMNS, Parser, split_fields
 from detente.monitor.pipeline import Scanner, scan
 from detente.monitor.probes import PROBE_REGEX

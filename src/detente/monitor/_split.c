@@ -547,8 +547,23 @@ fail:
 
 static int64_t count_nulls(const uint8_t *valid, int64_t rows) {
     int64_t set = 0;
-    for (int64_t r = 0; r < rows; r++) set += (valid[r >> 3] >> (r & 7)) & 1;
+    for (int64_t r = 0; r < rows; r++) set += is_set(valid, r);
     return rows - set;
+}
+
+/* A fixed-width child (booleans, int32 or int64): its validity bitmap (NULL: no nulls) and values. */
+static struct ArrowArray *fixed_child(struct ArrowArray *a, const void **buffers, const uint8_t *valid,
+                                      const void *values, int64_t rows) {
+    buffers[0] = valid;
+    buffers[1] = values;
+    *a = (struct ArrowArray){
+        .length = rows,
+        .null_count = valid ? count_nulls(valid, rows) : 0,
+        .n_buffers = 2,
+        .buffers = buffers,
+        .release = release_child,
+    };
+    return a;
 }
 
 static void export_columns(Table *t, int64_t rows, int64_t data_size, struct ArrowArray *out) {
@@ -570,29 +585,14 @@ static void export_columns(Table *t, int64_t rows, int64_t data_size, struct Arr
     }
     for (int k = 0; k < NFLAGS; k++) {
         Flag *g = &t->flags[k];
-        g->buffers[0] = NULL;
-        g->buffers[1] = g->bits;
-        g->array = (struct ArrowArray){.length = rows, .n_buffers = 2, .buffers = g->buffers, .release = release_child};
-        t->children[NFIELDS + k] = &g->array;
+        t->children[NFIELDS + k] = fixed_child(&g->array, g->buffers, NULL, g->bits, rows);
     }
     for (int k = 0; k < NCODES; k++) {
         Codes *c = &t->codes[k];
-        c->buffers[0] = NULL;
-        c->buffers[1] = c->values;
-        c->array = (struct ArrowArray){.length = rows, .n_buffers = 2, .buffers = c->buffers, .release = release_child};
-        t->children[NFIELDS + NFLAGS + k] = &c->array;
+        t->children[NFIELDS + NFLAGS + k] = fixed_child(&c->array, c->buffers, NULL, c->values, rows);
     }
     Stamps *st = &t->stamps;
-    st->buffers[0] = st->valid;
-    st->buffers[1] = st->values;
-    st->array = (struct ArrowArray){
-        .length = rows,
-        .null_count = count_nulls(st->valid, rows),
-        .n_buffers = 2,
-        .buffers = st->buffers,
-        .release = release_child,
-    };
-    t->children[NCHILDREN - 1] = &st->array;
+    t->children[NCHILDREN - 1] = fixed_child(&st->array, st->buffers, st->valid, st->values, rows);
     t->buffers[0] = NULL; /* the struct itself has no nulls */
     *out = (struct ArrowArray){
         .length = rows,

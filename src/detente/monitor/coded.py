@@ -9,8 +9,8 @@ Why: the general path normalises every line and hashes its strings twice in Pola
 bucket and source, and distinct missing paths per group). Here the splitter has already numbered each
 distinct address and path of the chunk (``addr_code``, ``path_code``) and read the times; Polars reads
 only the distinct values (the source key of each address, whether each path is a probe or a login
-path), and numpy counts by integer keys: half the cost a line (docs/performance.md), on two cores that
-the engine shares. ``tests/monitor/test_coded.py`` holds the two paths equal.
+path), and numpy counts by integer keys: a third to a half of the cost a line (docs/performance.md),
+on two cores that the engine shares. ``tests/monitor/test_coded.py`` holds the two paths equal.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from .detect import AssetState, Event
 from .features import Tuning, flag, site_buckets, site_windows, source_features
 from .incidents import (
     FLAG,
+    ISO_UTC,
     KIND_OF_FAMILY,
     METRIC,
     Evidence,
@@ -373,7 +374,6 @@ def _sources_json(table: pl.DataFrame) -> list[dict[str, Any]]:
     Written by Polars column by column (an attack's thousands of sources, each with two times to write),
     then read out as dicts: the same JSON as one dict built per row.
     """
-    stamp = "%Y-%m-%dT%H:%M:%SZ"  # as :func:`.incidents.iso` writes
     return table.select(
         pl.col("src").alias("source"),
         "country",
@@ -381,6 +381,6 @@ def _sources_json(table: pl.DataFrame) -> list[dict[str, Any]]:
         pl.col("requests").cast(pl.Int64),
         pl.col("failed_logins").cast(pl.Int64),
         pl.col("missing_paths").cast(pl.Int64),
-        pl.col("first").dt.strftime(stamp).alias("first_seen"),
-        (pl.col("last") + pl.duration(seconds=BUCKET_SECONDS)).dt.strftime(stamp).alias("last_seen"),
+        pl.col("first").dt.strftime(ISO_UTC).alias("first_seen"),
+        (pl.col("last") + pl.duration(seconds=BUCKET_SECONDS)).dt.strftime(ISO_UTC).alias("last_seen"),
     ).to_dicts()

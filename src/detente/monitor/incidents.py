@@ -10,7 +10,6 @@ Origins are territories and networks. The monitor never names an actor, and no f
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from .addr import network_of, upper64
+from .addr import networks48
 from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
 from .shift import Shift
@@ -216,24 +215,6 @@ def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:
     return [dict(zip(grouped.columns, row, strict=True)) for row in grouped.iter_rows()]
 
 
-def networks48(keys: pl.Series) -> dict[str, str]:
-    """:func:`.addr.network_of` of each IPv6 source key, each /48 written once.
-
-    An attack's IPv6 sources share few /48s, and writing one costs far more than finding it: the top 48
-    bits come from :func:`.addr.upper64`, and only a key it cannot read is parsed whole.
-    """
-    written: dict[int, str] = {}
-    out = {}
-    for key, top in zip(keys.to_list(), upper64(keys).to_list(), strict=True):
-        if top is None:
-            out[key] = network_of(key)
-            continue
-        if (net := top >> 16) not in written:
-            written[net] = str(ipaddress.IPv6Network((net << 80, 48)))
-        out[key] = written[net]
-    return out
-
-
 def incident_id(asset: str, kind: str, start: str) -> str:
     """Stable id: the same log gives the same ids."""
     return hashlib.sha256(f"{asset}|{kind}|{start}".encode()).hexdigest()[:16]
@@ -244,6 +225,9 @@ def asn_names(geo: Attribution, keys: Sequence[str]) -> dict[str, str]:
     return {k: (geo.org(int(k)) if k.isdigit() else "unknown") for k in keys}
 
 
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in UTC, to the second: every time the monitor writes
+
+
 def iso(ts: datetime) -> str:
     """RFC 3339 UTC of an aware or UTC-naive datetime."""
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return ts.strftime(ISO_UTC)
