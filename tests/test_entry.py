@@ -16,6 +16,7 @@ PROBE = (
     "print('FROZEN', gc.get_freeze_count())\n"
     "import os\n"
     "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    "print('ALL', sorted(sys.modules))\n"
     "print('LOADED', sorted(m for m in sys.modules if m.startswith('detente.') and m.count('.') == 1))"
 )
 
@@ -39,6 +40,18 @@ def test_monitor_commands_load_only_the_monitor() -> None:
     assert "detente.monitor" in loaded
     assert "detente.registry" not in loaded
     assert "detente.service" not in loaded
+
+
+def test_a_scan_of_plain_files_loads_no_other_command_and_no_decompressor(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text('203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n')
+    out = _run("monitor", "scan", str(log), "--quiet", "--out", str(tmp_path / "out"))
+    modules = out.rsplit("ALL", 1)[1].split("LOADED", 1)[0]
+    assert "'detente.monitor.pipeline'" in modules  # the probe sees what the scan loaded
+    assert (tmp_path / "out" / "incidents.json").is_file()
+    for unused in ("zstandard", "generate", "score", "evaluation", "follow", "ratelimit"):
+        name = unused if unused == "zstandard" else f"detente.monitor.{unused}"
+        assert f"'{name}'" not in modules
 
 
 def test_monitor_commands_leave_their_objects_to_the_operating_system() -> None:

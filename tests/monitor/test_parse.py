@@ -173,6 +173,16 @@ def test_a_zstd_log_of_several_frames_is_read_whole_and_a_cut_one_is_refused(tmp
         b"".join(chunks(fh, size=4096))
 
 
+def test_damaged_compressed_logs_are_refused_with_a_clear_error(tmp_path: Path) -> None:
+    data = (LINE * 5000).encode()
+    for name, packed in (("d.gz", gzip.compress(data)), ("d.zst", zstandard.ZstdCompressor().compress(data))):
+        broken = bytearray(packed)
+        broken[len(broken) // 2 : len(broken) // 2 + 64] = bytes(64)  # a run of bytes lost mid-file
+        (tmp_path / name).write_bytes(bytes(broken))
+        with open_log(tmp_path / name) as fh, pytest.raises(InputError, match="damaged compressed input"):
+            b"".join(chunks(fh, size=4096))
+
+
 def test_chunks_end_at_line_ends_and_keep_a_last_partial_line(tmp_path: Path) -> None:
     path = tmp_path / "x.log"
     path.write_bytes(b"one\ntwo\nthree")

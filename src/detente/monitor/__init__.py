@@ -20,4 +20,7 @@ SCHEMA = "detente.monitor.incidents/1"
 EVIDENCE_SCHEMA = "detente.monitor.evidence/1"
 TRUTH_SCHEMA = "detente.monitor.truth/1"
 
-__all__ = ["EVIDENCE_SCHEMA", "SCHEMA", "TRUTH_SCHEMA"]
+# the attack kinds the generator labels and the scorer scores
+ATTACK_KINDS = ("flood", "distributed-flood", "scan", "brute-force", "credential-stuffing")
+
+__all__ = ["ATTACK_KINDS", "EVIDENCE_SCHEMA", "SCHEMA", "TRUTH_SCHEMA"]

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import ATTACK_KINDS
 from .assets import default_asset
 from .attribution import load
 from .formats import resolve
-from .generate import ATTACK_KINDS, Mix, generate
+from .generate import Mix, generate
 from .inputs import chunks, open_log
 from .output import evidence_document, incident_document
 from .parse import Parser

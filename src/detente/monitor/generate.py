@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import TRUTH_SCHEMA
+from . import ATTACK_KINDS, TRUTH_SCHEMA
 from .attribution import Attribution, load
 
 COUNTRIES = {
@@ -123,7 +123,6 @@ PROBES = (
     "/wp-admin/setup-config.php",
     "/phpinfo.php",
 )
-ATTACK_KINDS = ("flood", "distributed-flood", "scan", "brute-force", "credential-stuffing")
 LOCAL = timezone(timedelta(hours=2))
 
 Event = tuple[float, str, str, str, int, str]  # seconds, client, method, target, status, agent

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import zstandard
-
 from detente.errors import InputError, NotFoundError
 
 CHUNK = 8 << 20  # 8 MB: bigger chunks cost memory (several are in flight) and gain no speed
@@ -74,6 +72,9 @@ class _ZstdFrames(io.RawIOBase):
     """
 
     def __init__(self, raw: BinaryIO) -> None:
+        import zstandard  # here, not at the top: a scan of plain files need not load it
+
+        self.error = zstandard.ZstdError
         self.raw = raw
         self.dctx = zstandard.ZstdDecompressor()
         self.frame = self.dctx.decompressobj()
@@ -102,7 +103,10 @@ class _ZstdFrames(io.RawIOBase):
             if self.frame.eof:  # the next frame begins
                 self.frame = self.dctx.decompressobj()
             self.started = True
-            out.append(self.frame.decompress(data))
+            try:
+                out.append(self.frame.decompress(data))
+            except self.error as exc:
+                raise InputError(f"damaged compressed input: {exc}") from exc
             data = self.frame.unused_data if self.frame.eof else b""
         return b"".join(out)
 
@@ -119,7 +123,7 @@ def chunks(stream: BinaryIO, size: int | None = None) -> Iterator[bytes]:
     while True:
         try:
             block = stream.read(size)
-        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"damaged compressed input: {exc}") from exc
         if not block:
             if rest:

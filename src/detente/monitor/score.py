@@ -13,8 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import EVIDENCE_SCHEMA, SCHEMA, TRUTH_SCHEMA
-from .generate import ATTACK_KINDS
+from . import ATTACK_KINDS, EVIDENCE_SCHEMA, SCHEMA, TRUTH_SCHEMA
 from .output import read_document
 
 
