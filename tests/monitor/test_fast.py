@@ -260,6 +260,7 @@ def _rows(keys: list[tuple[str, int, str]], counts: list[int]) -> pl.DataFrame:
         pl.lit("ua").alias("agent"),
         pl.lit(False).alias("query"),
         pl.col("bucket").alias("ts"),
+        pl.lit(0, dtype=pl.Int8).alias("interest"),
     )
 
 
@@ -329,6 +330,35 @@ def test_site_windows_equal_a_plain_loop(items: list[tuple[tuple[str, int], int]
     got = site_windows(frame.sample(fraction=1.0, shuffle=True, seed=1))
     assert got.select("asset", "bucket", "HC", "R60").rows() == want
     assert all(got[f"{c}60"].equals(got["R60"], check_names=False) for c in SITE_SUMS)  # every sum alike
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.tuples(ROW, st.integers(0, 7)), max_size=20, unique_by=lambda r: r[0]),
+    st.lists(st.tuples(ROW, st.integers(0, 7)), max_size=20, unique_by=lambda r: r[0]),
+)
+def test_merged_rows_keep_the_most_telling_sample_and_the_first_on_a_tie(
+    older: list[tuple[tuple[str, int, str], int]], newer: list[tuple[tuple[str, int, str], int]]
+) -> None:
+    parts = [
+        _rows([k for k, _ in items], [1] * len(items)).with_columns(
+            pl.Series("interest", [i for _, i in items], dtype=pl.Int8),
+            pl.format(f"/{name}{{}}", pl.int_range(pl.len())).alias("path"),
+        )
+        for name, items in (("old", older), ("new", newer))
+    ]
+    want: dict[tuple[str, int, str], tuple[int, str]] = {}
+    for name, items in (("old", older), ("new", newer)):
+        for row, (key, interest) in enumerate(items):
+            if key not in want or interest > want[key][0]:  # a tie keeps the first (the older chunk's)
+                want[key] = (interest, f"/{name}{row}")
+    got = merge(parts)
+    seen = {
+        (r["asset"], round((r["bucket"] - T0).total_seconds()) // 10, r["src"]): (r["interest"], r["path"])
+        for r in got.iter_rows(named=True)
+    }
+    assert seen == want
+    assert got["n"].to_list() == [sum(k == key for k, _ in older + newer) for key in seen]
 
 
 @settings(max_examples=60)

@@ -20,7 +20,8 @@ from .probes import PROBE_REGEX
 BUCKET_SECONDS = 10
 BUCKET = f"{BUCKET_SECONDS}s"
 KEYS = ("asset", "bucket", "src")
-SAMPLE = ("client", "method", "path", "status", "size", "agent", "query", "ts")
+# the sample request of a row, and how telling it is (a probe 4, a failed login 2, a missing path 1)
+SAMPLE = ("client", "method", "path", "status", "size", "agent", "query", "ts", "interest")
 COUNTS = ("n", "fail", "ok", "miss", "probe", "err")
 MISSING_STATUS = (404, 410)  # a request for a path the site does not have (``miss``)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,7 +67,8 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
     """Aggregate a normalised frame (allowlisted rows excluded) into one row per asset, bucket, source.
 
     Each row keeps one *sample* request (the most telling one: a probe, a failed login or a missing
-    path before an ordinary hit) for the evidence file.
+    path before an ordinary hit; the first of them on a tie) for the evidence file, with its
+    ``interest``, so that the rows of one key from two chunks keep the same sample as one chunk would.
     """
     fail, ok = _login_flags(assets)
     missing = pl.col("status").is_in(MISSING_STATUS)
@@ -91,12 +93,13 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
             pl.col("_probe").sum().cast(pl.Int64).alias("probe"),
             (pl.col("status") >= 400).sum().cast(pl.Int64).alias("err"),
             pl.col("_row").get(pl.col("_interest").arg_max()).alias("_sample"),
+            pl.col("_interest").max().cast(pl.Int8).alias("interest"),
         )
         .collect()
     )
     # one gather of the sample columns by row, not one per column per group
-    sample = frame.select(SAMPLE)[agg["_sample"]]
-    return pl.concat([agg.drop("_sample"), sample], how="horizontal")
+    sample = frame.select(SAMPLE[:-1])[agg["_sample"]]
+    return pl.concat([agg.drop("_sample", "interest"), sample, agg.select("interest")], how="horizontal")
 
 
 def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
@@ -111,9 +114,11 @@ def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _combine(whole: pl.DataFrame) -> pl.DataFrame:
+    """Rows of one key summed; the sample is the most telling, the first of them on a tie."""
+    best = pl.col("interest").arg_max()  # the first of the largest
     return whole.group_by(KEYS).agg(
         *[pl.col(c).sum() for c in COUNTS],
-        *[pl.col(c).first() for c in SAMPLE if c in whole.columns],  # the engine's frames have none
+        *[pl.col(c).get(best) for c in SAMPLE if c in whole.columns],  # the engine's frames have none
     )
 
 

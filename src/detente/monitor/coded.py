@@ -73,8 +73,11 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
             "src": sources.gather(src),
         }
     )
-    rows = pl.Series(_samples(agg.pop("_interest"), group))
-    sample = _sample_columns(raw, rows, ts, status)
+    interest = agg.pop("_interest")
+    rows = pl.Series(_samples(interest, group))
+    sample = _sample_columns(raw, rows, ts, status).with_columns(
+        pl.Series("interest", interest[rows.to_numpy()], dtype=pl.Int8)
+    )
     frame = pl.concat([keys.select(KEYS), pl.DataFrame(agg), sample], how="horizontal")
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)

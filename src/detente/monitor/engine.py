@@ -95,7 +95,7 @@ class Engine:
 
         The sample request of each row is kept apart, in the order fed: detection never reads it, and
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
-        its rows' samples back (the first fed for a key, as :func:`.aggregate.merge` would keep).
+        its rows' samples back (the one :func:`.aggregate.merge` would keep: see :meth:`_sampled`).
         """
         if self.final_before is not None and agg.height and self._any_late(agg, self.final_before):
             # lines older than what is already final (a log file out of date order, a very late
@@ -186,9 +186,12 @@ class Engine:
         self.samples = [(last, frame) for last, frame in self.samples if last >= horizon]
 
     def _sampled(self, rows: pl.DataFrame) -> pl.DataFrame:
-        """``rows`` with the sample request of each (first fed for its key)."""
+        """``rows`` with the sample request of each: the most telling fed for its key, the first fed of
+        them on a tie (so the choice is the one a single chunk would make: it does not depend on where
+        the log was cut into chunks)."""
         kept = pl.concat([frame for _, frame in self.samples]).join(rows.select(KEYS), on=KEYS, how="semi")
-        return rows.join(kept.unique(KEYS, keep="first", maintain_order=True), on=KEYS, how="left")
+        best = kept.sort("interest", descending=True, maintain_order=True)
+        return rows.join(best.unique(KEYS, keep="first", maintain_order=True), on=KEYS, how="left")
 
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
