@@ -3,12 +3,18 @@
 Feed it aggregates (:func:`.aggregate.aggregate`) in any order within the lateness allowance and tell it
 how far log time has surely advanced (``advance(watermark)``); it finalises the buckets before the
 watermark, runs the kernel over them in time order and builds an incident for every episode that
-closes. Memory is bounded by the history window (:data:`HISTORY`), the open buckets and the rows of
-open episodes, never by the length of the log.
+closes, once the log has passed its trail (:data:`TRAIL`). Memory is bounded by the history window
+(:data:`HISTORY`), the open buckets and the rows of open and trailing episodes, never by the length of
+the log.
+
+An incident depends on the log alone, not on where it was cut into chunks or files: each is built from
+a window of its sources' rows fixed in log time (:meth:`Engine._build`), and the episodes keep, batch by
+batch, every row such a window can need.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,17 +50,26 @@ from .shift import Shift, sentences, shift
 
 HISTORY = timedelta(minutes=30)
 LONG = timedelta(seconds=300)
+# an attributed source's rows count in its incident from this long before its first flagged bucket in
+# the episode (a ramp is traced back from where it crossed the bar): always within the history kept
+LOOKBACK = HISTORY - LONG
+# ... and until this long after the episode's last triggering bucket (a slow attack's tail under the
+# bar): the incident is built once the log has passed that time
+TRAIL = timedelta(minutes=30)
 
 
 @dataclass
 class OpenEpisode:
-    """Rows kept for an open episode: the history before it and the flagged rows during it."""
+    """Rows kept for an open episode: the history of the batch it opened in, then every row of each
+    source flagged in it so far (``suspects``; a source flagged for the first time brings its rows of
+    the history too), so that its incident holds the same rows wherever the batches begin and end."""
 
     family: str
     asset: str
     start: datetime
     before: pl.DataFrame
     during: list[pl.DataFrame] = field(default_factory=list)
+    suspects: pl.Series = field(default_factory=lambda: pl.Series("src", [], dtype=pl.String))
 
     @property
     def floor(self) -> datetime:
@@ -76,6 +91,9 @@ class Engine:
     site_tail: pl.DataFrame = field(default_factory=pl.DataFrame)
     states: dict[str, AssetState] = field(default_factory=dict)
     open: dict[tuple[str, str], OpenEpisode] = field(default_factory=dict)
+    # closed episodes, in order of closing, with their last bucket: their rows are still gathered
+    # until :data:`TRAIL` after it, then their incidents are built
+    trailing: deque[tuple[tuple[str, str], OpenEpisode, datetime]] = field(default_factory=deque)
     incidents: list[tuple[Incident, Evidence]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     timeline: dict[str, dict[datetime, int]] = field(default_factory=dict)
@@ -134,6 +152,7 @@ class Engine:
         for name, state in list(self.states.items()):
             self.states[name], events = detect.flush(state)
             self._events(name, events)
+        self._build_trailed(None)
         return self.incidents
 
     def _heavy_rpm(self) -> float:
@@ -167,6 +186,14 @@ class Engine:
         # windows are sorted by asset: its parts come in that order (one split, no query per asset)
         for part in windows.partition_by("asset", maintain_order=True):
             self._run(part["asset"][0], part, feats)
+        through = feats["bucket"].max()
+        assert isinstance(through, datetime)
+        self._build_trailed(through)
+
+    def _build_trailed(self, through: datetime | None) -> None:
+        """Build, in order of closing, the incidents whose rows are all in (every one if ``None``)."""
+        while self.trailing and (through is None or self.trailing[0][2] + TRAIL <= through):
+            self._close(*self.trailing.popleft())
 
     def _forget(self, first: datetime) -> None:
         """Drop closed episodes that no later one can merge with (memory stays flat over long logs).
@@ -182,6 +209,7 @@ class Engine:
         floors = [first - HISTORY - LONG]
         floors += [ep.floor for ep in self.open.values()]
         floors += [ep.floor for ep, _, _ in self.built.values()]
+        floors += [ep.floor for _, ep, _ in self.trailing]
         horizon = min(floors)
         self.samples = [(last, frame) for last, frame in self.samples if last >= horizon]
 
@@ -227,8 +255,13 @@ class Engine:
         t = self.tuning
         # episodes opened in this batch already hold it in ``before`` (history includes the batch)
         earlier = [ep for (asset, _), ep in self.open.items() if asset == name]
-        for ep in earlier:
-            ep.during.append(feats.filter((pl.col("asset") == name) & pl.col(FLAG[ep.family])))
+        trailing = [ep for (asset, _), ep, _ in self.trailing if asset == name]
+        if earlier or trailing:
+            mine = feats.filter(pl.col("asset") == name)
+            for ep in earlier:
+                self._keep(ep, mine)
+            for ep in trailing:  # closed: its sources are known, its rows still come
+                ep.during.append(mine.filter(pl.col("src").is_in(ep.suspects.implode())))
         # only what the kernel reads: a dict a bucket is built for every row
         for row in windows[["bucket", *detect.INPUTS]].iter_rows(named=True):
             state, events = detect.step(state, row["bucket"], row, t)
@@ -237,15 +270,31 @@ class Engine:
                 self._events(name, events)
         self.states[name] = state
 
+    def _keep(self, ep: OpenEpisode, mine: pl.DataFrame) -> None:
+        """Keep an open episode's rows of a batch (``mine``: the batch's rows of its asset)."""
+        flagged = mine.filter(pl.col(FLAG[ep.family]))["src"].unique()
+        new = flagged.filter(~flagged.is_in(ep.suspects.implode()))
+        if new.len():
+            ep.suspects = pl.concat([ep.suspects, new])
+            first = mine["bucket"].min()
+            assert isinstance(first, datetime)
+            # their rows of earlier batches, from the history: it reaches :data:`LOOKBACK` before any
+            # bucket of this batch, so before each one's first flagged bucket
+            earlier = (pl.col("asset") == ep.asset) & pl.col("src").is_in(new.implode())
+            ep.during.append(self.history.filter(earlier & (pl.col("bucket") < moment(first))))
+        ep.during.append(mine.filter(pl.col("src").is_in(ep.suspects.implode())))
+
     def _events(self, name: str, events: list[Event]) -> None:
         for ev in events:
             key = (name, ev.family)
             if ev.action == "open":
                 before = self.history.filter(pl.col("asset") == name)
-                self.open[key] = OpenEpisode(ev.family, name, ev.start, before)
+                flagged = pl.col(FLAG[ev.family]) & (pl.col("bucket") >= moment(ev.start))
+                suspects = before.filter(flagged)["src"].unique()
+                self.open[key] = OpenEpisode(ev.family, name, ev.start, before, suspects=suspects)
                 self.alerts.append({"asset": name, "family": ev.family, "start": iso(ev.start)})
             elif key in self.open and ev.end is not None:
-                self._close(key, self.open.pop(key), ev.end)
+                self.trailing.append((key, self.open.pop(key), ev.end))
 
     def _close(self, key: tuple[str, str], episode: OpenEpisode, last: datetime) -> None:
         """Build the incident; a slow attack seen as two episodes that overlap becomes one."""
@@ -269,12 +318,17 @@ class Engine:
         self.incidents.append(built)
 
     def _build(self, ep: OpenEpisode, last: datetime) -> tuple[Incident, Evidence] | None:
-        during = pl.concat([ep.before.filter(pl.col(FLAG[ep.family])), *ep.during], how="diagonal_relaxed")
-        during = during.filter(
-            (pl.col("bucket") >= moment(ep.start))
-            & (pl.col("bucket") <= moment(last))
-            & pl.col(FLAG[ep.family])
-        )
+        """The incident of a closed episode, from its rows alone.
+
+        Its sources are those flagged in it (for logins, those failing more than succeeding); its rows
+        are every row of each of them from :data:`LOOKBACK` before the source's first flagged bucket
+        to :data:`TRAIL` after the episode's last: rows that every batching of the log holds, so the
+        incident does not depend on where the chunks fall.
+        """
+        flag = pl.col(FLAG[ep.family])
+        parts = [ep.before, *ep.during]
+        during = pl.concat([p.filter(flag) for p in parts], how="diagonal_relaxed")
+        during = during.filter((pl.col("bucket") >= moment(ep.start)) & (pl.col("bucket") <= moment(last)))
         if ep.family == "login":
             totals = during.group_by("src").agg(pl.col("fail").sum(), pl.col("ok").sum())
             srcs = totals.filter(pl.col("fail") > pl.col("ok"))["src"]
@@ -282,11 +336,21 @@ class Engine:
             srcs = during["src"].unique()
         if not srcs.len():
             return None
+        firsts = (
+            during.filter(pl.col("src").is_in(srcs.implode()))
+            .group_by("src")
+            .agg(pl.col("bucket").min().alias("_first"))
+        )
         # lazily, so that only the attributed sources' rows are ever copied (an episode of a large
         # distributed attack holds many rows; the peak memory of a scan is set here)
         rows = (
-            pl.concat([ep.before.lazy(), *(d.lazy() for d in ep.during)], how="diagonal_relaxed")
-            .filter(pl.col("src").is_in(srcs.implode()))
+            pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
+            .join(firsts.lazy(), on="src", how="inner", maintain_order="left")
+            .filter(
+                (pl.col("bucket") > pl.col("_first") - pl.duration(seconds=LOOKBACK.total_seconds()))
+                & (pl.col("bucket") <= moment(last + TRAIL))
+            )
+            .drop("_first")
             .unique(["asset", "bucket", "src"], keep="first", maintain_order=True)
             .collect()
         )
@@ -346,8 +410,11 @@ class Engine:
         self, ep: OpenEpisode, table: pl.DataFrame, start: datetime, names: dict[str, str]
     ) -> Shift | None:
         """The attack's origins against every source's requests to the asset in the history before it."""
-        # a merged episode's rows repeat where its two parts' histories overlap: count each row once
-        before = ep.before.filter(pl.col("bucket") < moment(start)).unique(KEYS, keep="first")
+        # a merged episode's rows repeat where its two parts' histories overlap: count each row once;
+        # the history is taken from a fixed time before the episode, not from where its batch began
+        since = moment(ep.start - LOOKBACK)
+        before = ep.before.filter((pl.col("bucket") > since) & (pl.col("bucket") < moment(start)))
+        before = before.unique(KEYS, keep="first")
         if not before.height:
             return None
         first = before["bucket"].min()
