@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -18,11 +19,13 @@ from detente.monitor.aggregate import BUCKET_SECONDS
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
+from detente.monitor.engine import Engine
 from detente.monitor.features import Tuning
 from detente.monitor.formats import resolve
 from detente.monitor.incidents import Evidence, canonical
 from detente.monitor.output import evidence_document, incident_document
-from detente.monitor.pipeline import scan
+from detente.monitor.parse import Parser
+from detente.monitor.pipeline import Scanner, scan
 from detente.monitor.score import score_files
 from detente.monitor.shift import MIN_BEFORE, RISE
 
@@ -33,16 +36,17 @@ def _run(*logs: Path, tuning: Tuning | None = None) -> tuple[dict[str, Any], dic
     return incident_document(result, load(), now), evidence_document(result, now)
 
 
+@pytest.mark.parametrize(
+    "tuning", [Tuning(), Tuning(flood_factor=8.0)], ids=["defaults", "heavy rate learned above its floor"]
+)
 def test_a_log_gives_the_same_incidents_however_it_is_cut(
-    dev_log: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dev_log: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tuning: Tuning
 ) -> None:
     """The engine takes a batch per chunk, and a rotated log ends a chunk where each file ends: neither
     may change an incident, its evidence or the timeline (anyone re-scanning the log must get the
-    report its operator signed). The heavy-rate bar is held at its floor here: above it, the bar is
-    learned once a batch (docs/monitor.md, seventh session)."""
+    report its operator signed), whether or not the heavy-rate bar is learned above its floor."""
     log, _ = dev_log
-    floor = Tuning(flood_factor=0.0)
-    whole, evidence = _run(log, tuning=floor)
+    whole, evidence = _run(log, tuning=tuning)
     assert len(whole["incidents"]) >= 4  # every kind of attack, each opening in some batch
     data = log.read_bytes()
     cut = data.index(b"\n", len(data) // 3) + 1  # rotated a third of the way in, at a line end
@@ -50,14 +54,45 @@ def test_a_log_gives_the_same_incidents_however_it_is_cut(
     older.write_bytes(data[:cut])
     newer.write_bytes(data[cut:])
     os.utime(older, (1, 1))  # a scan takes files oldest first
-    cut_up = {"two files": _run(older, newer, tuning=floor)}
+    cut_up = {"two files": _run(older, newer, tuning=tuning)}
     for size in (1 << 17, 3 << 20):  # 258 and 11 chunks, against 5 of the usual size
         monkeypatch.setattr(inputs, "CHUNK", size)
-        cut_up[f"chunks of {size} bytes"] = _run(log, tuning=floor)
+        cut_up[f"chunks of {size} bytes"] = _run(log, tuning=tuning)
     for how, (doc, ev) in cut_up.items():
         assert doc["incidents"] == whole["incidents"], how
         assert doc["timeline"] == whole["timeline"], how
         assert ev["incidents"] == evidence["incidents"], how
+
+
+def test_the_heavy_rate_is_learned_each_half_hour_and_not_while_an_episode_is_open(
+    dev_log: tuple[Path, dict[str, Any]],
+) -> None:
+    log, _ = dev_log
+    tuning = Tuning(flood_factor=8.0)  # 8 times the 99th percentile of this log's sources: above the floor
+    scanner = Scanner(
+        Parser(resolve("combined"), [default_asset()]), Engine([default_asset()], load(), tuning)
+    )
+    bars: dict[datetime, float] = {}
+    learned = Engine._bars
+
+    def spy(engine: Engine, rows: pl.DataFrame) -> list[tuple[datetime, float]]:
+        found = learned(engine, rows)
+        bars.update(found)
+        return found
+
+    with inputs.open_log(log) as stream, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Engine, "_bars", spy)
+        for chunk in inputs.chunks(stream):
+            scanner.feed(chunk)
+            scanner.advance()
+        scanner.engine.finish()
+    assert all(at.minute in (0, 30) and at.second == 0 for at in bars)  # whole half hours of the log
+    assert len(bars) >= 19  # every half hour of the 10 hours
+    assert len({b for b in bars.values() if b > tuning.flood_rpm_floor}) >= 3  # it moves with the traffic
+    # the flood ramping up before 03:30 raised the percentile; its episode was open then: not learned
+    ramp = bars[datetime(2026, 6, 14, 3, 30, tzinfo=UTC)]
+    assert ramp > 2 * max(b for at, b in bars.items() if at.hour < 3)
+    assert scanner.engine.bar < ramp
 
 
 def test_every_attack_kind_is_found_and_nothing_else(dev_log: tuple[Path, dict[str, Any]]) -> None:

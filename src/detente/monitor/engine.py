@@ -56,6 +56,8 @@ LOOKBACK = HISTORY - LONG
 # ... and until this long after the episode's last triggering bucket (a slow attack's tail under the
 # bar): the incident is built once the log has passed that time
 TRAIL = timedelta(minutes=30)
+# the heavy-rate bar is learned at each whole half hour of log time (UTC), from the half hour before
+BAR_PERIOD = HISTORY
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Engine:
     assets: Sequence[Asset]
     geo: Attribution
     tuning: Tuning = field(default_factory=Tuning)
-    heavy_floor_q: float = 0.0
+    bar: float = 0.0  # the heavy rate in force (requests a minute in 60 s; the floor until learned)
     pending: pl.DataFrame = field(default_factory=pl.DataFrame)
     history: pl.DataFrame = field(default_factory=pl.DataFrame)
     site_tail: pl.DataFrame = field(default_factory=pl.DataFrame)
@@ -105,6 +107,7 @@ class Engine:
     late: int = 0  # requests that arrived for buckets already final: counted, not detected again
 
     def __post_init__(self) -> None:
+        self.bar = self.tuning.flood_rpm_floor
         for a in self.assets:
             self.states[a.name] = detect.initial(a.expect.requests_per_minute)
 
@@ -155,30 +158,64 @@ class Engine:
         self._build_trailed(None)
         return self.incidents
 
-    def _heavy_rpm(self) -> float:
-        """The heavy rate: a floor, or the factor times the 99th percentile of recent sources.
+    def _bars(self, rows: pl.DataFrame) -> list[tuple[datetime, float]]:
+        """The heavy rate each whole :data:`BAR_PERIOD` within ``rows`` would bring, were it learned.
 
-        The percentile is taken over the history (30 minutes of rows, not one small batch) and only
-        over sources under the floor, so a flood, even a slow ramp, cannot raise its own bar.
+        That is the floor, or the factor times the 99th percentile of the rate of sources under the
+        floor over the half hour before (rows, not one small batch: a flood, even a slow ramp, cannot
+        raise its own bar); with no such row, the bar in force.
         """
         t = self.tuning
-        if self.history.height and not self.open:
-            below = self.history.filter(pl.col("r60") < t.flood_rpm_floor)["r60"]
-            q = below.quantile(0.99) if below.len() else None
-            self.heavy_floor_q = float(q) if q is not None else self.heavy_floor_q
-        return max(t.flood_rpm_floor, t.flood_factor * self.heavy_floor_q)
+        first, last = rows["bucket"].min(), rows["bucket"].max()
+        assert isinstance(first, datetime)
+        assert isinstance(last, datetime)
+        step = int(BAR_PERIOD.total_seconds())
+        at = datetime.fromtimestamp(-(-int(first.timestamp()) // step) * step, first.tzinfo)  # from ``first``
+        if at > last:
+            return []
+        parts = [p for p in (self.history, rows) if p.height]  # no history yet: no columns either
+        pool = pl.concat([p.select("bucket", "r60") for p in parts])
+        pool = pool.filter(pl.col("r60") < t.flood_rpm_floor)
+        bars = []
+        while at <= last:
+            span = pool.filter((pl.col("bucket") >= moment(at - HISTORY)) & (pl.col("bucket") < moment(at)))
+            q = span["r60"].quantile(0.99) if span.height else None
+            bars.append((at, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * float(q))))
+            at += BAR_PERIOD
+        return bars
 
     def _batch(self, final: pl.DataFrame) -> None:
+        """Detect over final buckets: their features, then one segment at a time, the batch cut only
+        where the heavy rate changes (at a whole :data:`BAR_PERIOD`, when no episode is open then).
+
+        The bar is thus learned at fixed times of the log, and the kernel's state decides at each of
+        them as it would in any other batching: the flags do not depend on where the chunks fall.
+        """
         first = final["bucket"].min()
         assert isinstance(first, datetime)
         self._forget(first)
         self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
-        # one query for both steps: in a scan each query waits for the parser's threads
-        feats = flag(
-            both.lazy().filter(pl.col("bucket") >= moment(first)), self._heavy_rpm(), self.tuning
-        ).collect()
+        feats = both.filter(pl.col("bucket") >= moment(first))
+        start = first
+        for at, bar in self._bars(feats):
+            if bar == self.bar:  # no change, frozen or not: no cut
+                continue
+            self._segment(feats.filter((pl.col("bucket") >= moment(start)) & (pl.col("bucket") < moment(at))))
+            start = at
+            if not self.open:  # frozen while an episode is open
+                self.bar = bar
+        self._segment(feats.filter(pl.col("bucket") >= moment(start)) if start > first else feats)
+
+    def _segment(self, rows: pl.DataFrame) -> None:
+        """Flag final buckets' rows with the bar in force, detect over them and build what is due."""
+        if not rows.height:
+            return
+        first, through = rows["bucket"].min(), rows["bucket"].max()
+        assert isinstance(first, datetime)
+        assert isinstance(through, datetime)
+        feats = flag(rows, self.bar, self.tuning)
         self._remember(feats)
         site = site_buckets(feats)
         self._note_timeline(site)
@@ -186,8 +223,6 @@ class Engine:
         # windows are sorted by asset: its parts come in that order (one split, no query per asset)
         for part in windows.partition_by("asset", maintain_order=True):
             self._run(part["asset"][0], part, feats)
-        through = feats["bucket"].max()
-        assert isinstance(through, datetime)
         self._build_trailed(through)
 
     def _build_trailed(self, through: datetime | None) -> None:
