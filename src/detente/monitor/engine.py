@@ -311,12 +311,14 @@ class Engine:
         new = flagged.filter(~flagged.is_in(ep.suspects.implode()))
         if new.len():
             ep.suspects = pl.concat([ep.suspects, new])
-            first = mine["bucket"].min()
+            first, held = mine["bucket"].min(), ep.before["bucket"].max()
             assert isinstance(first, datetime)
-            # their rows of earlier batches, from the history: it reaches :data:`LOOKBACK` before any
-            # bucket of this batch, so before each one's first flagged bucket
+            assert isinstance(held, datetime)
+            # their rows of the batches between the one it opened in (``before`` holds those) and this
+            # one, from the history: it reaches :data:`LOOKBACK` before any bucket of this batch
+            between = (pl.col("bucket") < moment(first)) & (pl.col("bucket") > moment(held))
             earlier = (pl.col("asset") == ep.asset) & pl.col("src").is_in(new.implode())
-            ep.during.append(self.history.filter(earlier & (pl.col("bucket") < moment(first))))
+            ep.during.append(self.history.filter(earlier & between))
         ep.during.append(mine.filter(pl.col("src").is_in(ep.suspects.implode())))
 
     def _events(self, name: str, events: list[Event]) -> None:
@@ -362,24 +364,25 @@ class Engine:
         """
         flag = pl.col(FLAG[ep.family])
         parts = [ep.before, *ep.during]
-        during = pl.concat([p.filter(flag) for p in parts], how="diagonal_relaxed")
-        during = during.filter((pl.col("bucket") >= moment(ep.start)) & (pl.col("bucket") <= moment(last)))
-        if ep.family == "login":
-            totals = during.group_by("src").agg(pl.col("fail").sum(), pl.col("ok").sum())
-            srcs = totals.filter(pl.col("fail") > pl.col("ok"))["src"]
-        else:
-            srcs = during["src"].unique()
-        if not srcs.len():
-            return None
+        episode = (pl.col("bucket") >= moment(ep.start)) & (pl.col("bucket") <= moment(last))
+        # each flagged source's first flagged bucket, counted without copying its rows
         firsts = (
-            during.filter(pl.col("src").is_in(srcs.implode()))
+            pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
+            .filter(flag & episode)
             .group_by("src")
-            .agg(pl.col("bucket").min().alias("_first"))
+            .agg(pl.col("bucket").min().alias("_first"), pl.col("fail").sum(), pl.col("ok").sum())
+            .collect()
         )
+        if ep.family == "login":
+            firsts = firsts.filter(pl.col("fail") > pl.col("ok"))
+        if not firsts.height:
+            return None
+        srcs, firsts = firsts["src"], firsts.select("src", "_first")
         # lazily, so that only the attributed sources' rows are ever copied (an episode of a large
         # distributed attack holds many rows; the peak memory of a scan is set here)
         rows = (
             pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
+            .filter(pl.col("src").is_in(srcs.implode()))
             .join(firsts.lazy(), on="src", how="inner", maintain_order="left")
             .filter(
                 (pl.col("bucket") > pl.col("_first") - pl.duration(seconds=LOOKBACK.total_seconds()))
