@@ -365,10 +365,12 @@ class Engine:
         flag = pl.col(FLAG[ep.family])
         parts = [ep.before, *ep.during]
         episode = (pl.col("bucket") >= moment(ep.start)) & (pl.col("bucket") <= moment(last))
-        # each flagged source's first flagged bucket, counted without copying its rows
+        # each flagged source's first flagged bucket, counted without copying its rows (a merged
+        # episode holds its two parts' histories, which may overlap: each row is counted once)
         firsts = (
             pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
             .filter(flag & episode)
+            .unique(["asset", "bucket", "src"])
             .group_by("src")
             .agg(pl.col("bucket").min().alias("_first"), pl.col("fail").sum(), pl.col("ok").sum())
             .collect()
