@@ -6,7 +6,7 @@ import json
 import math
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +253,44 @@ def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_
     assert sum(result.timeline["site"].values()) == 60  # each request counted once
     doc = incident_document(result, load(), datetime(2026, 6, 20, tzinfo=UTC))
     assert doc["input"]["lines_late"] == 60
+
+
+def _scan_log(start: datetime, minutes: int, scans: dict[int, int]) -> str:
+    """Combined lines: six visitors reading pages every 20 s for ``minutes`` minutes, and one scanner
+    asking for ``scans[m]`` distinct missing paths in minute ``m``."""
+    out = []
+    for second in range(minutes * 60):
+        at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        if second % 20 == 0:
+            page = '"GET /news HTTP/1.1" 200 900 "-" "browser"'
+            out += [f"198.51.100.{v} - - [{at}] {page}\n" for v in range(6)]
+        if second % 60 < scans.get(second // 60, 0):
+            out.append(f'203.0.113.66 - - [{at}] "GET /old-{second}.html HTTP/1.1" 404 0 "-" "browser"\n')
+    return "".join(out)
+
+
+def test_a_slow_scan_seen_as_two_episodes_is_one_incident_counting_each_request_once(tmp_path: Path) -> None:
+    """Two bursts of one scanner at the alarm bar (20 missing paths a minute), and probing below it in
+    between (2 a minute): the kernel closes the first episode in the lull, and the incident, whose rows
+    reach past it, takes in the second; the rows the two episodes share count once."""
+    bursts = dict.fromkeys([*range(60, 70), *range(82, 92)], 20)
+    minutes = bursts | dict.fromkeys(range(70, 82), 2)
+    log = tmp_path / "access.log"
+    log.write_text(_scan_log(datetime(2026, 6, 14, tzinfo=UTC), 150, minutes))
+    opened = Engine.__dict__["_events"]
+    episodes: list[datetime] = []
+
+    def spy(engine: Engine, name: str, events: list[Any]) -> None:
+        episodes.extend(ev.start for ev in events if ev.action == "open" and ev.family == "scan")
+        opened(engine, name, events)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Engine, "_events", spy)
+        doc, ev = _run(log)
+    assert len(episodes) == 2  # the kernel saw two
+    (incident,) = [i for i in doc["incidents"] if i["kind"] == "scan"]
+    assert incident["start"] == "2026-06-14T01:00:00Z"
+    assert "2026-06-14T01:31:20Z" <= incident["end"] <= "2026-06-14T01:32:30Z"  # the last, 01:31:19
+    assert incident["requests"]["total"] == sum(minutes.values())  # each of the scanner's requests once
+    (sources,) = [e["sources"] for e in ev["incidents"] if e["incident"] == incident["id"]]
+    assert [s["source"] for s in sources] == ["203.0.113.66"]

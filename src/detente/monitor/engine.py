@@ -340,13 +340,10 @@ class Engine:
             return
         prev = self.built.get(key)
         if prev is not None and built[0].start <= prev[2][0].end and prev[2] in self.incidents:
-            merged = OpenEpisode(
-                episode.family,
-                episode.asset,
-                prev[0].start,
-                pl.concat([prev[0].before, *prev[0].during, episode.before], how="diagonal_relaxed"),
-                episode.during,
-            )
+            # each holds its own history, and the earlier one its trail: rows they share count once
+            parts = [prev[0].before, *prev[0].during, episode.before, *episode.during]
+            rows = pl.concat(parts, how="diagonal_relaxed").unique(KEYS, keep="first", maintain_order=True)
+            merged = OpenEpisode(episode.family, episode.asset, prev[0].start, rows)
             again = self._build(merged, last)
             if again is not None:
                 self.incidents.remove(prev[2])
@@ -362,15 +359,17 @@ class Engine:
         to :data:`TRAIL` after the episode's last: rows that every batching of the log holds, so the
         incident does not depend on where the chunks fall.
         """
-        flag = pl.col(FLAG[ep.family])
-        parts = [ep.before, *ep.during]
+        flag = FLAG[ep.family]
+        # only the columns an incident reads, taken from each part before they are put together (a
+        # projection of a frame copies nothing; an episode of a large distributed attack holds many
+        # rows, each with its window features: the peak memory of a scan is set here)
+        parts = [p.select(*KEYS, *_INCIDENT_COUNTS, flag) for p in (ep.before, *ep.during)]
         episode = (pl.col("bucket") >= moment(ep.start)) & (pl.col("bucket") <= moment(last))
-        # each flagged source's first flagged bucket, counted without copying its rows (a merged
-        # episode holds its two parts' histories, which may overlap: each row is counted once)
+        # each flagged source's first flagged bucket (no row is in two parts: see :meth:`_keep`, and
+        # :meth:`_close` for a merged episode)
         firsts = (
             pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
-            .filter(flag & episode)
-            .unique(["asset", "bucket", "src"])
+            .filter(pl.col(flag) & episode)
             .group_by("src")
             .agg(pl.col("bucket").min().alias("_first"), pl.col("fail").sum(), pl.col("ok").sum())
             .collect()
@@ -380,8 +379,6 @@ class Engine:
         if not firsts.height:
             return None
         srcs, firsts = firsts["src"], firsts.select("src", "_first")
-        # lazily, so that only the attributed sources' rows are ever copied (an episode of a large
-        # distributed attack holds many rows; the peak memory of a scan is set here)
         rows = (
             pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
             .filter(pl.col("src").is_in(srcs.implode()))
@@ -390,8 +387,7 @@ class Engine:
                 (pl.col("bucket") > pl.col("_first") - pl.duration(seconds=LOOKBACK.total_seconds()))
                 & (pl.col("bucket") <= moment(last + TRAIL))
             )
-            .drop("_first")
-            .unique(["asset", "bucket", "src"], keep="first", maintain_order=True)
+            .drop("_first", flag)
             .collect()
         )
         metric = METRIC[ep.family]
@@ -450,11 +446,10 @@ class Engine:
         self, ep: OpenEpisode, table: pl.DataFrame, start: datetime, names: dict[str, str]
     ) -> Shift | None:
         """The attack's origins against every source's requests to the asset in the history before it."""
-        # a merged episode's rows repeat where its two parts' histories overlap: count each row once;
         # the history is taken from a fixed time before the episode, not from where its batch began
         since = moment(ep.start - LOOKBACK)
-        before = ep.before.filter((pl.col("bucket") > since) & (pl.col("bucket") < moment(start)))
-        before = before.unique(KEYS, keep="first")
+        window = (pl.col("bucket") > since) & (pl.col("bucket") < moment(start))
+        before = ep.before.select(*KEYS, *_INCIDENT_COUNTS).filter(window)
         if not before.height:
             return None
         first = before["bucket"].min()
@@ -462,6 +457,8 @@ class Engine:
         minutes = (start - first).total_seconds() / 60
         return shift(table, per_source(before, self.geo), minutes, names)
 
+
+_INCIDENT_COUNTS = ("n", "fail", "ok", "miss", "probe")  # what an incident reads of its rows
 
 _DERIVED = (
     "r60",
