@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from detente.monitor import pipeline
 from detente.monitor.addr import NetworkSet, parse_networks
-from detente.monitor.aggregate import KEYS, aggregate
+from detente.monitor.aggregate import COUNTS, KEYS, aggregate, missed_pairs
 from detente.monitor.assets import Asset, default_asset
 from detente.monitor.attribution import load
 from detente.monitor.coded import aggregate_coded
@@ -92,8 +92,29 @@ def test_coded_aggregates_equal_the_general_path(lines: list[str]) -> None:
     assert coded is not None  # every line parses: the common case
     assert coded.agg.sort(KEYS).equals(_general(chunk, parser))
     frame, stats = parser.parse(chunk)
+    assert coded.missed.sort(coded.missed.columns).equals(missed_pairs(frame).sort(coded.missed.columns))
     assert (coded.stats.read, coded.stats.parsed, coded.stats.rejected) == (stats.read, stats.parsed, 0)
     assert (coded.first, coded.last) == (frame["ts"].min(), frame["ts"].max())
+
+
+@settings(max_examples=200)
+@given(st.lists(GOOD_LINE, min_size=2, max_size=60), st.data())
+def test_a_key_split_between_two_chunks_is_counted_as_in_one(lines: list[str], data: st.DataObject) -> None:
+    """Where a key's lines fall in two chunks, the engine's pending rows are those of one chunk: counts
+    summed, and the distinct missing paths (which a sum would count twice) counted once."""
+    cut = data.draw(st.integers(1, len(lines) - 1))
+    lines = sorted(lines, key=lambda line: line.split("[", 1)[1])  # in time order, as a log writes
+    parser = Parser(COMBINED, (default_asset(),))
+    whole, split = (Scanner(parser, Engine(parser.assets, load())) for _ in range(2))
+    whole.feed(("\n".join(lines) + "\n").encode())
+    for part in (lines[:cut], lines[cut:]):
+        split.feed(("\n".join(part) + "\n").encode())
+    columns = [*KEYS, *COUNTS]
+    assert (
+        split.engine.pending.select(columns)
+        .sort(KEYS)
+        .equals(whole.engine.pending.select(columns).sort(KEYS))
+    )
 
 
 @settings(max_examples=200)

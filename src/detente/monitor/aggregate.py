@@ -3,8 +3,8 @@
 A *bucket* is :data:`BUCKET_SECONDS` of log time; detectors look at sliding windows of buckets, so an
 attack can be reported well within a minute of its start. Aggregation is associative: aggregating two
 frames and merging the results (:func:`merge`) equals aggregating their concatenation, except ``miss``
-(distinct missing paths) which is summed across the seam of two chunks, an over-count of at most one
-per path per source per bucket at a chunk boundary.
+(distinct missing paths), which is summed: the engine counts it again from :func:`missed_pairs` where
+two chunks' rows of one key meet.
 """
 
 from __future__ import annotations
@@ -100,6 +100,14 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
     # one gather of the sample columns by row, not one per column per group
     sample = frame.select(SAMPLE[:-1])[agg["_sample"]]
     return pl.concat([agg.drop("_sample", "interest"), sample, agg.select("interest")], how="horizontal")
+
+
+def missed_pairs(frame: pl.DataFrame) -> pl.DataFrame:
+    """The distinct (asset, bucket, source, path) of a normalised frame's missing-path lines, allowlisted
+    ones excluded: what ``miss`` counts, one row per path of a key."""
+    missing = pl.col("status").is_in(MISSING_STATUS) & ~pl.col("allowed")
+    bucket = pl.col("ts").dt.truncate(BUCKET).alias("bucket")
+    return frame.lazy().filter(missing).select("asset", bucket, "src", "path").unique().collect()
 
 
 def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:

@@ -41,6 +41,7 @@ class Coded:
     stats: ParseStats
     first: datetime
     last: datetime
+    missed: pl.DataFrame  # :func:`.aggregate.missed_pairs` of the chunk
 
 
 def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
@@ -73,6 +74,15 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
             "src": sources.gather(src),
         }
     )
+    missed_rows = agg.pop("_missed")  # a line of each distinct (group, missing path)
+    missed = pl.DataFrame(
+        {
+            "asset": pl.repeat(parser.assets[0].name, len(missed_rows), eager=True, dtype=pl.String),
+            "bucket": pl.Series(ms[missed_rows] // _BUCKET_MS * _BUCKET_MS).cast(TS),
+            "src": sources.gather(src_of_addr[addr_code[missed_rows]]),
+            "path": raw["path"].gather(missed_rows),
+        }
+    )
     interest = agg.pop("_interest")
     rows = pl.Series(_samples(interest, group))
     sample = _sample_columns(raw, rows, ts, status).with_columns(
@@ -82,7 +92,7 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
-    return Coded(frame, ParseStats(read=raw.height, parsed=raw.height), lo, hi)
+    return Coded(frame, ParseStats(read=raw.height, parsed=raw.height), lo, hi, missed)
 
 
 def _common(raw: pl.DataFrame, parser: Parser) -> bool:
@@ -142,7 +152,8 @@ def _groups(buckets: Ints, src: Ints, sources: int) -> tuple[Ints, Ints, Ints]:
 
 
 def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_code: Ints) -> dict[str, Ints]:
-    """The counts of :func:`.aggregate.aggregate` per group, and each line's interest for the sample."""
+    """The counts of :func:`.aggregate.aggregate` per group, each line's interest for the sample, and a
+    line of each distinct (group, missing path)."""
     first_path = _first_rows(path_code)
     paths = raw["path"].gather(first_path)
     probe = paths.str.contains(PROBE_REGEX).to_numpy()[path_code]
@@ -158,7 +169,8 @@ def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_c
     def per_group(flags: npt.NDArray[np.bool_]) -> Ints:
         return np.bincount(group[flags], minlength=size).astype(np.int64)
 
-    distinct_missing = np.unique(group[missing] * len(first_path) + path_code[missing])
+    lines = np.flatnonzero(missing)
+    distinct_missing, first = np.unique(group[lines] * len(first_path) + path_code[lines], return_index=True)
     return {
         "n": np.bincount(group, minlength=size).astype(np.int64),
         "fail": per_group(fail),
@@ -167,6 +179,7 @@ def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_c
         "probe": per_group(probe),
         "err": per_group(status >= 400),
         "_interest": probe * 4 + fail * 2 + missing.astype(np.int64),
+        "_missed": lines[first],
     }
 
 

@@ -89,6 +89,7 @@ class Engine:
     tuning: Tuning = field(default_factory=Tuning)
     bar: float = 0.0  # the heavy rate in force (requests a minute in 60 s; the floor until learned)
     pending: pl.DataFrame = field(default_factory=pl.DataFrame)
+    missed: pl.DataFrame = field(default_factory=pl.DataFrame)  # the pending rows' missing paths
     history: pl.DataFrame = field(default_factory=pl.DataFrame)
     site_tail: pl.DataFrame = field(default_factory=pl.DataFrame)
     states: dict[str, AssetState] = field(default_factory=dict)
@@ -111,8 +112,8 @@ class Engine:
         for a in self.assets:
             self.states[a.name] = detect.initial(a.expect.requests_per_minute)
 
-    def feed(self, agg: pl.DataFrame) -> None:
-        """Add aggregates of newly parsed lines.
+    def feed(self, agg: pl.DataFrame, missed: pl.DataFrame) -> None:
+        """Add aggregates of newly parsed lines, and their :func:`.aggregate.missed_pairs`.
 
         The sample request of each row is kept apart, in the order fed: detection never reads it, and
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
@@ -123,14 +124,36 @@ class Engine:
             # line): counting them again would double the timeline and re-open closed episodes
             on_time = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) > moment(self.final_before)
             self.late += int(agg.filter(~on_time)["n"].sum())
-            agg = agg.filter(on_time)
+            agg, missed = agg.filter(on_time), missed.filter(on_time)
         if not agg.height:
             return
         last = agg["bucket"].max()
         assert isinstance(last, datetime)
         # projections by name, not queries: no work, and a query would wait for the parser's threads
         self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
-        self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
+        older, self.pending = self.pending, append(self.pending, agg[[*KEYS, *COUNTS]])
+        self.missed = (
+            pl.concat([self.missed, missed], how="diagonal_relaxed") if self.missed.height else missed
+        )
+        self._recount(older, agg)
+
+    def _recount(self, older: pl.DataFrame, newer: pl.DataFrame) -> None:
+        """Where the new rows and the pending ones share a key, count its distinct missing paths once
+        (:func:`.aggregate.append` sums them): so a key's ``miss`` does not depend on where the log was
+        cut. Only the buckets both hold are looked at (the seam of two chunks: a few at most)."""
+        if not older.height or not self.missed.height:
+            return
+        lo, hi = newer["bucket"].min(), older["bucket"].max()
+        assert isinstance(lo, datetime)
+        assert isinstance(hi, datetime)
+        if hi < lo:
+            return
+        seam = older.filter(pl.col("bucket") >= moment(lo)).select(KEYS)
+        shared = newer.filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
+        pairs = self.missed.join(shared, on=KEYS, how="semi").unique()
+        if pairs.height:
+            counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss"))
+            self.pending = self.pending.update(counted, on=list(KEYS))
 
     @staticmethod
     def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
@@ -142,6 +165,7 @@ class Engine:
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
         final, self.pending = split_final(self.pending, watermark)
+        self.missed = split_final(self.missed, watermark)[1]  # final rows meet no other
         if final.height:
             self._batch(final)
         if self.final_before is None or watermark > self.final_before:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .aggregate import aggregate
+from .aggregate import aggregate, missed_pairs
 from .assets import Asset
 from .attribution import Attribution
 from .coded import aggregate_coded
@@ -62,6 +62,7 @@ class Parsed:
     first: datetime | None
     last: datetime | None
     size: int
+    missed: pl.DataFrame  # :func:`.aggregate.missed_pairs`
 
 
 @dataclass
@@ -85,16 +86,16 @@ class Scanner:
         raw = split_raw(chunk, self.parser.fmt)
         coded = aggregate_coded(raw, self.parser)  # the common case, counted by integers
         if coded is not None:
-            return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk))
+            return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk), coded.missed)
         return self._aggregate(*self.parser.parse_split(raw), len(chunk))
 
     def _aggregate(self, frame: pl.DataFrame, stats: ParseStats, size: int) -> Parsed:
         if not frame.height:
-            return Parsed(frame, stats, None, None, size)
+            return Parsed(frame, stats, None, None, size, pl.DataFrame())
         lo, hi = frame["ts"].min(), frame["ts"].max()
         assert isinstance(lo, datetime)
         assert isinstance(hi, datetime)
-        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, size)
+        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, size, missed_pairs(frame))
 
     def take(self, parsed: Parsed) -> None:
         """Hand a parsed chunk to the engine (chunks must be taken in log order)."""
@@ -103,7 +104,7 @@ class Scanner:
             return
         self.first = parsed.first if self.first is None else min(self.first, parsed.first)
         self.last = parsed.last if self.last is None else max(self.last, parsed.last)
-        self.engine.feed(parsed.agg)
+        self.engine.feed(parsed.agg, parsed.missed)
 
     def advance(self, watermark: datetime | None = None) -> None:
         """Detect over every bucket before ``watermark`` (default: the log's latest time less lateness)."""
