@@ -16,9 +16,10 @@ from detente.monitor.engine import Engine
 from detente.monitor.follow import FollowLoop
 from detente.monitor.formats import resolve
 from detente.monitor.generate import Mix, World, background, render
+from detente.monitor.incidents import Evidence, Incident
 from detente.monitor.inputs import Follower
 from detente.monitor.parse import Parser
-from detente.monitor.pipeline import Scanner
+from detente.monitor.pipeline import Scanner, scan
 
 START = datetime(2026, 6, 14, 8, 0, tzinfo=UTC)
 
@@ -105,3 +106,49 @@ def test_follow_refuses_a_missing_assets_file_with_one_line_and_exit_78(tmp_path
     assert result.exit_code == 78
     assert "cannot read assets file none.toml" in result.output
     assert "Traceback" not in result.output
+
+
+def _distributed(attack_at: float) -> list[tuple[float, str, str, str, int, str]]:
+    """Background, and 40 sources joining one by one over five minutes, each at one request in 2 s
+    for ten minutes: each is flagged persistent only after minutes of its own requests."""
+    w = World(np.random.default_rng(303), load())
+    events = list(background(w, Mix(hours=0.5, peak_rpm=300, start=START)))
+    for n in range(40):
+        t, agent = attack_at + 7.5 * n, w.browser()
+        while t < attack_at + 7.5 * n + 600:
+            events.append((t, f"203.0.113.{n + 1}", "GET", "/results", 200, agent))
+            t += float(w.rng.exponential(2.0))
+    return sorted(events, key=lambda e: e[0])
+
+
+def test_follow_mode_finds_the_incidents_a_scan_of_the_same_log_finds(tmp_path: Path) -> None:
+    """Following takes a batch at every poll (here every 5 s of log time), a scan one a chunk: as an
+    incident depends on the log alone, the two find the same, down to the evidence (the requests a
+    source sent before it was flagged included)."""
+    log = tmp_path / "access.log"
+    log.write_text("")
+    now = [START]
+    asset = default_asset()
+    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
+    loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: now[0], lambda _: None)
+    events = _distributed(600.0)
+    i = 0
+    with log.open("a") as fh:
+        for second in range(0, int(events[-1][0]) + 10, 5):
+            while i < len(events) and events[i][0] < second:
+                fh.write(render(START, events[i]) + "\n")
+                i += 1
+            fh.flush()
+            now[0] = START + timedelta(seconds=second)
+            loop.step()
+    loop.follower.close()
+    assert i == len(events)
+    assert scanner.engine.late == 0  # every line reached the engine before its bucket was final
+
+    def key(found: tuple[Incident, Evidence]) -> tuple[str, str, str]:
+        return found[0].start, found[0].asset, found[0].kind
+
+    followed = sorted(scanner.engine.finish(), key=key)
+    scanned = scan([log], resolve("combined"), [asset], load()).incidents
+    assert [i.kind for i, _ in scanned] == ["distributed-flood"]
+    assert [(i.to_json(), e.digest()) for i, e in followed] == [(i.to_json(), e.digest()) for i, e in scanned]
