@@ -22,9 +22,10 @@ from detente.monitor.parse import Parser
 from detente.monitor.pipeline import Scanner, scan
 
 START = datetime(2026, 6, 14, 8, 0, tzinfo=UTC)
+Event = tuple[float, str, str, str, int, str]  # seconds, client, method, target, status, agent
 
 
-def _events(attack_at: float) -> list[tuple[float, str, str, str, int, str]]:
+def _events(attack_at: float) -> list[Event]:
     w = World(np.random.default_rng(202), load())
     events = list(background(w, Mix(hours=0.5, peak_rpm=300, start=START)))
     agent = w.browser()
@@ -36,28 +37,35 @@ def _events(attack_at: float) -> list[tuple[float, str, str, str, int, str]]:
     return sorted(events, key=lambda e: e[0])
 
 
-def test_flood_reported_within_a_minute_of_log_time(tmp_path: Path) -> None:
-    attack_at = 1200.0
-    log = tmp_path / "access.log"
+def _follow(
+    log: Path, events: list[Event], until: float, alerts: list[dict[str, Any]], stop: bool = False
+) -> FollowLoop:
+    """Follow ``log`` while ``events`` are written to it as they happen, a poll every 5 s of log time
+    with the clock at log time, until ``until`` seconds (or the first alert, if ``stop``)."""
     log.write_text("")
     now = [START]
-    alerts: list[dict[str, Any]] = []
     asset = default_asset()
     scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
     loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: now[0], alerts.append)
-    events = _events(attack_at)
     i = 0
     with log.open("a") as fh:
-        for second in range(0, 1800, 5):  # the log grows; the clock follows log time
+        for second in range(0, int(until), 5):  # the log grows; the clock follows log time
             while i < len(events) and events[i][0] < second:
                 fh.write(render(START, events[i]) + "\n")
                 i += 1
             fh.flush()
             now[0] = START + timedelta(seconds=second)
             loop.step()
-            if alerts:
+            if stop and alerts:
                 break
     loop.follower.close()
+    return loop
+
+
+def test_flood_reported_within_a_minute_of_log_time(tmp_path: Path) -> None:
+    attack_at = 1200.0
+    alerts: list[dict[str, Any]] = []
+    loop = _follow(tmp_path / "access.log", _events(attack_at), 1800, alerts, stop=True)
     assert alerts, "the flood was never reported"
     assert alerts[0]["family"] == "flood"
     when, _ = loop.reported[0]
@@ -108,7 +116,7 @@ def test_follow_refuses_a_missing_assets_file_with_one_line_and_exit_78(tmp_path
     assert "Traceback" not in result.output
 
 
-def _distributed(attack_at: float) -> list[tuple[float, str, str, str, int, str]]:
+def _distributed(attack_at: float) -> list[Event]:
     """Background, and 40 sources joining one by one over five minutes, each at one request in 2 s
     for ten minutes: each is flagged persistent only after minutes of its own requests."""
     w = World(np.random.default_rng(303), load())
@@ -125,30 +133,17 @@ def test_follow_mode_finds_the_incidents_a_scan_of_the_same_log_finds(tmp_path: 
     """Following takes a batch at every poll (here every 5 s of log time), a scan one a chunk: as an
     incident depends on the log alone, the two find the same, down to the evidence (the requests a
     source sent before it was flagged included)."""
-    log = tmp_path / "access.log"
-    log.write_text("")
-    now = [START]
-    asset = default_asset()
-    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
-    loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: now[0], lambda _: None)
-    events = _distributed(600.0)
-    i = 0
-    with log.open("a") as fh:
-        for second in range(0, int(events[-1][0]) + 10, 5):
-            while i < len(events) and events[i][0] < second:
-                fh.write(render(START, events[i]) + "\n")
-                i += 1
-            fh.flush()
-            now[0] = START + timedelta(seconds=second)
-            loop.step()
-    loop.follower.close()
-    assert i == len(events)
-    assert scanner.engine.late == 0  # every line reached the engine before its bucket was final
+    log, events = tmp_path / "access.log", _distributed(600.0)
+    alerts: list[dict[str, Any]] = []
+    engine = _follow(log, events, events[-1][0] + 10, alerts).scanner.engine
+    assert [a["family"] for a in alerts] == ["dflood"]
+    assert log.read_text().count("\n") == len(events)
+    assert engine.late == 0  # every line reached the engine before its bucket was final
 
     def key(found: tuple[Incident, Evidence]) -> tuple[str, str, str]:
         return found[0].start, found[0].asset, found[0].kind
 
-    followed = sorted(scanner.engine.finish(), key=key)
-    scanned = scan([log], resolve("combined"), [asset], load()).incidents
+    followed = sorted(engine.finish(), key=key)
+    scanned = scan([log], resolve("combined"), [default_asset()], load()).incidents
     assert [i.kind for i, _ in scanned] == ["distributed-flood"]
     assert [(i.to_json(), e.digest()) for i, e in followed] == [(i.to_json(), e.digest()) for i, e in scanned]
