@@ -402,11 +402,10 @@ class Engine:
             firsts = firsts.filter(pl.col("fail") > pl.col("ok"))
         if not firsts.height:
             return None
-        srcs, firsts = firsts["src"], firsts.select("src", "_first")
+        # the attributed sources' rows: the inner join keeps no other source's
         rows = (
             pl.concat([p.lazy() for p in parts], how="diagonal_relaxed")
-            .filter(pl.col("src").is_in(srcs.implode()))
-            .join(firsts.lazy(), on="src", how="inner", maintain_order="left")
+            .join(firsts.lazy().select("src", "_first"), on="src", how="inner", maintain_order="left")
             .filter(
                 (pl.col("bucket") > pl.col("_first") - pl.duration(seconds=LOOKBACK.total_seconds()))
                 & (pl.col("bucket") <= moment(last + TRAIL))
