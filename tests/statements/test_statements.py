@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detente.errors import MalformedError, VerificationError
-from detente.statements.canonical import canonical, parse_canonical, parse_json, reparse_canonical
-from detente.statements.dsse import Envelope, Signature, merge_envelopes, pae, sign_envelope
+from detente.statements.canonical import b64e, canonical, parse_canonical, parse_json, reparse_canonical
+from detente.statements.dsse import MAX_SIGNATURES, Envelope, Signature, merge_envelopes, pae, sign_envelope
 from detente.statements.keys import PublicKey, SigningKey, key_id
 from detente.statements.kinds import payload_type
 from detente.statements.schema import validate
@@ -198,3 +198,84 @@ def test_a_reopened_statement_is_the_statement_read_with_the_same_checks(golden:
 def test_reparsing_gives_what_the_checked_parse_gave(value: Any) -> None:
     data = canonical(value)
     assert reparse_canonical(data) == parse_canonical(data, "v") == value
+
+
+def _read_strictly(data: bytes) -> Envelope | MalformedError:
+    """What :meth:`Envelope.decode` gave before its typed reading: the strict parse, then ``from_json``."""
+    try:
+        return Envelope.from_json(parse_canonical(data.removesuffix(b"\n"), "envelope"))
+    except MalformedError as exc:
+        return exc
+
+
+def _decoded(data: bytes) -> Envelope | MalformedError:
+    try:
+        return Envelope.decode(data)
+    except MalformedError as exc:
+        return exc
+
+
+_ENVELOPE = canonical(
+    sign_envelope(payload_type("offer"), b'{"a":1}', [seed_key("a"), seed_key("b")]).to_json()
+)
+_TWISTS = [  # each a way an envelope can be almost right
+    b'"payload","', b'"keyid":"', b'"sig":"', b"==", b"\\u00e9", b"\\ud800", b"\xff", b"\xf0\x9f\x98\x80",
+    b" ", b",", b"1", b"null", b'"', b"\\", b"A", b"+", b"-", b"[]", b"{}", b'"extra":1,', b"a" * 64,
+]  # fmt: skip
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(_ENVELOPE)),
+            st.integers(0, 6),
+            st.sampled_from(_TWISTS) | st.binary(max_size=3),
+        ),
+        max_size=3,
+    )
+)
+def test_an_envelope_is_decoded_as_the_strict_reading_decodes_it(edits: list[tuple[int, int, bytes]]) -> None:
+    data = _ENVELOPE
+    for at, cut, text in edits:  # replace ``cut`` bytes at ``at`` with ``text``
+        data = data[:at] + text + data[at + cut :]
+    fast, strict = _decoded(data), _read_strictly(data)
+    if isinstance(strict, MalformedError):
+        assert isinstance(fast, MalformedError)
+        assert str(fast) == str(strict)
+    else:
+        assert fast == strict
+        assert fast.encode() == data.removesuffix(b"\n")
+        assert Envelope.reopen(data, {}) == fast  # what a pre-verifier accepted, the writer reads
+
+
+def _signed_by(count: int, copies: int = 1) -> bytes:
+    """An envelope signed by ``count`` keys, each signature ``copies`` times, whatever the limits (built
+    as JSON, not through :class:`Envelope`, which would refuse it)."""
+    keys = [seed_key(f"k{n}") for n in range(count)] * copies
+    sigs = [{"keyid": k.keyid, "sig": b64e(k.sign(pae("t", b"x")))} for k in keys]
+    return canonical({"payload": b64e(b"x"), "payloadType": "t", "signatures": sigs})
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _ENVELOPE,
+        _ENVELOPE.replace(b'"payloadType":"', b'"payloadType":"\xf0\x9f\x98\x80', 1),  # beyond the BMP
+        _ENVELOPE.replace(b'"payloadType":"', b'"payloadType":"\\u001f', 1),
+        _ENVELOPE.replace(b'"payloadType":"', b'"payloadType":"\\u00e9', 1),  # escaped needlessly
+        _ENVELOPE.replace(b'"payloadType":"', b'"payloadType":"\\ud800', 1),  # a lone surrogate
+        _ENVELOPE.replace(b'"}', b'","sig":"AA=="}', 1),  # a signature's field twice
+        _ENVELOPE.replace(b"==", b"=", 1),
+        b'{"payload":"QR==","payloadType":"t","signatures":[]}',  # base64 with stray bits
+        b'{"payload":"","payload":"","payloadType":"t","signatures":[]}',
+        b'{"payload":"","payloadType":"t","signatures":[]}',
+        _signed_by(MAX_SIGNATURES),
+        _signed_by(MAX_SIGNATURES + 1),
+        _signed_by(2, copies=2),  # a key id twice
+    ],
+)
+def test_an_awkward_envelope_is_decoded_as_the_strict_reading_decodes_it(data: bytes) -> None:
+    fast, strict = _decoded(data), _read_strictly(data)
+    assert type(fast) is type(strict)
+    assert str(fast) == str(strict)
+    assert not isinstance(strict, Envelope) or fast == strict

@@ -12,17 +12,22 @@ Invariants:
   decision of whose signature counts stays with :meth:`Envelope.verified_by`, given the keys in force.
 - :meth:`Envelope.decode` keeps the canonical bytes it read, and :meth:`Envelope.encode` returns them:
   they are exactly ``canonical(to_json())`` (the parse is strict and lossless).
+- :meth:`Envelope.decode` reads an envelope as :meth:`Envelope.from_json` of :func:`parse_canonical`
+  would, and refuses exactly what that refuses, with the same message: a typed reading is tried first
+  and kept only where every check passes and its canonical spelling is the very bytes read; anything
+  else is left to the strict reading, which names the fault (a property test holds the two together).
 """
 
 from __future__ import annotations
 
-from binascii import a2b_base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
+
+import msgspec
 
 from detente.errors import MalformedError, VerificationError
-from detente.statements.canonical import b64d, b64e, canonical, parse_canonical, reparse_canonical
+from detente.statements.canonical import b64d, b64e, canonical, parse_canonical
 from detente.statements.keys import PublicKey, SigningKey
 
 MAX_SIGNATURES = 16
@@ -45,10 +50,52 @@ class Signature:
     sig: bytes
 
 
+def _is_keyid(keyid: Any) -> TypeGuard[str]:
+    return isinstance(keyid, str) and len(keyid) == KEYID_LENGTH and not keyid.strip("0123456789abcdef")
+
+
 def _check_keyid(keyid: Any) -> str:
-    if not isinstance(keyid, str) or len(keyid) != KEYID_LENGTH or keyid.strip("0123456789abcdef"):
+    if not _is_keyid(keyid):
         raise MalformedError("a DSSE keyid must be 64 lower-case hex digits (SHA-256 of the public key)")
     return keyid
+
+
+class _WireSignature(msgspec.Struct, forbid_unknown_fields=True):
+    keyid: str
+    sig: bytes  # base64 in JSON, as DSSE writes it
+
+
+class _Wire(msgspec.Struct, forbid_unknown_fields=True):
+    """An envelope as its canonical JSON spells it: the fields in RFC 8785's order, base64 as bytes."""
+
+    payload: bytes
+    payloadType: str  # noqa: N815 (the DSSE field name)
+    signatures: list[_WireSignature]
+
+
+# msgspec writes bytes as padded standard base64 and strings as the canonical encoder does
+# (detente.statements.canonical): re-encoding what it read gives canonical bytes, so equality with the
+# input proves the input canonical, its base64 included.
+_WIRE_DECODER = msgspec.json.Decoder(_Wire)
+_WIRE_ENCODER = msgspec.json.Encoder()
+
+
+def _read_wire(data: bytes) -> _Wire | None:
+    """The envelope in ``data`` if it is canonical and passes every check of the strict reading; else
+    None (the strict reading then decides, and names the fault)."""
+    try:
+        wire = _WIRE_DECODER.decode(data)
+        sigs = wire.signatures
+        if (
+            len(sigs) <= MAX_SIGNATURES
+            and len({s.keyid for s in sigs}) == len(sigs)
+            and all(_is_keyid(s.keyid) and len(s.sig) == 64 for s in sigs)
+            and _WIRE_ENCODER.encode(wire) == data  # a lone surrogate cannot be encoded: refused
+        ):
+            return wire
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        pass
+    return None
 
 
 @dataclass(frozen=True)
@@ -106,6 +153,9 @@ class Envelope:
     def decode(cls, data: bytes) -> Envelope:
         """Parse canonical envelope bytes (a trailing newline, as in files, is allowed)."""
         data = data.removesuffix(b"\n")
+        wire = _read_wire(data)
+        if wire is not None:  # every check of the strict reading passed
+            return cls._assemble(wire, data, {})
         envelope = cls.from_json(parse_canonical(data, "envelope"))
         # The bytes are canonical and from_json reads them losslessly (strict base64, exact fields), so
         # they are the envelope's encoding: logging the envelope need not encode it again.
@@ -121,12 +171,16 @@ class Envelope:
         :meth:`decode` returned there, outcomes included.
         """
         data = data.removesuffix(b"\n")
-        value = reparse_canonical(data)
+        return cls._assemble(_WIRE_DECODER.decode(data), data, outcomes)
+
+    @classmethod
+    def _assemble(cls, wire: _Wire, data: bytes, outcomes: Outcomes) -> Envelope:
+        """The envelope of canonical ``data`` read as ``wire``, its checks made (no second pass)."""
         envelope = object.__new__(cls)
         envelope.__dict__.update(
-            payload_type=value["payloadType"],
-            payload=a2b_base64(value["payload"]),
-            signatures=tuple(Signature(s["keyid"], a2b_base64(s["sig"])) for s in value["signatures"]),
+            payload_type=wire.payloadType,
+            payload=wire.payload,
+            signatures=tuple(Signature(s.keyid, s.sig) for s in wire.signatures),
             _encoded=data,
             _checked=dict(outcomes),
         )
