@@ -24,7 +24,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detente.monitor import inputs
-from detente.monitor.addr import IPV4, KEY64, network_of, networks48, source_key, source_keys, upper64
+from detente.monitor.addr import (
+    IPV4,
+    KEY64,
+    network_of,
+    networks48,
+    parse_address,
+    source_key,
+    source_keys,
+    upper64,
+)
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
@@ -196,6 +205,25 @@ ODD = st.sampled_from(
     ]
 )
 ADDRESS = st.one_of(st.ip_addresses(v=4).map(str), V6, V6_FULL, V6_SPARSE, ODD, st.text(max_size=6))
+
+
+def _key_by_ipaddress(text: str) -> str | None:
+    """The source key as :mod:`ipaddress` alone reads it (the reference for the written-out shortcut)."""
+    addr = parse_address(text)
+    if addr is None or isinstance(addr, ipaddress.IPv4Address):
+        return None if addr is None else str(addr)
+    return str(ipaddress.IPv6Network((int(addr) >> 64 << 64, 64)))
+
+
+V6_ZEROS = st.lists(
+    st.sampled_from(["0", "00", "0000", "1", "A", "ffff", "0db8"]), min_size=8, max_size=8
+).map(":".join)  # written out, with runs of zero groups anywhere and awkward spellings
+
+
+@settings(max_examples=300)
+@given(st.one_of(ADDRESS, V6_ZEROS))
+def test_source_key_reads_written_out_addresses_as_ipaddress_does(text: str) -> None:
+    assert source_key.__wrapped__(text) == _key_by_ipaddress(text)
 
 
 @settings(max_examples=100)

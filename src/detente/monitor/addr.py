@@ -11,6 +11,7 @@ Invariants:
 from __future__ import annotations
 
 import ipaddress
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ def parse_address(text: str) -> IPAddress | None:
 @lru_cache(maxsize=1 << 18)
 def source_key(text: str) -> str | None:
     """Return the source key of an address string: IPv4 as is, IPv6 as its /64; ``None`` if invalid."""
+    written_out = _written_out_key(text)
+    if written_out is not None:
+        return written_out
     addr = parse_address(text)
     if addr is None:
         return None
@@ -58,6 +62,26 @@ IPV6_UPPER = (
     rf"(?:{_H}:{_H}:{_H}:{_H}|:(?:{_H}(?::{_H}){{0,2}})?|{_H}::(?:{_H}(?::{_H})?)?"
     rf"|{_H}:{_H}::(?:{_H})?|{_H}:{_H}:{_H}::)$"
 )
+_WRITTEN_OUT = re.compile(IPV6_UPPER)
+
+
+def _written_out_key(text: str) -> str | None:
+    """The /64 key of an IPv6 address whose first four groups are written out (nearly every address a
+    server logs), read without :mod:`ipaddress` (ten times cheaper); ``None`` for any other text.
+
+    It is the key :mod:`ipaddress` gives: the lower four groups of a /64 are zero, so the run of zero
+    groups it compresses is the trailing one, longer than any among the first four unless all four are
+    zero (the unspecified and IPv4-mapped ranges: those are left to :mod:`ipaddress`).
+    """
+    match = _WRITTEN_OUT.fullmatch(text)
+    if match is None:
+        return None
+    groups = [format(int(group, 16), "x") for group in match.groups()]
+    while groups and groups[-1] == "0":
+        groups.pop()
+    return ":".join(groups) + "::/64" if groups else None
+
+
 # a /64 source key as :func:`source_key` writes it (one to four groups, then ``::/64``)
 KEY64 = rf"^(?:{_H}:){{0,3}}{_H}::/64$"
 
