@@ -206,16 +206,37 @@ def test_time_ms_on_every_day_of_the_edge_years() -> None:
         for clock in ("00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60")
         for zone in ("+0000", "-2359", "+2400", "+0060")
     ]
+    assert 0 < _read_as_strptime_does(texts) < len(texts)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["28/Feb/2023", "29/Feb/2023", "29/Feb/2024", "01/Mar/2024", "31/Dec/1999"]),
+            st.sampled_from(["00:00:00", "23:59:59", "24:00:00", "12:00:60"]),
+            st.sampled_from(["+0000", "-0130", "+2400"]),
+        ).map(" ".join),
+        max_size=30,
+    )
+)
+def test_times_in_a_chunk_are_read_each_as_strptime_reads_it(texts: list[str]) -> None:
+    """Lines that share a day, a zone, both or neither, in any order (C reads a day and zone once)."""
+    _read_as_strptime_does([t.replace(" ", ":", 1) for t in texts])
+
+
+def _read_as_strptime_does(texts: list[str]) -> int:
+    """Split lines of these times in one chunk: C reads exactly the times that exist, as strptime does
+    (a leap second, 12:00:60, it leaves to strptime, which reads it as the next minute). Returns how
+    many C read."""
     chunk = "".join(f'192.0.2.1 - - [{t}] "GET / HTTP/1.1" 200 1 "-" "-"\n' for t in texts).encode()
     raw = split_raw(chunk, COMBINED)
     want = raw["time"].str.strptime(TS, LOCAL_TIME, strict=False).to_physical()
     got = raw["time_ms"]
     read = got.is_not_null()
     assert got.filter(read).equals(want.filter(read))  # what C reads, it reads as strptime does
-    # a leap second (12:00:60) C leaves to strptime, which reads it as the next minute
     exists = want.is_not_null() & ~raw["time"].str.contains(":60 ", literal=True)
     assert (read == exists).all()  # and it reads every other time that exists, no more
-    assert 0 < int(read.sum()) < len(texts)
+    return int(read.sum())
 
 
 def _time_ms(text: str) -> int | None:

@@ -173,6 +173,13 @@ static inline int64_t until(const uint8_t *s, int64_t i, int64_t end, uint8_t st
     return hit ? (int64_t)(hit - s) : -1;
 }
 
+/* Whether a[0..n) and b[0..n) are equal: a format's literals are a few bytes, too short for a call. */
+static inline int same(const uint8_t *a, const uint8_t *b, int64_t n) {
+    for (int64_t k = 0; k < n; k++)
+        if (a[k] != b[k]) return 0;
+    return 1;
+}
+
 static inline int at(const uint8_t *s, int64_t i, int64_t end, uint8_t c) { return i < end && s[i] == c; }
 
 static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
@@ -250,7 +257,7 @@ static int run(const Program *p, const uint8_t *s, int64_t i, int64_t end, Group
             before = *g;
             continue;
         case K_LITERAL:
-            if (end - i < st->length || memcmp(s + i, st->text, (size_t)st->length) != 0) goto missing;
+            if (end - i < st->length || !same(s + i, st->text, st->length)) goto missing;
             i += st->length;
             continue;
         case K_WORD: /* \S+ */
@@ -342,25 +349,69 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
     return era * 146097 + day_of_era - 719468;
 }
 
-/* Milliseconds since the epoch of s[0..n) if it is exactly dd/Mon/yyyy:HH:MM:SS +hhmm (English month
-   abbreviation, a day that exists, no leap second, an offset under a day); else 0, *ms untouched. */
-static int clf_time(const uint8_t *s, int64_t n, int64_t *ms) {
-    static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+/* The month (1 to 12) of an English abbreviation (Jan to Dec, as written: capital first), else 0. */
+static int month_of(const uint8_t *s) {
+    switch (((uint32_t)s[0] << 16) | ((uint32_t)s[1] << 8) | s[2]) {
+    case ('J' << 16) | ('a' << 8) | 'n': return 1;
+    case ('F' << 16) | ('e' << 8) | 'b': return 2;
+    case ('M' << 16) | ('a' << 8) | 'r': return 3;
+    case ('A' << 16) | ('p' << 8) | 'r': return 4;
+    case ('M' << 16) | ('a' << 8) | 'y': return 5;
+    case ('J' << 16) | ('u' << 8) | 'n': return 6;
+    case ('J' << 16) | ('u' << 8) | 'l': return 7;
+    case ('A' << 16) | ('u' << 8) | 'g': return 8;
+    case ('S' << 16) | ('e' << 8) | 'p': return 9;
+    case ('O' << 16) | ('c' << 8) | 't': return 10;
+    case ('N' << 16) | ('o' << 8) | 'v': return 11;
+    case ('D' << 16) | ('e' << 8) | 'c': return 12;
+    default: return 0;
+    }
+}
+
+/* The day and zone of the last time read: lines come in time order, so most share them. */
+typedef struct {
+    uint8_t date[11]; /* dd/Mon/yyyy */
+    uint8_t zone[5];  /* +hhmm */
+    int64_t seconds;  /* of that day's midnight, in that zone, since the epoch (UTC) */
+    int valid;
+} DateCache;
+
+/* Seconds since the epoch of midnight of dd/Mon/yyyy in the zone +hhmm (a day that exists, an offset
+   under a day); else 0, *seconds untouched. */
+static int clf_date(const uint8_t *s, int64_t *seconds) {
     static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int d, y, h, mi, se, oh, om, m = 0;
+    int d, y, oh, om, m = month_of(s + 3);
+    if (m == 0 || !read_digits(s, 2, &d) || !read_digits(s + 7, 4, &y) || !read_digits(s + 22, 2, &oh) ||
+        !read_digits(s + 24, 2, &om))
+        return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d < 1 || d > DAYS[m - 1] + (m == 2 && leap) || oh > 23 || om > 59) return 0;
+    int64_t offset = (int64_t)(oh * 3600 + om * 60) * (s[21] == '-' ? -1 : 1);
+    *seconds = days_from_civil(y, m, d) * 86400 - offset;
+    return 1;
+}
+
+/* Milliseconds since the epoch of s[0..n) if it is exactly dd/Mon/yyyy:HH:MM:SS +hhmm (English month
+   abbreviation, a day that exists, no leap second, an offset under a day); else 0, *ms untouched.
+   The date and zone are read again only where they differ from the cached ones (a cached pair passed
+   every check when it was read). */
+static int clf_time(const uint8_t *s, int64_t n, DateCache *cache, int64_t *ms) {
+    int h, mi, se;
     if (n != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' ' ||
         (s[21] != '+' && s[21] != '-'))
         return 0;
-    if (!read_digits(s, 2, &d) || !read_digits(s + 7, 4, &y) || !read_digits(s + 12, 2, &h) ||
-        !read_digits(s + 15, 2, &mi) || !read_digits(s + 18, 2, &se) || !read_digits(s + 22, 2, &oh) ||
-        !read_digits(s + 24, 2, &om))
+    if (!read_digits(s + 12, 2, &h) || !read_digits(s + 15, 2, &mi) || !read_digits(s + 18, 2, &se) || h > 23 ||
+        mi > 59 || se > 59)
         return 0;
-    while (m < 12 && memcmp(s + 3, MONTHS + 3 * m, 3) != 0) m++;
-    if (m++ == 12) return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d < 1 || d > DAYS[m - 1] + (m == 2 && leap) || h > 23 || mi > 59 || se > 59 || oh > 23 || om > 59) return 0;
-    int64_t offset = (int64_t)(oh * 3600 + om * 60) * (s[21] == '-' ? -1 : 1);
-    *ms = (days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + se - offset) * 1000;
+    if (!cache->valid || memcmp(cache->date, s, 11) != 0 || memcmp(cache->zone, s + 21, 5) != 0) {
+        int64_t midnight;
+        if (!clf_date(s, &midnight)) return 0;
+        memcpy(cache->date, s, 11);
+        memcpy(cache->zone, s + 21, 5);
+        cache->seconds = midnight;
+        cache->valid = 1;
+    }
+    *ms = (cache->seconds + h * 3600 + mi * 60 + se) * 1000;
     return 1;
 }
 
@@ -368,6 +419,7 @@ static int clf_time(const uint8_t *s, int64_t n, int64_t *ms) {
 static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Program *program) {
     int64_t row = 0, i = 0;
     int ascii = !beyond_ascii(data, 0, size);
+    DateCache dates = {.valid = 0};
     while (i < size) {
         const uint8_t *nl = memchr(data + i, '\n', (size_t)(size - i));
         int64_t end = nl ? (int64_t)(nl - data) : size, next = end + 1;
@@ -386,7 +438,7 @@ static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Pr
                 if (f.present[k]) set_view(&t->columns[k], row, data, f.start[k], f.stop[k]);
             if (f.present[ADDR] && ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
             if (f.query) set_bit(t->flags[QUERY].bits, row);
-            if (f.present[TIME] && clf_time(data + f.start[TIME], f.stop[TIME] - f.start[TIME], &t->stamps.values[row]))
+            if (f.present[TIME] && clf_time(data + f.start[TIME], f.stop[TIME] - f.start[TIME], &dates, &t->stamps.values[row]))
                 set_bit(t->stamps.valid, row);
             set_view(&t->columns[LINE], row++, data, i, end);
         } else if (!blank(data, i, end)) { /* a line the regex does not match: all but `line` null */
@@ -545,9 +597,15 @@ fail:
     return NULL;
 }
 
+/* Rows whose bit is clear: a bitmap has no bit set at or beyond `rows`. */
 static int64_t count_nulls(const uint8_t *valid, int64_t rows) {
-    int64_t set = 0;
-    for (int64_t r = 0; r < rows; r++) set += is_set(valid, r);
+    int64_t set = 0, bytes = (rows + 7) / 8, k = 0;
+    for (; k + 8 <= bytes; k += 8) {
+        uint64_t word;
+        memcpy(&word, valid + k, 8);
+        set += __builtin_popcountll(word);
+    }
+    for (; k < bytes; k++) set += __builtin_popcount(valid[k]);
     return rows - set;
 }
 
