@@ -351,21 +351,10 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
 
 /* The month (1 to 12) of an English abbreviation (Jan to Dec, as written: capital first), else 0. */
 static int month_of(const uint8_t *s) {
-    switch (((uint32_t)s[0] << 16) | ((uint32_t)s[1] << 8) | s[2]) {
-    case ('J' << 16) | ('a' << 8) | 'n': return 1;
-    case ('F' << 16) | ('e' << 8) | 'b': return 2;
-    case ('M' << 16) | ('a' << 8) | 'r': return 3;
-    case ('A' << 16) | ('p' << 8) | 'r': return 4;
-    case ('M' << 16) | ('a' << 8) | 'y': return 5;
-    case ('J' << 16) | ('u' << 8) | 'n': return 6;
-    case ('J' << 16) | ('u' << 8) | 'l': return 7;
-    case ('A' << 16) | ('u' << 8) | 'g': return 8;
-    case ('S' << 16) | ('e' << 8) | 'p': return 9;
-    case ('O' << 16) | ('c' << 8) | 't': return 10;
-    case ('N' << 16) | ('o' << 8) | 'v': return 11;
-    case ('D' << 16) | ('e' << 8) | 'c': return 12;
-    default: return 0;
-    }
+    static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    for (int m = 0; m < 12; m++)
+        if (same(s, (const uint8_t *)MONTHS + 3 * m, 3)) return m + 1;
+    return 0;
 }
 
 /* The day and zone of the last time read: lines come in time order, so most share them. */
