@@ -13,10 +13,11 @@ from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
 from detente.monitor.engine import Engine
+from detente.monitor.evidence import Evidence
 from detente.monitor.follow import FollowLoop
 from detente.monitor.formats import resolve
 from detente.monitor.generate import Mix, World, background, render
-from detente.monitor.incidents import Evidence, Incident
+from detente.monitor.incidents import Incident
 from detente.monitor.inputs import Follower
 from detente.monitor.parse import Parser
 from detente.monitor.pipeline import Scanner, scan

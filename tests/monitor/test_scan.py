@@ -20,9 +20,9 @@ from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
 from detente.monitor.engine import Engine
+from detente.monitor.evidence import Evidence, canonical
 from detente.monitor.features import Tuning
 from detente.monitor.formats import resolve
-from detente.monitor.incidents import Evidence, canonical
 from detente.monitor.output import evidence_document, incident_document
 from detente.monitor.parse import Parser
 from detente.monitor.pipeline import Scanner, scan

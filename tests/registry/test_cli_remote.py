@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from detente import errors
 from detente.http.problems import STATUS, slug
 from detente.monitor import EVIDENCE_SCHEMA
-from detente.monitor.incidents import Evidence
+from detente.monitor.evidence import Evidence
 from detente.registry.cli import app
 from detente.registry.client import HttpClient, Submitted, problem_error
 from detente.service.app import create_app

@@ -10,7 +10,7 @@ import pytest
 from detente.accords import acts
 from detente.errors import MalformedError, VerificationError
 from detente.monitor import EVIDENCE_SCHEMA
-from detente.monitor.incidents import Evidence
+from detente.monitor.evidence import Evidence
 from detente.registry.incidents import check_evidence, incident_statements
 from detente.statements.canonical import sha256_hex
 from tests.accords.world import world, xid

@@ -27,13 +27,13 @@ from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, moment, spl
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
+from .evidence import Evidence
 from .features import Tuning, flag, site_buckets, site_windows, source_features
 from .incidents import (
     FLAG,
     ISO_UTC,
     KIND_OF_FAMILY,
     METRIC,
-    Evidence,
     Incident,
     asn_names,
     busiest_per_source,

@@ -1,8 +1,8 @@
 """Incidents: built from the rows of one closed episode, written as versioned JSON.
 
 An :class:`Incident` is the public summary (aggregates only: counts, countries, networks, /24 and /48
-prefixes, reasons) plus, kept apart, its :class:`Evidence` (source addresses and redacted sample lines),
-whose SHA-256 the summary carries so the counterparty can check what it receives.
+prefixes, reasons) plus, kept apart, its :class:`.evidence.Evidence` (source addresses and redacted
+sample lines), whose SHA-256 the summary carries so the counterparty can check what it receives.
 
 Origins are territories and networks. The monitor never names an actor, and no field can hold one.
 """
@@ -10,7 +10,6 @@ Origins are territories and networks. The monitor never names an actor, and no f
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -46,20 +45,6 @@ class Share:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """The private part: every attributed source and a redacted sample of requests."""
-
-    incident: str
-    sources: list[dict[str, Any]]
-    sample: list[str]
-
-    def digest(self) -> str:
-        """SHA-256 of the canonical JSON (sorted keys, no spaces) of this evidence."""
-        doc = {"incident": self.incident, "sources": self.sources, "sample": self.sample}
-        return hashlib.sha256(canonical(doc)).hexdigest()  # asdict would deep-copy every source
-
-
-@dataclass(frozen=True)
 class Incident:
     """The public summary of one detected attack on one asset."""
 
@@ -91,11 +76,6 @@ class Incident:
         doc["origins"] = {"countries": doc.pop("countries"), "networks": doc.pop("networks")}
         doc["evidence"] = {"sha256": doc.pop("evidence_sha256")}
         return doc
-
-
-def canonical(value: Any) -> bytes:
-    """Deterministic JSON bytes (sorted keys, compact, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def refine(series: pl.DataFrame, start: datetime, last: datetime) -> tuple[datetime, datetime]:

@@ -28,9 +28,10 @@ from .assets import Asset
 from .attribution import Attribution
 from .coded import aggregate_coded
 from .engine import Engine
+from .evidence import Evidence
 from .features import Tuning
 from .formats import LogFormat
-from .incidents import Evidence, Incident
+from .incidents import Incident
 from .inputs import Span, chunks, open_log, spans
 from .parse import Parser, ParseStats, split_raw
 

@@ -16,7 +16,7 @@ from detente.accords.acts import Authority
 from detente.accords.projection import Projection
 from detente.errors import MalformedError, VerificationError
 from detente.monitor import EVIDENCE_SCHEMA
-from detente.monitor.incidents import Evidence
+from detente.monitor.evidence import Evidence
 from detente.statements.canonical import format_time
 from detente.statements.statement import Statement
 
@@ -97,7 +97,7 @@ def _statement(
 def check_evidence(incident: Statement, evidence_document: Any) -> dict[str, Any]:
     """Find the entry of the monitor's evidence file whose digest the public ``incident`` carries.
 
-    The digest is recomputed from the entry itself (``detente.monitor.incidents.Evidence.digest``), so an
+    The digest is recomputed from the entry itself (``detente.monitor.evidence.Evidence.digest``), so an
     evidence file edited after the report was signed matches nothing.
 
     Returns:
