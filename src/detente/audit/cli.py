@@ -6,13 +6,9 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.markup import escape
 
-from detente.audit.follow import Auditor
-from detente.audit.mirror import Mirror
-from detente.audit.projection import projection_check
 from detente.shell import LOG_KEY_HELP, err, log_key_text, reported
 from detente.statements.keys import PublicKey
 from detente.tlog.note import parse_ed25519_vkey
@@ -37,6 +33,12 @@ def audit_command(
     ] = None,
 ) -> None:
     """Check each new checkpoint against the last one seen, fetch every entry, rebuild and compare."""
+    import httpx  # the auditor's modules and its HTTP client are loaded by this command alone
+
+    from detente.audit.follow import Auditor
+    from detente.audit.mirror import Mirror
+    from detente.audit.projection import projection_check
+
     with reported():
         key = parse_ed25519_vkey(log_key_text(log_key))
         state.mkdir(parents=True, exist_ok=True)

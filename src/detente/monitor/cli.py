@@ -7,38 +7,25 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
 
 from detente.errors import ConfigError, DetenteError, MalformedError
 from detente.shell import exit_code
 
 from . import ATTACK_KINDS
-from .assets import Asset, default_asset, load_assets
-from .attribution import load
-from .engine import Engine
-from .features import Tuning
-from .formats import resolve
-from .html import report as html_report
-from .inputs import Follower, expand
-from .output import (
-    evidence_document,
-    incident_document,
-    incidents_csv,
-    read_incidents,
-    write_json,
-)
-from .parse import Parser
-from .pipeline import Scanner, scan
-from .terminal import summary
 
-# the commands' own modules (generate, score, evaluate, follow) are imported by the commands: a scan,
-# which is timed against other scanners, does not pay for them (docs/monitor.md, seventh session)
+if TYPE_CHECKING:
+    from .assets import Asset
+
+# Each command imports the modules it runs: Polars and numpy, the engine and the attribution tables
+# are loaded by the commands that read logs, not by `detente --help` or the registry's commands, and a
+# scan, which is timed against other scanners, loads neither generate, score, evaluate nor follow
+# (docs/monitor.md, seventh and eighth sessions).
 app = typer.Typer(no_args_is_help=True, help="Find mass attacks in web logs; attribute to territory.")
 console = Console(stderr=True, soft_wrap=True)  # errors and notes are one line each
 
@@ -48,6 +35,8 @@ TzOpt = Annotated[str, typer.Option("--timezone", help="zone of log times writte
 
 
 def _assets(path: Path | None) -> tuple[Asset, ...]:
+    from .assets import default_asset, load_assets
+
     return load_assets(path) if path else (default_asset(),)
 
 
@@ -76,6 +65,17 @@ def scan_cmd(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Scan logs; write incidents.json, evidence.json, incidents.csv and report.html to --out."""
+    from rich.progress import Progress
+
+    from .attribution import load
+    from .features import Tuning
+    from .formats import resolve
+    from .html import report as html_report
+    from .inputs import expand
+    from .output import evidence_document, incident_document, incidents_csv, write_json
+    from .pipeline import scan
+    from .terminal import summary
+
     try:
         timezone = _zone(timezone)
         files = expand(logs)
@@ -118,7 +118,13 @@ def follow_cmd(
     from_start: Annotated[bool, typer.Option(help="read the file from its start")] = False,
 ) -> None:
     """Follow a growing log; print each alert as one JSON line as soon as it is confirmed."""
+    from .attribution import load
+    from .engine import Engine
     from .follow import FollowLoop
+    from .formats import resolve
+    from .inputs import Follower
+    from .parse import Parser
+    from .pipeline import Scanner
 
     try:
         chosen = _assets(assets)
@@ -149,6 +155,10 @@ def report_cmd(
     csv: Annotated[Path | None, typer.Option(help="also write CSV here")] = None,
 ) -> None:
     """Show an incident document in the terminal; optionally write HTML and CSV."""
+    from .html import report as html_report
+    from .output import incidents_csv, read_incidents
+    from .terminal import summary
+
     try:
         doc = read_incidents(incidents)
         # rendered before anything is printed: a document edited by hand may lack or mistype a field

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 
@@ -225,6 +224,8 @@ def party_register(
         else:
             if operator_key is None:
                 raise ConfigError("registering over --registry needs --operator-key (the notary key file)")
+            import httpx
+
             with httpx.Client(base_url=registry.rstrip("/"), timeout=60) as http:
                 index = HttpClient(http).register(data, _keys([operator_key])[0]).index
         out.print(f"registered at index {index}")

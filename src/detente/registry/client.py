@@ -19,10 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
-
-import httpx
 
 from detente import errors
 from detente.errors import ConflictError, DetenteError, MalformedError, NotFoundError
@@ -35,6 +33,9 @@ from detente.statements.canonical import b64e, format_time, parse_time
 from detente.statements.dsse import Envelope
 from detente.statements.keys import SigningKey
 from detente.statements.statement import Statement, open_statement
+
+if TYPE_CHECKING:  # httpx is loaded by the commands that reach a service (--registry URL)
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,8 @@ class HttpClient:
             raise MalformedError(f"the registry's answer to {path} is not JSON") from exc
 
     def _check(self, call: Any) -> httpx.Response:
+        import httpx
+
         try:
             answer: httpx.Response = call()
         except httpx.HTTPError as exc:
@@ -291,6 +294,8 @@ class HttpClient:
 def connect(directory: Path, url: str | None, timeout: float = 60.0) -> Iterator[RegistryClient]:
     """The registry service at ``url`` if given, else the registry folder ``directory``, for one command."""
     if url is not None:
+        import httpx
+
         with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as http:
             yield HttpClient(http)
         return

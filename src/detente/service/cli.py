@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qs, urlsplit
 
 import typer
 
-from detente.registry.example import build_example
-from detente.service.core import RegistryService, tune_collector
-from detente.service.home import DATABASE_ENV, ServiceHome, Settings
 from detente.shell import reported
+
+if TYPE_CHECKING:  # the service (FastAPI, uvicorn, httpx for webhooks) is loaded by `detente serve` alone
+    from detente.service.core import RegistryService
+    from detente.service.home import ServiceHome
 
 DEFAULT_DIR = Path("var/registry")
 DirOption = Annotated[Path, typer.Option("--dir", help="The registry's folder (made on first run).")]
@@ -40,6 +41,8 @@ def load_example(service: RegistryService) -> int:
     The example parties' keys are generated for the occasion and not kept: the example is a record to
     read, not parties to act as.
     """
+    from detente.registry.example import build_example
+
     before = service.registry.log.size
     build_example(service.registry, os.urandom)
     return service.registry.log.size - before
@@ -51,6 +54,9 @@ def prepare(home: ServiceHome) -> tuple[RegistryService, bool]:
     A registry made by ``detente init`` or ``detente example`` is served as it is (default settings
     are written beside it); only an empty folder gets a new registry with the example record.
     """
+    from detente.service.core import RegistryService
+    from detente.service.home import DATABASE_ENV, Settings
+
     if home.adoptable():
         home.adopt()
     created = not home.exists()
@@ -82,6 +88,8 @@ def serve_command(
     import uvicorn
 
     from detente.service.app import create_app
+    from detente.service.core import tune_collector
+    from detente.service.home import ServiceHome
 
     home = ServiceHome(directory)
     with reported():
