@@ -427,7 +427,8 @@ static int64_t split_lines(Table *t, const uint8_t *data, int64_t size, const Pr
                 if (f.present[k]) set_view(&t->columns[k], row, data, f.start[k], f.stop[k]);
             if (f.present[ADDR] && ipv4(data, f.start[ADDR], f.stop[ADDR])) set_bit(t->flags[V4].bits, row);
             if (f.query) set_bit(t->flags[QUERY].bits, row);
-            if (f.present[TIME] && clf_time(data + f.start[TIME], f.stop[TIME] - f.start[TIME], &dates, &t->stamps.values[row]))
+            if (f.present[TIME] &&
+                clf_time(data + f.start[TIME], f.stop[TIME] - f.start[TIME], &dates, &t->stamps.values[row]))
                 set_bit(t->stamps.valid, row);
             set_view(&t->columns[LINE], row++, data, i, end);
         } else if (!blank(data, i, end)) { /* a line the regex does not match: all but `line` null */
