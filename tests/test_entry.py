@@ -74,8 +74,8 @@ def test_monitor_commands_run_openblas_on_one_thread_unless_told_otherwise() -> 
 )
 def test_a_command_loads_only_the_libraries_it_runs(args: tuple[str, ...]) -> None:
     """Polars and numpy (the monitor's scans), FastAPI and uvicorn (the service), httpx (a registry
-    reached over HTTP) are loaded by the commands that use them: the rest start in a fraction of the
-    time (`detente --help` 2.6 s before, 0.6 s after, on the eighth session's machine)."""
+    reached over HTTP) are loaded by the commands that use them: the rest start in about a third of the
+    time (docs/performance.md, "Command start-up")."""
     modules = _run(*args).rsplit("ALL", 1)[1].split("LOADED", 1)[0]
     for library in ("polars", "numpy", "fastapi", "uvicorn", "httpx"):
         assert f"'{library}'" not in modules, library
