@@ -8,7 +8,9 @@ service's worker processes: envelope, payload, schema, signatures), the group-co
 the append with a signed checkpoint in one SQLite transaction per batch. The same statements through a
 service without pre-verifiers (``--verifiers 0``: everything in the writer) are measured in the same run,
 and the raw verify rate just before and just after each (the machine's speed moves within a minute); the
-aim (issue 4) is half the raw rate of both cores, that is the one-core rate.
+aim (issue 4) is half the raw rate of both cores, that is the one-core rate. Where the time goes is
+printed too: the CPU a statement of the service's process (writer, futures, the pool's threads) and of
+its pre-verifier processes (from ``/proc``), beside the signature's own cost.
 """
 
 from __future__ import annotations
@@ -82,11 +84,19 @@ class Run:
     batch: float
     pre_verified: float
     raw: tuple[float, float]
+    server_us: float  # CPU a statement of the service's process
+    workers_us: float  # CPU a statement of its pre-verifier processes (0 without them)
 
     @property
     def ratio(self) -> float:
         """Statements per second over the one-core raw verify rate around the run."""
         return self.rate / (sum(self.raw) / 2)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) a process has used so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def service_rate(folder: Path, statements: int, verifiers: int | None) -> Run:
@@ -97,15 +107,20 @@ def service_rate(folder: Path, statements: int, verifiers: int | None) -> Run:
         envelopes = [_incident(cert, n, now) for n in range(statements)]
         batches = service.batches
         before = raw_verify_rate()
+        workers = [] if service.pool is None else list(service.pool._processes)  # started by warm=True
+        cpu = time.process_time(), [process_cpu(pid) for pid in workers]
         start = time.perf_counter()
         futures = [service.submit(Request(e)) for e in envelopes]
         for future in futures:
             future.result()
         elapsed = time.perf_counter() - start
+        server = time.process_time() - cpu[0]
+        pool = sum(process_cpu(pid) - used for pid, used in zip(workers, cpu[1], strict=True))
         after = raw_verify_rate()
         launched = 0 if service.prechecks is None else service.prechecks.launched * service.prechecks.chunk
         rate, batch = statements / elapsed, statements / (service.batches - batches)
-        return Run(rate, batch, launched / statements, (before, after))
+        per = 1e6 / statements
+        return Run(rate, batch, launched / statements, (before, after), server * per, pool * per)
     finally:
         service.close()
 
@@ -124,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
         f"submit on SQLite, pre-verified ({pre.pre_verified:.0%} by workers, mean batch {pre.batch:,.0f}): "
         f"{pre.rate:,.0f} statements/s (raw {pre.raw[0]:,.0f}/s and {pre.raw[1]:,.0f}/s) = {pre.ratio:.0%} "
         f"of 1 core raw = {pre.ratio / 2:.0%} of 2 cores raw"
+    )
+    signature = 2e6 / sum(pre.raw)
+    print(
+        f"  CPU a statement: service process {pre.server_us:.0f} us, pre-verifiers {pre.workers_us:.0f} us, "
+        f"of which the signature alone about {signature:.0f} us"
     )
     print(
         f"submit on SQLite, writer alone: {alone.rate:,.0f} statements/s (raw {alone.raw[0]:,.0f}/s and "
