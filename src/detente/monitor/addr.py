@@ -86,28 +86,14 @@ def _written_out_key(text: str) -> str | None:
 KEY64 = rf"^(?:{_H}:){{0,3}}{_H}::/64$"
 
 
-def upper_groups(text: pl.Series) -> pl.DataFrame:
-    """The first four groups (``g1`` to ``g4``) of IPv6 addresses written as :data:`IPV6_UPPER`.
-
-    Each group is normalised as Python writes it (lower case, no leading zero); rows of another form
-    are null.
-    """
-    groups = text.to_frame("t").select(pl.col("t").str.extract_groups(IPV6_UPPER).alias("g")).unnest("g")
-    out = []
-    for i in range(1, 5):
-        h = pl.col(str(i)).str.to_lowercase().str.strip_chars_start("0")
-        out.append(pl.when(h == "").then(pl.lit("0")).otherwise(h).alias(f"g{i}"))
-    return groups.select(out)
-
-
 def source_keys(clients: pl.Series, own: pl.Series | None = None) -> pl.Series:
     """:func:`source_key` of every string of a column, vectorised (the same result for every string).
 
     ``own``, if given, marks strings already known to be their own key (IPv4 addresses as
     :mod:`ipaddress` writes them, found by the log splitter); only the others are read. IPv4
-    addresses and IPv6 addresses written with their first four groups (nearly all of them) are read
-    in Polars; anything else (``::``-compressed prefixes, IPv4-mapped, zones, brackets, junk) goes to
-    :func:`source_key`, once per distinct string.
+    addresses are read in Polars; anything else goes to :func:`source_key`, once per distinct string
+    (an IPv6 address written with its first four groups, nearly every one, costs it a regular
+    expression: as cheap as reading it in Polars, measured in docs/monitor.md).
     """
     if own is not None:
         rest = (~own).arg_true()
@@ -122,13 +108,6 @@ def source_keys(clients: pl.Series, own: pl.Series | None = None) -> pl.Series:
 def _distinct_source_keys(clients: pl.Series) -> pl.Series:
     """:func:`source_keys` of distinct, non-null strings (a log repeats its addresses many times)."""
     keys = clients.to_frame("c").select(pl.when(pl.col("c").str.contains(IPV4)).then(pl.col("c"))).to_series()
-    six = (keys.is_null() & clients.str.contains(":", literal=True)).arg_true()
-    if six.len():
-        groups = upper_groups(clients.gather(six))
-        zero = pl.all_horizontal([pl.col(f"g{i}") == "0" for i in range(1, 5)])  # IPv4-mapped: Python
-        joined = pl.concat_str([pl.col(f"g{i}") for i in range(1, 5)], separator=":")
-        v6 = pl.when(~zero).then(joined.str.replace(r"(?::0)+$", "") + "::/64")
-        keys = keys.scatter(six, groups.select(v6).to_series())
     todo = clients.filter(keys.is_null())
     if not todo.len():
         return keys.alias(clients.name)
