@@ -19,6 +19,8 @@ import argparse
 import os
 import tempfile
 import time
+import timeit
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +32,10 @@ from detente.registry.core import Request
 from detente.service.core import RegistryService, tune_collector
 from detente.service.home import ServiceHome, Settings
 from detente.statements.canonical import format_time, sha256_hex
+from detente.statements.dsse import Envelope
 from detente.statements.keys import SigningKey
 from detente.statements.keysets import keyset_body, sign_keyset
+from detente.statements.statement import read_statement
 
 
 def raw_verify_rate(seconds: float = 2.0) -> float:
@@ -125,6 +129,17 @@ def service_rate(folder: Path, statements: int, verifiers: int | None) -> Run:
         service.close()
 
 
+def opening_cost() -> tuple[float, float]:
+    """Microseconds to read one signed incident's envelope, and to open its statement (envelope,
+    canonical payload, schema), one core, best of 5 repeats."""
+    data = _incident(Authority("RU", (SigningKey.generate(os.urandom),)), 1, format_time(datetime.now(UTC)))
+
+    def best(step: Callable[[], object]) -> float:
+        return min(timeit.repeat(step, number=2000, repeat=5)) / 2000 * 1e6
+
+    return best(lambda: Envelope.decode(data)), best(lambda: read_statement(data))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Measure and print the rates and their ratios to the raw verify rate."""
     parser = argparse.ArgumentParser()
@@ -144,6 +159,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  CPU a statement: service process {pre.server_us:.0f} us, pre-verifiers {pre.workers_us:.0f} us, "
         f"of which the signature alone about {signature:.0f} us"
+    )
+    envelope, statement = opening_cost()
+    print(
+        f"  opening an incident, one core: the envelope {envelope:.1f} us, the statement {statement:.1f} us"
     )
     print(
         f"submit on SQLite, writer alone: {alone.rate:,.0f} statements/s (raw {alone.raw[0]:,.0f}/s and "
