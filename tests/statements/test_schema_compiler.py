@@ -26,7 +26,7 @@ SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(-(2**60), 2**60)
-    | st.sampled_from(["", "RU", "ru", "0" * 32, "f" * 64, "2018-06-07T09:00:00Z", "accepts", "L1"])
+    | st.sampled_from(["", "RU", "ru", "RU\n", "0" * 32, "f" * 64, "2018-06-07T09:00:00Z", "accepts", "L1"])
     | st.just("x" * 300)
     | st.text(max_size=8)
 )

@@ -7,10 +7,12 @@ holds the GIL, so threads gave nothing, measured in docs/performance.md), while 
 earlier statements. The writer keeps every decision.
 
 Invariants:
-- :func:`open_request` does exactly the writer's first step (:func:`read_statement`),
-  with the same result or refusal, and verifies each signature whose key id is in the keys it is given,
-  remembering each outcome, with the key, in the envelope (:meth:`Envelope.check_signatures`). It
-  decides nothing about authority.
+- A worker makes exactly the checks of the writer's first step (:func:`read_statement`), with the
+  same refusal, by :func:`check_statement` (the payload read by its kind's msgspec types, strictly
+  only where those do not vouch for it), and verifies each signature whose key id is in the keys it is
+  given, remembering each outcome, with the key, in the envelope (:meth:`Envelope.check_signatures`).
+  It decides nothing about authority. :func:`open_request` does the same where the writer opens a
+  chunk itself, and returns the statement.
 - The writer then asks, in sequence order, whether the verified keys are keys of the party's keyset in
   force, with the right role and threshold (:meth:`Envelope.verified_by` reuses an outcome only for the
   very key it is given). A signature by a key the pre-verifier did not know (a keyset registered since
@@ -39,7 +41,7 @@ from functools import partial
 from detente.errors import InputError
 from detente.statements.dsse import Outcomes
 from detente.statements.keys import PublicKey
-from detente.statements.statement import Statement, read_statement, reopen_statement
+from detente.statements.statement import Statement, check_statement, read_statement, reopen_statement
 
 from .core import Request
 
@@ -77,7 +79,15 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     more to open again the bytes it already holds (:func:`reopen_statement`, given these outcomes) than
     it paid to unpickle them.
     """
-    return [o if isinstance(o, InputError) else o.envelope.outcomes() for o in _open_all(envelopes, keys)]
+    out: list[Verdict] = []
+    for data in envelopes:
+        try:
+            envelope = check_statement(data)  # the checks of read_statement, no statement built
+            envelope.check_signatures(keys)
+            out.append(envelope.outcomes())
+        except InputError as exc:
+            out.append(exc)
+    return out
 
 
 class _Chunk:

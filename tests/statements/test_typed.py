@@ -1,0 +1,137 @@
+"""The typed first reading of payloads vouches only for what the strict reading accepts.
+
+:func:`detente.statements.statement.check_statement` (the pre-verifiers' reading: the typed one, the
+strict one where it does not vouch) must accept exactly what :func:`read_statement` accepts and refuse
+the rest with the same message, whatever the payload; and the typed reading must vouch for every valid
+canonical payload, or the pre-verifiers would pay for both readings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detente.errors import InputError
+from detente.statements import typed
+from detente.statements.canonical import canonical
+from detente.statements.dsse import Envelope
+from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, payload_type
+from detente.statements.statement import check_statement, read_statement
+from tests.statements.golden import golden_statements
+from tests.statements.test_schema_compiler import GOLDEN, mutated, verdict
+
+PAYLOADS = {s.kind: s.envelope.payload for s in golden_statements()}
+
+
+def _envelope(kind: str, payload: bytes) -> bytes:
+    """An unsigned envelope of ``payload`` (reading a statement checks no signature)."""
+    return Envelope(payload_type(kind), payload, ()).encode()
+
+
+def _outcome(read: Any, data: bytes) -> str:
+    """``ok`` and the payload read, or the refusal's message (``read`` returns an envelope)."""
+    try:
+        return f"ok {read(data).payload.hex()}"
+    except InputError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _read(data: bytes) -> Envelope:
+    return read_statement(data).envelope
+
+
+def _spelled(value: Any, canonical_form: bool) -> bytes:
+    if canonical_form:
+        try:
+            return canonical(value)
+        except InputError:  # a number outside the safe range: the plain spelling below
+            pass
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_golden_payload_is_vouched_for_by_the_typed_reading(kind: str) -> None:
+    assert typed.accepts(kind, PAYLOADS[kind])
+    assert not typed.accepts(kind, PAYLOADS[kind] + b" ")  # no longer canonical: not vouched for
+
+
+@settings(max_examples=600)
+@given(mutated(), st.booleans())
+def test_the_typed_reading_vouches_exactly_for_valid_canonical_payloads(
+    case: tuple[str, Any], canonical_form: bool
+) -> None:
+    kind, value = case
+    payload = _spelled(value, canonical_form)
+    strictly = verdict(PAYLOAD_SCHEMAS[kind], json.loads(payload)) is None and payload == _spelled(
+        value, True
+    )
+    assert typed.accepts(kind, payload) == strictly
+    data = _envelope(kind, payload)
+    assert _outcome(check_statement, data) == _outcome(_read, data)
+
+
+@st.composite
+def respelled(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A golden payload with a few bytes replaced, inserted or removed (most are no longer JSON)."""
+    kind = draw(st.sampled_from(KINDS))
+    payload = bytearray(PAYLOADS[kind])
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(payload) - 1))
+        action = draw(st.sampled_from(["replace", "insert", "remove"]))
+        byte = draw(st.sampled_from(b' "\\,:{}[]0a-\n\xff') | st.integers(0, 255))
+        if action == "remove":
+            del payload[at]
+        elif action == "insert":
+            payload.insert(at, byte)
+        else:
+            payload[at] = byte
+    return kind, bytes(payload)
+
+
+@settings(max_examples=600)
+@given(respelled())
+def test_a_respelled_payload_is_read_as_the_strict_reading_reads_it(case: tuple[str, bytes]) -> None:
+    kind, payload = case
+    data = _envelope(kind, payload)
+    assert _outcome(check_statement, data) == _outcome(_read, data)
+
+
+@pytest.mark.parametrize(
+    ("kind", "old", "new"),
+    [
+        ("protest", b'"clauses":["', b'"clauses":["L1","L1","'),  # a duplicate where items are unique
+        ("incident", b'"requests":', b'"requests":-0,"x":'),  # an unknown member
+        ("incident", b'"attributed_actor":null', b'"attributed_actor":"RU"'),  # never names an actor
+        ("offer", b'"kind":"offer"', b'"kind":"counter"'),  # another kind than the payloadType's
+        ("reply", b'"party":"', b'"party":"\\u0055'),  # an escape the canonical form does not use
+        ("keyset", b'"version":1', b'"version":true'),  # true is not 1
+        ("decision", b'"accept":', b'"accept":null,"accept":'),  # a duplicate member
+    ],
+)
+def test_payloads_the_typed_reading_must_not_vouch_for(kind: str, old: bytes, new: bytes) -> None:
+    payload = PAYLOADS[kind].replace(old, new, 1)
+    assert payload != PAYLOADS[kind]
+    assert not typed.accepts(kind, payload)
+    data = _envelope(kind, payload)
+    assert _outcome(check_statement, data) == _outcome(_read, data)
+    assert not _outcome(_read, data).startswith("ok ")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("field", ["party", "issued"])
+def test_a_pattern_holds_the_whole_string_not_a_line_of_it(kind: str, field: str) -> None:
+    """A pattern ends with ``$``, which in a search also matches before a final newline."""
+    value = json.loads(PAYLOADS[kind])
+    value[field] += "\n"
+    payload = canonical(value)
+    assert not typed.accepts(kind, payload)
+    data = _envelope(kind, payload)
+    assert _outcome(check_statement, data) == _outcome(_read, data)
+
+
+def test_golden_payloads_are_the_ones_the_schema_compiler_tests_mutate() -> None:
+    assert {kind: json.loads(payload) for kind, payload in PAYLOADS.items()} == GOLDEN
