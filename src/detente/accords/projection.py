@@ -14,6 +14,7 @@ Invariants:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -65,6 +66,9 @@ class Projection:
     # incident, and must not cost a walk over every exchange of every party
     between: dict[frozenset[str], list[str]] = field(default_factory=dict)
     declarations: dict[str, Declaration] = field(default_factory=dict)
+    # (log index, declaration id) by author, in log order: for the same reason, what is in force
+    # between two parties must not walk every declaration of every party
+    declared: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     protests: dict[str, Protest] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     terminations: dict[str, datetime] = field(default_factory=dict)
@@ -168,7 +172,12 @@ class Projection:
             b["notice_days"],
             st.sid,
         )
-        return lambda: self.declarations.__setitem__(decl.did, decl)
+
+        def commit() -> None:
+            self.declarations[decl.did] = decl
+            self.declared.setdefault(decl.party, []).append((self.size, decl.did))
+
+        return commit
 
     def _termination(self, st: Statement, received: datetime) -> Callable[[], None]:
         ref = st.body["ref"]
@@ -241,8 +250,9 @@ class Projection:
         self._fresh_id(b["iid"])
         if b["to"] == st.party:
             raise VerificationError("an incident names an origin state other than the reporting party")
-        in_force = set(self.clauses_in_force(st.party, b["to"], received))
-        extra = sorted(set(b["clauses"]) - in_force)
+        # most incidents cite no clause: what is in force is then not asked
+        cited = set(b["clauses"])
+        extra = sorted(cited - set(self.clauses_in_force(st.party, b["to"], received))) if cited else []
         if extra:
             raise VerificationError(f"the incident cites clauses not in force between the parties: {extra}")
         incident = Incident(b["iid"], st.party, b["to"], tuple(b["clauses"]), b["evidence"], st.sid)
@@ -275,7 +285,9 @@ class Projection:
             concluded = ex.concluded if ex.in_force else None
             if concluded is not None and concluded <= at and (ended is None or at < ended):
                 found.append(ex.xid)
-        for d in self.declarations.values():
+        authors = (a,) if a == b else (a, b)
+        for _, did in heapq.merge(*(self.declared.get(p, ()) for p in authors)):  # in log order
+            d = self.declarations[did]
             if (d.party, d.to) in ((a, b), (b, a), (a, None), (b, None)) and d.in_force(at):
                 found.append(d.did)
         return found
