@@ -9,6 +9,7 @@ canonical payload, or the pre-verifiers would pay for both readings.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -131,6 +132,26 @@ def test_a_pattern_holds_the_whole_string_not_a_line_of_it(kind: str, field: str
     assert not typed.accepts(kind, payload)
     data = _envelope(kind, payload)
     assert _outcome(check_statement, data) == _outcome(_read, data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"x\\ud800y",  # a lone surrogate
+        b"x\\u2028y",  # an escape the canonical form does not use ...
+        "x\u2028y".encode(),  # ... for what it writes as it is
+        "x\U0001f600y".encode(),  # beyond the Basic Multilingual Plane
+        b"x\x7fy",
+        b"x\\u007fy",
+        b"x\\/y",
+    ],
+)
+def test_an_awkward_string_is_read_as_the_strict_reading_reads_it(text: bytes) -> None:
+    payload = re.sub(rb'"reason":"[^"]*"', lambda _: b'"reason":"' + text + b'"', PAYLOADS["refuse"])
+    data = _envelope("refuse", payload)
+    strictly = _outcome(_read, data)
+    assert _outcome(check_statement, data) == strictly
+    assert typed.accepts("refuse", payload) == strictly.startswith("ok ")
 
 
 def test_golden_payloads_are_the_ones_the_schema_compiler_tests_mutate() -> None:

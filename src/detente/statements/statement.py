@@ -118,10 +118,11 @@ def check_statement(data: bytes) -> Envelope:
 def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
     """The statement :func:`read_statement` opened from ``data`` elsewhere, with its signature outcomes.
 
-    Nothing is checked again: only for bytes that :func:`read_statement` accepted in this service (a
-    pre-verifier's, which sends back only the outcomes, so that the writer need not receive the whole
-    statement). The bytes are parsed again as that reading parsed them, so the result equals what it
-    returned there (a property test holds the two to it).
+    Nothing is checked again: only for bytes that :func:`read_statement` (or :func:`check_statement`,
+    which accepts the same) accepted in this service (a pre-verifier's, which sends back only the
+    outcomes, so that the writer need not receive the whole statement). The bytes are parsed again as
+    :func:`read_statement` parses them, so the result equals what it returns (a property test holds the
+    two to it).
     """
     envelope = Envelope.reopen(data, outcomes)
     value = reparse_canonical(envelope.payload)
