@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import replace
 from functools import partial
+from typing import TypeVar
 
 from detente.errors import InputError
 from detente.statements.dsse import Outcomes
@@ -48,6 +49,7 @@ from .core import Request
 Keys = Mapping[str, PublicKey]
 Opened = Statement | InputError
 Verdict = Outcomes | InputError  # what a worker sends back for one envelope
+T = TypeVar("T")
 CHUNK = 256  # large enough that the transfer to and from a worker process costs little
 
 
@@ -62,14 +64,32 @@ def open_request(envelope: bytes, keys: Keys) -> Statement:
     return st
 
 
-def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
-    out: list[Opened] = []
+def check_request(envelope: bytes, keys: Keys) -> Outcomes:
+    """What :func:`open_request` checks, without building the statement (:func:`check_statement`):
+    the signature outcomes, the worker's answer for one envelope.
+
+    Raises:
+        InputError: what the writer's first step would raise for these bytes.
+    """
+    checked = check_statement(envelope)
+    checked.check_signatures(keys)
+    return checked.outcomes()
+
+
+def _each(envelopes: list[bytes], step: Callable[[bytes], T]) -> list[T | InputError]:
+    """``step`` of each envelope, or its refusal: a refusal belongs to its request, anything else to
+    the batch."""
+    out: list[T | InputError] = []
     for data in envelopes:
         try:
-            out.append(open_request(data, keys))
-        except InputError as exc:  # a refusal belongs to its request; anything else to the batch
+            out.append(step(data))
+        except InputError as exc:
             out.append(exc)
     return out
+
+
+def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
+    return _each(envelopes, partial(open_request, keys=keys))
 
 
 def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
@@ -79,15 +99,7 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     more to open again the bytes it already holds (:func:`reopen_statement`, given these outcomes) than
     it paid to unpickle them.
     """
-    out: list[Verdict] = []
-    for data in envelopes:
-        try:
-            envelope = check_statement(data)  # the checks of read_statement, no statement built
-            envelope.check_signatures(keys)
-            out.append(envelope.outcomes())
-        except InputError as exc:
-            out.append(exc)
-    return out
+    return _each(envelopes, partial(check_request, keys=keys))
 
 
 class _Chunk:
