@@ -9,7 +9,7 @@ the append with a signed checkpoint in one SQLite transaction per batch. The sam
 service without pre-verifiers (``--verifiers 0``: everything in the writer) are measured in the same run,
 and the raw verify rate just before and just after each (the machine's speed moves within a minute); the
 aim (issue 4) is half the raw rate of both cores, measured too (one verifier process per core, all at
-once: 1.96-2.03 times one core's on the two-core machine, whose cores are not hyperthreads). Where
+once: 1.92-2.01 times one core's on the two-core machine, whose cores are not hyperthreads). Where
 the time goes is printed too: the CPU a statement of the service's process (writer, futures, the pool's
 threads) and of its pre-verifier processes (from ``/proc``), beside the signature's own cost.
 """
