@@ -4,7 +4,7 @@ Run: ``python -m benchmarks.assurances.in_force [--parties 200] [--declarations 
 SQLite gets one keyset per party and declarations spread over them (a third to one party, the rest to
 all), each through ``submit``; then ``Projection.in_force_between`` (asked for every incident citing a
 clause, and for every pair of the parties' matrix) is timed against the walk over every declaration it
-replaced (the baseline, in the same run, on the same projection), best of 5 repeats.
+replaced (the baseline, in the same run, on the same projection), median of 5 rounds.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import hashlib
 import os
 import string
 import tempfile
-import timeit
-from collections.abc import Callable
 from datetime import UTC, datetime
 from itertools import product
 from pathlib import Path
 
+from benchmarks.common import per_call_us
 from detente.accords import acts
 from detente.accords.acts import Authority
 from detente.accords.projection import Projection
@@ -78,11 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         p, at = service.registry.projection, service.registry.clock()
         a, b = "AA", "AB"
         assert p.in_force_between(a, b, at) == walk(p, a, b, at)
-
-        def best(step: Callable[[], object]) -> float:
-            return min(timeit.repeat(step, number=2000, repeat=5)) / 2000 * 1e6
-
-        indexed, walked = best(lambda: p.in_force_between(a, b, at)), best(lambda: walk(p, a, b, at))
+        indexed = per_call_us(lambda _: p.in_force_between(a, b, at), 2000, repeat=5)
+        walked = per_call_us(lambda _: walk(p, a, b, at), 2000, repeat=5)
     print(
         f"in force between two parties, {args.declarations:,} declarations of {args.parties} parties: "
         f"{indexed:.1f} us a query, against {walked:.1f} us for the walk over every declaration "
