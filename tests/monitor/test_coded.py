@@ -272,11 +272,11 @@ def test_a_scan_counted_by_codes_finds_what_the_general_path_finds(
         return coded
 
     monkeypatch.setattr(pipeline, "aggregate_coded", spy)
-    coded = scan([log], COMBINED, assets, load())
+    coded = scan([log], COMBINED, assets, load)
     assert used
     assert all(used)  # a generated log is the common case throughout
     monkeypatch.setattr(pipeline, "aggregate_coded", lambda raw, parser: None)
-    general = scan([log], COMBINED, assets, load())
+    general = scan([log], COMBINED, assets, load)
     assert coded.incidents  # the log holds attacks
     assert [(i.to_json(), e) for i, e in coded.incidents] == [(i.to_json(), e) for i, e in general.incidents]
     assert coded.timeline == general.timeline

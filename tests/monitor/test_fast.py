@@ -492,7 +492,7 @@ def test_parsing_ahead_in_threads_gives_the_sequential_result(
     monkeypatch.setattr(inputs, "CHUNK", 1 << 20)  # many chunks, so that many are in flight
     log, _ = dev_log
     asset = [default_asset()]
-    threaded = scan([log], resolve("combined"), asset, load())
+    threaded = scan([log], resolve("combined"), asset, load)
     scanner = Scanner(Parser(resolve("combined"), asset), Engine(asset, load()))
     with inputs.open_log(log) as stream:
         for chunk in inputs.chunks(stream):

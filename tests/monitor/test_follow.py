@@ -145,6 +145,6 @@ def test_follow_mode_finds_the_incidents_a_scan_of_the_same_log_finds(tmp_path: 
         return found[0].start, found[0].asset, found[0].kind
 
     followed = sorted(engine.finish(), key=key)
-    scanned = scan([log], resolve("combined"), [default_asset()], load()).incidents
+    scanned = scan([log], resolve("combined"), [default_asset()], load).incidents
     assert [i.kind for i, _ in scanned] == ["distributed-flood"]
     assert [(i.to_json(), e.digest()) for i, e in followed] == [(i.to_json(), e.digest()) for i, e in scanned]

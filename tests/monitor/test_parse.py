@@ -58,7 +58,7 @@ def test_dates_no_server_writes_are_malformed_lines_not_crashes(tmp_path: Path) 
     assert (stats.read, stats.parsed, stats.rejected) == (4, 2, 2)  # a date ten years on is a date
     log = tmp_path / "access.log"
     log.write_text("".join([LINE, *dated]))
-    result = scan([log], resolve("combined"), [default_asset()], load())  # once an OverflowError
+    result = scan([log], resolve("combined"), [default_asset()], load)  # once an OverflowError
     assert result.stats.parsed == 2
     assert result.timeline["site"]  # and the ten years between the two are not filled in bucket by bucket
 

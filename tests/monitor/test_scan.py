@@ -31,7 +31,7 @@ from detente.monitor.shift import MIN_BEFORE, RISE
 
 
 def _run(*logs: Path, tuning: Tuning | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    result = scan(list(logs), resolve("combined"), [default_asset()], load(), tuning)
+    result = scan(list(logs), resolve("combined"), [default_asset()], load, tuning)
     now = datetime(2026, 6, 20, tzinfo=UTC)
     return incident_document(result, load(), now), evidence_document(result, now)
 
@@ -248,7 +248,7 @@ def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_
     newer.write_text(lines(13))
     older.write_text(lines(12))  # holds the earlier hour, but is read second (files go by date)
     os.utime(newer, (0, 1_000))
-    result = scan([newer, older], resolve("combined"), [default_asset()], load())
+    result = scan([newer, older], resolve("combined"), [default_asset()], load)
     assert (result.stats.read, result.late) == (120, 60)
     assert sum(result.timeline["site"].values()) == 60  # each request counted once
     doc = incident_document(result, load(), datetime(2026, 6, 20, tzinfo=UTC))

@@ -134,8 +134,10 @@ def _v6_top(key: str) -> int | None:
 
 
 @cache
+@cache
 def load(folder: Path = DATA_DIR) -> Attribution:
-    """Load the tables once per process (they are immutable)."""
+    """Load the tables of ``folder``, once per process: they are immutable, so every caller (a scan,
+    then its report) shares one copy. A refusal is not remembered: the next call tries again."""
     try:
         with np.load(folder / "country.npz") as c, np.load(folder / "asn.npz") as a:
             orgs = dict(zip(a["org_asn"].tolist(), _strings(a["org_names"]), strict=True))

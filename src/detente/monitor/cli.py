@@ -79,7 +79,6 @@ def scan_cmd(
     try:
         timezone = _zone(timezone)
         files = expand(logs)
-        geo = load()
         total = sum(f.stat().st_size for f in files)
         with Progress(console=console, disable=quiet, transient=True) as bar:
             task = bar.add_task("scanning", total=total)
@@ -87,13 +86,13 @@ def scan_cmd(
                 files,
                 resolve(fmt),
                 _assets(assets),
-                geo,
+                load,  # the tables load while the first chunks are parsed
                 Tuning(),
                 timezone,
                 progress=lambda n: bar.advance(task, n),
             )
         now = datetime.now(UTC)
-        doc = incident_document(result, geo, now)
+        doc = incident_document(result, load(), now)
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "incidents.json", doc)
         write_json(out / "evidence.json", evidence_document(result, now))

@@ -59,11 +59,10 @@ def run_case(case: Case, folder: Path) -> tuple[dict[str, KindScore], dict[str, 
 
     log, truth_path = folder / f"{case.seed}.log", folder / f"{case.seed}.truth.json"
     truth = generate(case.seed, case.mix, log, truth_path)
-    geo = load()
     asset = default_asset()
-    result = scan([log], resolve("combined"), [asset], geo)
+    result = scan([log], resolve("combined"), [asset], load)
     now = datetime.now(UTC)
-    doc, ev = incident_document(result, geo, now), evidence_document(result, now)
+    doc, ev = incident_document(result, load(), now), evidence_document(result, now)
     mine = score(truth, doc["incidents"], _sources(ev))
     parser = Parser(resolve("combined"), [asset])
     with open_log(log) as fh:

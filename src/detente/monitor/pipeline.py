@@ -14,7 +14,7 @@ the same as a sequential scan.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -82,21 +82,7 @@ class Scanner:
 
     def prepare(self, chunk: bytes) -> Parsed:
         """Parse and aggregate one chunk (no shared state is touched: safe in a worker thread)."""
-        if not self.parser.fmt.steps:  # JSON lines
-            return self._aggregate(*self.parser.parse(chunk), len(chunk))
-        raw = split_raw(chunk, self.parser.fmt)
-        coded = aggregate_coded(raw, self.parser)  # the common case, counted by integers
-        if coded is not None:
-            return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk), coded.missed)
-        return self._aggregate(*self.parser.parse_split(raw), len(chunk))
-
-    def _aggregate(self, frame: pl.DataFrame, stats: ParseStats, size: int) -> Parsed:
-        if not frame.height:
-            return Parsed(frame, stats, None, None, size, pl.DataFrame())
-        lo, hi = frame["ts"].min(), frame["ts"].max()
-        assert isinstance(lo, datetime)
-        assert isinstance(hi, datetime)
-        return Parsed(aggregate(frame, self.parser.assets), stats, lo, hi, size, missed_pairs(frame))
+        return prepare(self.parser, chunk)
 
     def take(self, parsed: Parsed) -> None:
         """Hand a parsed chunk to the engine (chunks must be taken in log order)."""
@@ -115,22 +101,49 @@ class Scanner:
             self.engine.advance(watermark)
 
 
+def prepare(parser: Parser, chunk: bytes) -> Parsed:
+    """Parse and aggregate one chunk of whole lines with ``parser`` (touches nothing shared)."""
+    if not parser.fmt.steps:  # JSON lines
+        return _aggregate(parser, *parser.parse(chunk), len(chunk))
+    raw = split_raw(chunk, parser.fmt)
+    coded = aggregate_coded(raw, parser)  # the common case, counted by integers
+    if coded is not None:
+        return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk), coded.missed)
+    return _aggregate(parser, *parser.parse_split(raw), len(chunk))
+
+
+def _aggregate(parser: Parser, frame: pl.DataFrame, stats: ParseStats, size: int) -> Parsed:
+    if not frame.height:
+        return Parsed(frame, stats, None, None, size, pl.DataFrame())
+    lo, hi = frame["ts"].min(), frame["ts"].max()
+    assert isinstance(lo, datetime)
+    assert isinstance(hi, datetime)
+    return Parsed(aggregate(frame, parser.assets), stats, lo, hi, size, missed_pairs(frame))
+
+
 def scan(
     files: Sequence[Path],
     fmt: LogFormat,
     assets: Sequence[Asset],
-    geo: Attribution,
+    tables: Callable[[], Attribution],
     tuning: Tuning | None = None,
     timezone: str = "UTC",
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Scan log files (oldest first) and return the incidents found."""
-    scanner = Scanner(Parser(fmt, assets, timezone), Engine(assets, geo, tuning or Tuning()))
-    for parsed in _ahead(scanner, files):
-        scanner.take(parsed)
-        scanner.advance()
-        if progress is not None:
-            progress(parsed.size)
+    """Scan log files (oldest first) and return the incidents found.
+
+    ``tables`` (:func:`.attribution.load`, or a cached loader) is called once the first chunks are
+    being parsed: the engine needs the tables only for the first chunk's detection, so loading them
+    overlaps the parse instead of delaying it.
+    """
+    parser = Parser(fmt, assets, timezone)
+    with _Ahead(parser, files) as ahead:
+        scanner = Scanner(parser, Engine(assets, tables(), tuning or Tuning()))
+        for parsed in ahead:
+            scanner.take(parsed)
+            scanner.advance()
+            if progress is not None:
+                progress(parsed.size)
     incidents = scanner.engine.finish()
     incidents.sort(key=lambda pair: (pair[0].start, pair[0].asset, pair[0].kind))
     return ScanResult(
@@ -145,38 +158,54 @@ def scan(
     )
 
 
-def _ahead(scanner: Scanner, files: Sequence[Path]) -> Iterator[Parsed]:
+class _Ahead:
     """Parsed chunks of ``files`` in order, the next :data:`AHEAD` being parsed in worker threads.
 
-    A plain file's chunks are read by the threads that parse them (:class:`.inputs.Span`), so the
-    engine's thread reads nothing; a compressed file is read and decompressed here, in order.
+    Parsing starts on entry, before the first chunk is asked for. While the engine takes the oldest
+    chunk, the :data:`AHEAD` after it are being parsed, one on each core. A plain file's chunks are
+    read by the threads that parse them (:class:`.inputs.Span`), so the engine's thread reads
+    nothing; a compressed file is read and decompressed by the thread that iterates, in order.
     """
-    queue: deque[Future[Parsed]] = deque()
-    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="parse") as pool:
-        try:
-            for job in _jobs(scanner, files):
-                # submit before yielding: while the engine takes the oldest chunk, the
-                # :data:`AHEAD` after it are being parsed, one on each core
-                queue.append(pool.submit(job))
-                if len(queue) > AHEAD:
-                    yield queue.popleft().result()
-            while queue:
-                yield queue.popleft().result()
-        finally:
-            for pending in queue:
-                pending.cancel()
+
+    def __init__(self, parser: Parser, files: Sequence[Path]) -> None:
+        self._jobs = _jobs(parser, files)
+        self._queue: deque[Future[Parsed]] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="parse")
+
+    def __enter__(self) -> _Ahead:
+        self._fill()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pending in self._queue:
+            pending.cancel()
+        self._pool.shutdown()
+        self._jobs.close()  # closes a compressed file left half read
+
+    def __iter__(self) -> Iterator[Parsed]:
+        while self._queue:
+            parsed = self._queue.popleft().result()
+            yield parsed
+            self._fill()
+
+    def _fill(self) -> None:
+        while len(self._queue) <= AHEAD:
+            job = next(self._jobs, None)
+            if job is None:
+                return
+            self._queue.append(self._pool.submit(job))
 
 
-def _jobs(scanner: Scanner, files: Sequence[Path]) -> Iterator[Callable[[], Parsed]]:
+def _jobs(parser: Parser, files: Sequence[Path]) -> Generator[Callable[[], Parsed], None, None]:
     """One job per chunk of ``files``, in order, each giving the chunk parsed."""
     for path in files:
         found = spans(path)
         if found is not None:
-            yield from (partial(_read_and_prepare, scanner, span) for span in found)
+            yield from (partial(_read_and_prepare, parser, span) for span in found)
             continue
         with open_log(path) as stream:
-            yield from (partial(scanner.prepare, chunk) for chunk in chunks(stream))
+            yield from (partial(prepare, parser, chunk) for chunk in chunks(stream))
 
 
-def _read_and_prepare(scanner: Scanner, span: Span) -> Parsed:
-    return scanner.prepare(span.read())
+def _read_and_prepare(parser: Parser, span: Span) -> Parsed:
+    return prepare(parser, span.read())
