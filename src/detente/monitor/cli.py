@@ -188,11 +188,13 @@ def generate_cmd(
     """Write a labelled synthetic log and its truth file."""
     from .generate import Mix, generate
 
-    if hours < 2:
-        _fail(ConfigError("--hours must be 2 or more: the attacks and surges are placed apart in the log"))
-    out.mkdir(parents=True, exist_ok=True)
     mix = Mix(hours=hours, peak_rpm=peak_rpm, attacks=_split(attacks), benign=_split(benign))
-    truth = generate(seed, mix, out / "access.log", out / "truth.json")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        truth = generate(seed, mix, out / "access.log", out / "truth.json")
+    except DetenteError as exc:
+        _fail(exc)
+        return
     console.print(f"{truth['lines']:,} lines, {len(truth['attacks'])} attacks -> {out}")
 
 

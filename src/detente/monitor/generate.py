@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from detente.errors import ConfigError
+
 from . import ATTACK_KINDS, TRUTH_SCHEMA
 from .attribution import Attribution, load
 
@@ -126,6 +128,9 @@ PROBES = (
 LOCAL = timezone(timedelta(hours=2))
 
 Event = tuple[float, str, str, str, int, str]  # seconds, client, method, target, status, agent
+
+
+MIN_HOURS = 2  # the longest event lasts an hour, placed within the log's middle 80%
 
 
 @dataclass(frozen=True)
@@ -266,9 +271,18 @@ def render(start: datetime, ev: Event) -> str:
 
 
 def generate(seed: int, mix: Mix, log: Path, truth: Path) -> dict[str, Any]:
-    """Write a log and its truth file; return the truth."""
+    """Write a log and its truth file; return the truth.
+
+    Raises:
+        ConfigError: the log would be shorter than :data:`MIN_HOURS` (nothing is written).
+    """
     from .attacks import MAKERS, place  # the attack makers import this module's helpers
 
+    if mix.hours < MIN_HOURS:
+        raise ConfigError(
+            f"a {mix.hours:g}-hour log is too short: the attacks and surges (up to an hour each, 20"
+            f" minutes apart) are placed in its middle; generate {MIN_HOURS} hours or more"
+        )
     w = World(np.random.default_rng(seed), load(), mix.intensity)
     span = mix.hours * 3600
     events = list(background(w, mix))
