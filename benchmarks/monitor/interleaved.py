@@ -16,17 +16,27 @@ import shlex
 import statistics
 import subprocess
 import time
+from collections.abc import Mapping
 
 
-def run(command: str) -> tuple[float, float, float]:
+def run(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user and system) and peak resident MB of one run of ``command``."""
     start = time.perf_counter()
-    child = subprocess.Popen(shlex.split(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"{command!r} failed with status {os.waitstatus_to_exitcode(status)}")
+        raise SystemExit(f"{shlex.join(command)!r} failed with status {os.waitstatus_to_exitcode(status)}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def in_turn(commands: Mapping[str, list[str]], rounds: int) -> dict[str, list[tuple[float, float, float]]]:
+    """Each command once a round, in turn, round after round: each name's runs (:func:`run`)."""
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+    for _ in range(rounds):
+        for name, command in commands.items():
+            runs[name].append(run(command))
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("commands", nargs="+")
     args = parser.parse_args(argv)
-    runs: dict[str, list[tuple[float, float, float]]] = {c: [] for c in args.commands}
-    for _ in range(args.rounds):
-        for command in args.commands:
-            runs[command].append(run(command))
+    runs = in_turn({c: shlex.split(c) for c in args.commands}, args.rounds)
     for command, got in runs.items():
         walls = [r[0] for r in got]
         cpu = statistics.median(r[1] for r in got)

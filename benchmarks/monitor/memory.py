@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .scan_speed import SCAN, timed
+from .interleaved import run
+from .scan_speed import SCAN
 
 HOURS = 48
 GENERATE = (
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             files.append(log)
             lines += n
         gb = sum(f.stat().st_size for f in files) / 1e9
-        secs, peak = timed([*SCAN, *map(str, files), "--out", str(args.work / "out"), "--quiet"])
+        secs, _, peak = run([*SCAN, *map(str, files), "--out", str(args.work / "out"), "--quiet"])
         print(f"{gb:6.2f}GB {len(files):5d} {lines:12,d} {secs:8.1f} {lines / secs:10,.0f} {peak:8.0f}")
     return 0
 
