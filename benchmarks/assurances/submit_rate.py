@@ -181,6 +181,12 @@ def main(argv: list[str] | None = None) -> None:
         f"  CPU a statement: service process {pre.server_us:.0f} us, pre-verifiers {pre.workers_us:.0f} us, "
         f"of which the signature alone about {signature:.0f} us"
     )
+    # The service's process (the writer and the threads that feed it, under one GIL) gets about one
+    # core: its CPU a statement alone bounds submit near (signature / that CPU) of one core's rate.
+    print(
+        f"  the service's process alone bounds submit near {signature / pre.server_us:.0%} of one core's "
+        "raw rate (the writer and its feeders share one GIL: about one core)"
+    )
     envelope, statement, checked = opening_cost()
     print(
         f"  opening an incident, one core: the envelope {envelope:.1f} us, the statement {statement:.1f} us "
