@@ -1,11 +1,16 @@
 """Attribution lookups per second: integer keys (the searchsorted core) and source-key strings.
 
-Run: ``python -m benchmarks.monitor.lookups``.
+Run: ``python -m benchmarks.monitor.lookups [--rounds 5]``. Each measure is timed ``rounds`` times
+and its median printed (a single run moved by a third from one minute to the next on a noisy machine),
+with the first, cold, run beside it.
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -14,26 +19,37 @@ from detente.monitor.attribution import load
 N = 2_000_000
 
 
-def main() -> int:
+def rounds_of(step: Callable[[], object], rounds: int) -> tuple[float, float]:
+    """Median and first (cold) wall seconds of ``rounds`` runs of ``step``."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times[0]
+
+
+def main(argv: list[str] | None = None) -> int:
     """Measure and print."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
     geo = load()
     rng = np.random.default_rng(1)
     keys = rng.integers(0, 1 << 32, size=N, dtype=np.uint64)
-    start = time.perf_counter()
-    geo.country4.find(keys)
-    geo.asn4.find(keys)
-    secs = time.perf_counter() - start
-    print(f"integer keys: {N:,} country+ASN lookups in {secs:.3f} s = {N / secs:,.0f}/s")
     text = [".".join(str(int(x) >> s & 255) for s in (24, 16, 8, 0)) for x in keys[:500_000]]
-    start = time.perf_counter()
-    geo.lookup(text)
-    secs = time.perf_counter() - start
-    print(f"IPv4 strings: {len(text):,} lookups in {secs:.3f} s = {len(text) / secs:,.0f}/s")
     six = [f"2a00:{int(x) & 0xFFFF:x}:{int(x) >> 16 & 0xFFFF:x}:1::/64" for x in keys[:100_000]]
-    start = time.perf_counter()
-    geo.lookup(six)
-    secs = time.perf_counter() - start
-    print(f"IPv6 /64 keys: {len(six):,} lookups in {secs:.3f} s = {len(six) / secs:,.0f}/s")
+    measures: list[tuple[str, int, Callable[[], object]]] = [
+        ("integer keys (country+ASN)", N, lambda: (geo.country4.find(keys), geo.asn4.find(keys))),
+        ("IPv4 strings", len(text), lambda: geo.lookup(text)),
+        ("IPv6 /64 keys", len(six), lambda: geo.lookup(six)),
+    ]
+    for name, count, step in measures:
+        median, first = rounds_of(step, args.rounds)
+        print(
+            f"{name}: {count:,} lookups, median of {args.rounds} {median:.3f} s = {count / median:,.0f}/s"
+            f" (the first run {count / first:,.0f}/s)"
+        )
     return 0
 
 
