@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from detente.errors import InputError
 from detente.monitor import inputs
 from detente.monitor.aggregate import BUCKET_SECONDS
 from detente.monitor.assets import default_asset
@@ -233,6 +236,16 @@ def test_bad_input_is_one_line_and_an_exit_code(
     assert result.exit_code == code, result.output
     assert "error:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_scan_that_fails_midway_leaves_no_parse_thread_behind(tmp_path: Path) -> None:
+    # a gzip cut short: its first chunk reads and is handed to a parse thread, the next read fails
+    log = tmp_path / "a.log.gz"
+    whole = gzip.compress(LINE * (inputs.CHUNK // len(LINE) + 20_000), compresslevel=1)
+    log.write_bytes(whole[:-1000])
+    with pytest.raises(InputError, match="damaged compressed input"):
+        scan([log], resolve("combined"), [default_asset()], load)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("parse")] == []
 
 
 def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_path: Path) -> None:

@@ -173,7 +173,11 @@ class _Ahead:
         self._pool = ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="parse")
 
     def __enter__(self) -> _Ahead:
-        self._fill()
+        try:
+            self._fill()  # reading a compressed file may fail here, with chunks already submitted
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
