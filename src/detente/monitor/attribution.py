@@ -134,7 +134,6 @@ def _v6_top(key: str) -> int | None:
 
 
 @cache
-@cache
 def load(folder: Path = DATA_DIR) -> Attribution:
     """Load the tables of ``folder``, once per process: they are immutable, so every caller (a scan,
     then its report) shares one copy. A refusal is not remembered: the next call tries again."""
