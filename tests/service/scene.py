@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from detente.accords import acts
+from detente.accords.acts import Authority
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
 from detente.registry.core import Receipt, Request
 from detente.service.core import RegistryService
@@ -23,6 +24,18 @@ from detente.statements.statement import Statement
 from tests.accords.world import Clock, PartyKeys, rand, xid
 
 PARTIES = ("RU", "US", "FR")
+
+
+def incident(by: Authority, n: int, issued: str) -> Statement:
+    """An incident reported by ``by`` (the ``n``-th of the burst)."""
+    body = {
+        "iid": sha256_hex(b"burst %d" % n)[:32], "to": "US", "monitor_id": f"{n:016x}",
+        "asset": {"name": "cec", "kind": "election-body"}, "attack": "flood", "start": issued,
+        "end": issued, "requests": 1000 + n, "peak_per_minute": 60, "sources": 3,
+        "origin": {"country": "US", "requests": 1000, "sources": 3}, "networks": [], "clauses": [],
+        "evidence": sha256_hex(n.to_bytes(8, "big")), "attributed_actor": None,
+    }  # fmt: skip
+    return by.sign("incident", issued, body)
 
 
 def submission(st: Statement, *blobs: bytes) -> dict[str, object]:

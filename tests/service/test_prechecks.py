@@ -6,27 +6,13 @@ import gc
 import os
 from pathlib import Path
 
-from detente.accords.acts import Authority
 from detente.errors import VerificationError
 from detente.registry.core import Receipt, Request
 from detente.registry.precheck import CHUNK
 from detente.service.core import RegistryService
-from detente.statements.canonical import sha256_hex
 from detente.statements.dsse import Envelope, Signature
 from detente.statements.statement import Statement
-from tests.service.scene import make_home, scene
-
-
-def incident(by: Authority, n: int, issued: str) -> Statement:
-    """An incident reported by ``by`` (the ``n``-th of the burst)."""
-    body = {
-        "iid": sha256_hex(b"burst %d" % n)[:32], "to": "US", "monitor_id": f"{n:016x}",
-        "asset": {"name": "cec", "kind": "election-body"}, "attack": "flood", "start": issued,
-        "end": issued, "requests": 1000 + n, "peak_per_minute": 60, "sources": 3,
-        "origin": {"country": "US", "requests": 1000, "sources": 3}, "networks": [], "clauses": [],
-        "evidence": sha256_hex(n.to_bytes(8, "big")), "attributed_actor": None,
-    }  # fmt: skip
-    return by.sign("incident", issued, body)
+from tests.service.scene import incident, make_home, scene
 
 
 def forged(st: Statement) -> bytes:
