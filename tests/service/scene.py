@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from detente.accords import acts
-from detente.accords.acts import Authority
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
 from detente.registry.core import Receipt, Request
 from detente.service.core import RegistryService
@@ -26,7 +25,7 @@ from tests.accords.world import Clock, PartyKeys, rand, xid
 PARTIES = ("RU", "US", "FR")
 
 
-def incident(by: Authority, n: int, issued: str) -> Statement:
+def incident(by: acts.Authority, n: int, issued: str) -> Statement:
     """An incident reported by ``by`` (the ``n``-th of the burst)."""
     body = {
         "iid": sha256_hex(b"burst %d" % n)[:32], "to": "US", "monitor_id": f"{n:016x}",
