@@ -1,32 +1,21 @@
 """Attribution lookups per second: integer keys (the searchsorted core) and source-key strings.
 
-Run: ``python -m benchmarks.monitor.lookups [--rounds 5]``. Each measure is timed ``rounds`` times
-and its median printed (a single run moved by a third from one minute to the next on a noisy machine),
-with the first, cold, run beside it.
+Run: ``python -m benchmarks.monitor.lookups [--rounds 5]``. Each measure is timed once cold, then
+``rounds`` times more, and both the cold rate and the median are printed (a single run moved by a
+third from one minute to the next on a noisy machine).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.common import per_call_us, rate
 from detente.monitor.attribution import load
 
 N = 2_000_000
-
-
-def rounds_of(step: Callable[[], object], rounds: int) -> tuple[float, float]:
-    """Median and first (cold) wall seconds of ``rounds`` runs of ``step``."""
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,10 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         ("IPv6 /64 keys", len(six), lambda: geo.lookup(six)),
     ]
     for name, count, step in measures:
-        median, first = rounds_of(step, args.rounds)
+        first = rate(count, step)  # cold
+        median = per_call_us(lambda _: step(), 1, repeat=args.rounds) / 1e6  # noqa: B023 (called at once)
         print(
             f"{name}: {count:,} lookups, median of {args.rounds} {median:.3f} s = {count / median:,.0f}/s"
-            f" (the first run {count / first:,.0f}/s)"
+            f" (the first run {first:,.0f}/s)"
         )
     return 0
 
