@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -75,10 +76,17 @@ class SigningKey:
         """Make a key from ``random(32)`` (pass ``os.urandom``; tests pass a seeded source)."""
         return cls(random(32))
 
-    @property
+    @cached_property
+    def _expanded(self) -> bytes:
+        """libsodium's 64-byte secret key (the seed, then the public key), derived once per key: the
+        derivation costs about what a signature does, and a signed statement needs both a signature
+        and the key id."""
+        return bytes(nacl.bindings.crypto_sign_seed_keypair(self.seed)[1])
+
+    @cached_property
     def public(self) -> PublicKey:
         """The matching public key."""
-        return PublicKey(bytes(nacl.signing.SigningKey(self.seed).verify_key))
+        return PublicKey(self._expanded[32:])
 
     @property
     def keyid(self) -> str:
@@ -87,7 +95,7 @@ class SigningKey:
 
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature of ``message``."""
-        return bytes(nacl.signing.SigningKey(self.seed).sign(message).signature)
+        return bytes(nacl.bindings.crypto_sign(message, self._expanded)[: nacl.bindings.crypto_sign_BYTES])
 
     def to_file(self) -> bytes:
         """The key file bytes (keep them 0600): canonical JSON of seed and key id, plus a newline."""
