@@ -148,11 +148,14 @@ class Engine:
         assert isinstance(hi, datetime)
         if hi < lo:
             return
-        seam = older.filter(pl.col("bucket") >= moment(lo)).select(KEYS)
-        shared = newer.filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
-        pairs = self.missed.join(shared, on=KEYS, how="semi").unique()
-        if pairs.height:
-            counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss"))
+        # one query (each in a scan waits for the parse threads' work on Polars' threads)
+        seam = older.lazy().filter(pl.col("bucket") >= moment(lo)).select(KEYS)
+        shared = (
+            newer.lazy().filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
+        )
+        pairs = self.missed.lazy().join(shared, on=KEYS, how="semi").unique()
+        counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss")).collect()
+        if counted.height:
             self.pending = self.pending.update(counted, on=list(KEYS))
 
     @staticmethod
@@ -305,7 +308,7 @@ class Engine:
 
     def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
         parts = [p for p in (self.site_tail, site) if p.height]
-        combined = pl.concat(parts, how="diagonal_relaxed").sort("asset", "bucket")
+        combined = pl.concat(parts, how="diagonal_relaxed")  # site_windows sorts it
         self.site_tail = combined.filter(pl.col("bucket") > moment(first - timedelta(seconds=60)))
         return site_windows(combined).filter(pl.col("bucket") >= moment(first))
 
