@@ -148,14 +148,11 @@ class Engine:
         assert isinstance(hi, datetime)
         if hi < lo:
             return
-        # one query (each in a scan waits for the parse threads' work on Polars' threads)
-        seam = older.lazy().filter(pl.col("bucket") >= moment(lo)).select(KEYS)
-        shared = (
-            newer.lazy().filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
-        )
-        pairs = self.missed.lazy().join(shared, on=KEYS, how="semi").unique()
-        counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss")).collect()
-        if counted.height:
+        seam = older.filter(pl.col("bucket") >= moment(lo)).select(KEYS)
+        shared = newer.filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
+        pairs = self.missed.join(shared, on=KEYS, how="semi").unique()
+        if pairs.height:
+            counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss"))
             self.pending = self.pending.update(counted, on=list(KEYS))
 
     @staticmethod
