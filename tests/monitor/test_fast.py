@@ -11,6 +11,7 @@ import gzip
 import ipaddress
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,12 +34,21 @@ from detente.monitor.addr import (
     source_key,
     source_keys,
     upper64,
+    upper64_vectorised,
 )
 from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
 from detente.monitor.assets import default_asset
-from detente.monitor.attribution import load
+from detente.monitor.attribution import _key_integers_few, _key_integers_many, load
 from detente.monitor.engine import Engine
-from detente.monitor.features import MAX_FILL, SITE_SUMS, Tuning, site_windows, source_features
+from detente.monitor.features import (
+    MAX_FILL,
+    SITE_SUMS,
+    Tuning,
+    minute_totals,
+    site_buckets,
+    site_windows,
+    source_features,
+)
 from detente.monitor.formats import FIELDS, from_format_string, resolve
 from detente.monitor.incidents import busiest_per_source, sample_lines
 from detente.monitor.parse import SPLIT_COLUMNS, Parser, split_fields
@@ -233,10 +243,14 @@ def test_source_keys_equal_source_key(texts: list[str | None]) -> None:
     assert got == [source_key(t) if t is not None else None for t in texts]
 
 
-@given(st.lists(st.one_of(V6, V6_SPARSE), max_size=20))
-def test_upper64_reads_every_key_it_claims(texts: list[str]) -> None:
+UPPER64 = pytest.mark.parametrize("read", [upper64, upper64_vectorised], ids=["few", "many"])
+
+
+@UPPER64
+@given(texts=st.lists(st.one_of(V6, V6_SPARSE), max_size=20))
+def test_upper64_reads_every_key_it_claims(read: Callable[[pl.Series], pl.Series], texts: list[str]) -> None:
     keys = [k for k in (source_key(t) for t in texts) if k and ":" in k]
-    got = upper64(pl.Series("k", keys, dtype=pl.String)).to_list()
+    got = read(pl.Series("k", keys, dtype=pl.String)).to_list()
     for key, top in zip(keys, got, strict=True):
         if key.split("/")[0].count(":") <= 5 and not key.startswith("::"):
             assert top is not None, key  # the written-out form is never left to Python
@@ -256,13 +270,38 @@ def test_networks_of_many_keys_equal_network_of(texts: list[str], odd: list[str]
 KEYISH = st.text(alphabet="0fF9aG:+-/64 ", max_size=24).map(lambda t: t + "::/64" if len(t) % 2 else t)
 
 
+@UPPER64
 @settings(max_examples=300)
-@given(st.lists(KEYISH, max_size=20))
-def test_upper64_reads_exactly_the_keys_of_its_pattern(texts: list[str]) -> None:
-    got = upper64(pl.Series("k", texts, dtype=pl.String)).to_list()
-    for text, top in zip(texts, got, strict=True):
+@given(texts=st.lists(KEYISH, max_size=20))
+def test_upper64_reads_exactly_the_keys_of_its_pattern(
+    read: Callable[[pl.Series], pl.Series], texts: list[str]
+) -> None:
+    got = read(pl.Series("k", texts, dtype=pl.String))
+    assert got.dtype == pl.UInt64
+    for text, top in zip(texts, got.to_list(), strict=True):
         want = int(ipaddress.IPv6Address(text[:-3])) >> 64 if re.fullmatch(KEY64, text) else None
         assert top == want, text
+
+
+# what a scan looks up (canonical IPv4, /64 keys) and what it never writes (loose spellings, other text)
+SOURCE_KEYISH = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda a: source_key(str(a))),
+    KEYISH,
+    ODD,
+    st.text(alphabet="0123456789.:afAF+- /", max_size=16),
+    st.none(),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(SOURCE_KEYISH, max_size=30))
+def test_key_integers_of_few_keys_equal_those_of_many(texts: list[str | None]) -> None:
+    keys = pl.Series("k", texts, dtype=pl.String)
+    few, many = _key_integers_few(keys), _key_integers_many(keys)
+    for got, want in zip(few, many, strict=True):
+        assert got.dtype == want.dtype
+        assert got.tolist() == want.tolist()
 
 
 ROW = st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 80), st.sampled_from(["s1", "s2", "s3"]))
@@ -358,6 +397,63 @@ def test_site_windows_equal_a_plain_loop(items: list[tuple[tuple[str, int], int]
     got = site_windows(frame.sample(fraction=1.0, shuffle=True, seed=1))
     assert got.select("asset", "bucket", "HC", "R60").rows() == want
     assert all(got[f"{c}60"].equals(got["R60"], check_names=False) for c in SITE_SUMS)  # every sum alike
+
+
+def _site_by_polars(rows: pl.DataFrame) -> pl.DataFrame:
+    """The group-by :func:`site_buckets` replaced: its reference."""
+    n = pl.col("n")
+    return (
+        rows.group_by("asset", "bucket")
+        .agg(
+            n.sum().alias("R"),
+            pl.col("fail").sum().alias("F"),
+            pl.col("ok").sum().alias("OK"),
+            (pl.col("miss") + pl.col("probe")).sum().alias("M"),
+            n.filter(pl.col("heavy")).sum().alias("HV"),
+            pl.col("heavy").sum().alias("HC"),
+            n.filter(pl.col("persistent")).sum().alias("PV"),
+            pl.col("persistent").sum().alias("PC"),
+            pl.col("fail300").max().alias("FMAX"),
+            pl.col("miss300").max().alias("MMAX"),
+            pl.len().alias("S"),
+        )
+        .sort("asset", "bucket")
+    )
+
+
+# buckets near each other, or a line dated far away (the buckets between must not be laid out)
+SITE_BUCKET = st.one_of(st.integers(0, 40), st.integers(-(10**9), 10**9))
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["b", "a", "c"]), SITE_BUCKET, st.integers(0, 9), st.integers(-3, 9)),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from(["ms", "us"]),
+)
+def test_site_buckets_equal_a_group_by(items: list[tuple[str, int, int, int]], unit: str) -> None:
+    rows = pl.DataFrame(
+        {
+            "asset": [a for a, _, _, _ in items],
+            "bucket": [T0 + timedelta(seconds=10 * b) for _, b, _, _ in items],
+            **{
+                c: [n + i for i, (_, _, n, _) in enumerate(items)]
+                for c in ("n", "fail", "ok", "miss", "probe")
+            },
+            "fail300": [m for _, _, _, m in items],
+            "miss300": [-m for _, _, _, m in items],
+        },
+        schema_overrides={"bucket": pl.Datetime(unit, "UTC")},  # type: ignore[arg-type]
+    ).with_columns((pl.col("n") % 2 == 0).alias("heavy"), (pl.col("n") % 3 == 0).alias("persistent"))
+    got = site_buckets(rows, ["c", "a", "b"])
+    want = _site_by_polars(rows)
+    assert got.equals(want)
+    assert got.schema == want.schema
+    by_minute = want.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("R").sum())
+    assert minute_totals(got) == sorted(by_minute.iter_rows())
 
 
 @settings(max_examples=60)

@@ -21,7 +21,7 @@ import polars as pl
 
 from detente.errors import ConfigError
 
-from .addr import upper64
+from .addr import SMALL, ipv4_integer, top64, upper64
 from .geodata import DATA_DIR
 
 U64 = npt.NDArray[np.uint64]
@@ -95,10 +95,38 @@ class Attribution:
 def key_integers(keys: Sequence[str] | pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Integers of source keys, vectorised: IPv4 addresses, and the top 64 bits of IPv6 /64 keys.
 
-    Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False. IPv6 keys in the
-    form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python.
+    Returns ``(ints, is_ipv6, valid)``; invalid keys get 0 and ``valid`` False. Up to
+    :data:`.addr.SMALL` keys are read one by one (:func:`_key_integers_few`), more in Polars and numpy
+    (:func:`_key_integers_many`): the same results.
     """
     s = keys if isinstance(keys, pl.Series) else pl.Series("k", keys, dtype=pl.String)
+    return _key_integers_few(s) if len(s) <= SMALL else _key_integers_many(s)
+
+
+def _key_integers_few(s: pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """:func:`key_integers` one key at a time: the keys a scan writes (an IPv4 address as Python writes
+    it, a /64 key) in Python; any other string by :func:`_key_integers_many`, so the results are its
+    results whatever the strings (property-tested)."""
+    texts = s.to_list()
+    ints, is6, ok = [0] * len(texts), [False] * len(texts), [False] * len(texts)
+    others = []
+    for i, text in enumerate(texts):
+        if (top := top64(text)) is not None:
+            ints[i], is6[i], ok[i] = top, True, True
+        elif (value := ipv4_integer(text)) is not None:
+            ints[i], ok[i] = value, True
+        else:
+            others.append(i)
+    out = np.array(ints, dtype=np.uint64), np.array(is6, dtype=bool), np.array(ok, dtype=bool)
+    if others:
+        for column, values in zip(out, _key_integers_many(s.gather(others)), strict=True):
+            column[others] = values
+    return out
+
+
+def _key_integers_many(s: pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """:func:`key_integers` in Polars and numpy, a few ms whatever the number of keys. IPv6 keys in
+    the form :func:`.addr.source_key` writes are read in Polars; any other form goes to Python."""
     parts = s.str.split_exact(".", 3).struct.unnest()
     octets = [parts[c].cast(pl.UInt64, strict=False) for c in parts.columns]
     v4 = pl.repeat(True, len(s), eager=True)

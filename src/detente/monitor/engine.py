@@ -28,7 +28,7 @@ from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
 from .evidence import Evidence
-from .features import Tuning, flag, site_buckets, site_windows, source_features
+from .features import Tuning, flag, minute_totals, site_buckets, site_windows, source_features
 from .incidents import (
     FLAG,
     ISO_UTC,
@@ -241,7 +241,7 @@ class Engine:
         assert isinstance(through, datetime)
         feats = flag(rows, self.bar, self.tuning)
         self._remember(feats)
-        site = site_buckets(feats)
+        site = site_buckets(feats, [a.name for a in self.assets])
         self._note_timeline(site)
         windows = self._windows(site, first)
         # windows are sorted by asset: its parts come in that order (one split, no query per asset)
@@ -298,10 +298,9 @@ class Engine:
         self.history = self.history.filter(pl.col("bucket") > moment(first - HISTORY))
 
     def _note_timeline(self, site: pl.DataFrame) -> None:
-        minute = site.group_by("asset", pl.col("bucket").dt.truncate("1m")).agg(pl.col("R").sum())
-        for asset, at, n in minute.iter_rows():
+        for asset, at, n in minute_totals(site):
             line = self.timeline.setdefault(asset, {})
-            line[at] = line.get(at, 0) + int(n)
+            line[at] = line.get(at, 0) + n
 
     def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
         parts = [p for p in (self.site_tail, site) if p.height]

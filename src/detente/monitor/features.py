@@ -12,7 +12,9 @@ follow mode see the same values for the same log.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
@@ -162,25 +164,106 @@ def flag(rows: Frame, heavy_rpm: float, t: Tuning) -> Frame:
     )
 
 
-def site_buckets(rows: pl.DataFrame) -> pl.DataFrame:
-    """Per asset and bucket sums of a flagged frame (one bucket's sources, not yet windowed)."""
-    return (
-        rows.group_by("asset", "bucket")
-        .agg(
-            pl.col("n").sum().alias("R"),
-            pl.col("fail").sum().alias("F"),
-            pl.col("ok").sum().alias("OK"),
-            (pl.col("miss") + pl.col("probe")).sum().alias("M"),
-            pl.col("n").filter(pl.col("heavy")).sum().alias("HV"),
-            pl.col("heavy").sum().alias("HC"),
-            pl.col("n").filter(pl.col("persistent")).sum().alias("PV"),
-            pl.col("persistent").sum().alias("PC"),
-            pl.col("fail300").max().alias("FMAX"),
-            pl.col("miss300").max().alias("MMAX"),
-            pl.len().alias("S"),
-        )
-        .sort("asset", "bucket")
+def site_buckets(rows: pl.DataFrame, assets: Sequence[str]) -> pl.DataFrame:
+    """Per asset and bucket sums of a flagged frame (one bucket's sources, not yet windowed), sorted
+    by asset and bucket; ``assets`` holds every asset name the rows may carry.
+
+    The columns and their types are those of a Polars group-by summing ``n``, ``fail``, ``ok``,
+    ``miss + probe`` and the heavy and persistent sources' ``n`` (``R``, ``F``, ``OK``, ``M``, ``HV``,
+    ``PV``), counting heavy and persistent sources and rows (``HC``, ``PC``, ``S``, UInt32) and taking
+    the largest ``fail300`` and ``miss300`` (``FMAX``, ``MMAX``). Computed in numpy over one group
+    number a row: in a scan, a Polars query waits for the parse threads' work on Polars' threads.
+    """
+    names = sorted(assets)
+    groups = _SiteGroups.of(rows, names)
+    n = rows["n"].to_numpy()
+    heavy, persistent = rows["heavy"].to_numpy(), rows["persistent"].to_numpy()
+    sums = {
+        "R": n,
+        "F": rows["fail"].to_numpy(),
+        "OK": rows["ok"].to_numpy(),
+        "M": rows["miss"].to_numpy() + rows["probe"].to_numpy(),
+        "HV": np.where(heavy, n, 0),
+        "HC": heavy.astype(np.uint32),
+        "PV": np.where(persistent, n, 0),
+        "PC": persistent.astype(np.uint32),
+    }
+    return pl.DataFrame(
+        [
+            pl.Series("asset", names, dtype=pl.String).gather(groups.asset),
+            pl.Series("bucket", groups.bucket).cast(rows.schema["bucket"]),
+            *(pl.Series(name, groups.total(values)) for name, values in sums.items()),
+            *(pl.Series(name, groups.most(rows[c].to_numpy())) for name, c in _SITE_MAX.items()),
+            pl.Series("S", groups.count.astype(np.uint32)),
+        ]
     )
+
+
+_SITE_MAX = {"FMAX": "fail300", "MMAX": "miss300"}
+
+
+@dataclass(frozen=True)
+class _SiteGroups:
+    """Rows grouped by (asset, bucket): each group's asset index and bucket (physical time), in order
+    of asset then bucket, and each row's group."""
+
+    asset: npt.NDArray[np.int64]
+    bucket: npt.NDArray[np.int64]
+    row_group: npt.NDArray[np.int64]
+    count: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame, names: list[str]) -> _SiteGroups:
+        """Group ``rows``; ``names`` are the sorted asset names (a name not among them is an error)."""
+        dtype = rows.schema["bucket"]
+        assert isinstance(dtype, pl.Datetime)
+        step = BUCKET_SECONDS * _PER_SECOND[dtype.time_unit or "us"]
+        rank = rows["asset"].cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
+        b = rows["bucket"].to_physical().to_numpy().astype(np.int64)
+        lo = int(b.min())
+        offset = (b - lo) // step  # buckets are whole multiples of the step: exact
+        span = int(offset.max()) + 1
+        key = rank * span + offset
+        size = len(names) * span
+        if size <= 4 * len(key) + 4096:  # the usual batch: a few hours at most, no sort needed
+            present = np.zeros(size, dtype=bool)
+            present[key] = True
+            kept = np.flatnonzero(present)
+            row_group = (np.cumsum(present) - 1)[key]
+        else:  # a line dated far from the rest: the buckets in between are never laid out
+            kept, row_group = np.unique(key, return_inverse=True)
+        count = np.bincount(row_group, minlength=len(kept))
+        return cls(kept // span, lo + (kept % span) * step, row_group, count)
+
+    def total(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Each group's sum of ``values`` (in their own integer type)."""
+        out = np.zeros(len(self.count), dtype=values.dtype)
+        np.add.at(out, self.row_group, values)
+        return out
+
+    def most(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Each group's largest value (every group holds a row)."""
+        out = np.full(len(self.count), np.iinfo(values.dtype).min, dtype=values.dtype)
+        np.maximum.at(out, self.row_group, values)
+        return out
+
+
+def minute_totals(site: pl.DataFrame) -> list[tuple[str, datetime, int]]:
+    """``(asset, minute, requests)`` of a :func:`site_buckets` frame (sorted by asset and bucket), one
+    per asset and whole UTC minute it holds, in that order. In numpy, as :func:`site_buckets` is."""
+    if not site.height:
+        return []
+    dtype = site.schema["bucket"]
+    assert isinstance(dtype, pl.Datetime)
+    b = site["bucket"].to_physical().to_numpy().astype(np.int64)
+    minute = b - b % (60 * _PER_SECOND[dtype.time_unit or "us"])  # floor, before 1970 too
+    asset = site["asset"]
+    change = np.ones(len(b), dtype=bool)
+    change[1:] = (minute[1:] != minute[:-1]) | (asset[1:] != asset[:-1]).to_numpy()
+    starts = np.flatnonzero(change)
+    totals = np.add.reduceat(site["R"].to_numpy(), starts)
+    minutes = pl.Series(minute[starts]).cast(dtype).to_list()
+    return list(zip(asset.gather(starts).to_list(), minutes, totals.tolist(), strict=True))
 
 
 SITE_SUMS = ("R", "F", "OK", "M", "HV", "PV")
