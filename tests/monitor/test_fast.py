@@ -421,6 +421,22 @@ def _site_by_polars(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def test_site_buckets_of_no_rows_are_an_empty_group_by() -> None:
+    rows = pl.DataFrame(
+        schema={
+            "asset": pl.String,
+            "bucket": pl.Datetime("ms", "UTC"),
+            **dict.fromkeys(("n", "fail", "ok", "miss", "probe", "fail300", "miss300"), pl.Int64),
+            "heavy": pl.Boolean,
+            "persistent": pl.Boolean,
+        }
+    )
+    got = site_buckets(rows, ["a"])
+    assert got.schema == _site_by_polars(rows).schema
+    assert not got.height
+    assert minute_totals(got) == []
+
+
 # buckets near each other, or a line dated far away (the buckets between must not be laid out)
 SITE_BUCKET = st.one_of(st.integers(0, 40), st.integers(-(10**9), 10**9))
 

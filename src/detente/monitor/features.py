@@ -220,6 +220,9 @@ class _SiteGroups:
         step = BUCKET_SECONDS * _PER_SECOND[dtype.time_unit or "us"]
         rank = rows["asset"].cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
         b = rows["bucket"].to_physical().to_numpy().astype(np.int64)
+        if not len(b):
+            none = np.zeros(0, dtype=np.int64)
+            return cls(none, none, none, none)
         lo = int(b.min())
         offset = (b - lo) // step  # buckets are whole multiples of the step: exact
         span = int(offset.max()) + 1
