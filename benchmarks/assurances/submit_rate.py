@@ -140,20 +140,36 @@ def service_rate(folder: Path, statements: int, verifiers: int | None) -> Run:
         service.close()
 
 
+def _best_us(step: Callable[[], object]) -> float:
+    """Microseconds a call of ``step``, one core, best of 5 repeats of 2,000 calls."""
+    return min(timeit.repeat(step, number=2000, repeat=5)) / 2000 * 1e6
+
+
 def opening_cost() -> tuple[float, float, float]:
     """Microseconds to read one signed incident's envelope, to open its statement (envelope, canonical
     payload, schema: the writer's reading), and to check it as a pre-verifier does (the payload read
     by its kind's msgspec types), one core, best of 5 repeats."""
     data = _incident(Authority("RU", (SigningKey.generate(os.urandom),)), 1, format_time(datetime.now(UTC)))
-
-    def best(step: Callable[[], object]) -> float:
-        return min(timeit.repeat(step, number=2000, repeat=5)) / 2000 * 1e6
-
     return (
-        best(lambda: Envelope.decode(data)),
-        best(lambda: read_statement(data)),
-        best(lambda: check_statement(data)),
+        _best_us(lambda: Envelope.decode(data)),
+        _best_us(lambda: read_statement(data)),
+        _best_us(lambda: check_statement(data)),
     )
+
+
+def signing_cost() -> tuple[float, float]:
+    """Microseconds for a party's signature and key id of a 700-byte message (an incident's PAE is
+    about that): with a :class:`SigningKey`, which derives its key pair once, and with PyNaCl keys made
+    from the seed for each (a derivation for the signature and one for the key id, as signing went
+    before the eleventh session)."""
+    key, message = SigningKey.generate(os.urandom), os.urandom(700)
+    key.sign(message)  # the one derivation
+
+    def from_seed() -> object:
+        signature = nacl.signing.SigningKey(key.seed).sign(message).signature
+        return signature, bytes(nacl.signing.SigningKey(key.seed).verify_key)
+
+    return _best_us(lambda: (key.sign(message), key.keyid)), _best_us(from_seed)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,6 +207,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  opening an incident, one core: the envelope {envelope:.1f} us, the statement {statement:.1f} us "
         f"(the writer's reading), its checks alone {checked:.1f} us (the pre-verifiers' typed reading)"
+    )
+    kept, derived = signing_cost()
+    print(
+        f"  signing, one core (the parties' side): a signature and key id {kept:.1f} us, against"
+        f" {derived:.1f} us deriving the key pair from the seed each time"
     )
     print(f"  pre-verified submit against the aim measured on every core: {pre.rate / (every / 2):.0%}")
     print(
