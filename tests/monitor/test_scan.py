@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from detente.errors import InputError
-from detente.monitor import inputs
+from detente.monitor import inputs, pipeline
 from detente.monitor.aggregate import BUCKET_SECONDS
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
@@ -45,9 +45,10 @@ def _run(*logs: Path, tuning: Tuning | None = None) -> tuple[dict[str, Any], dic
 def test_a_log_gives_the_same_incidents_however_it_is_cut(
     dev_log: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tuning: Tuning
 ) -> None:
-    """The engine takes a batch per chunk, and a rotated log ends a chunk where each file ends: neither
-    may change an incident, its evidence or the timeline (anyone re-scanning the log must get the
-    report its operator signed), whether or not the heavy-rate bar is learned above its floor."""
+    """The engine takes a batch per :data:`.pipeline.DETECT_EVERY` chunks, and a rotated log ends a
+    chunk where each file ends: neither may change an incident, its evidence or the timeline (anyone
+    re-scanning the log must get the report its operator signed), whether or not the heavy-rate bar is
+    learned above its floor."""
     log, _ = dev_log
     whole, evidence = _run(log, tuning=tuning)
     assert len(whole["incidents"]) >= 4  # every kind of attack, each opening in some batch
@@ -61,6 +62,10 @@ def test_a_log_gives_the_same_incidents_however_it_is_cut(
     for size in (1 << 17, 3 << 20):  # 258 and 11 chunks, against 5 of the usual size
         monkeypatch.setattr(inputs, "CHUNK", size)
         cut_up[f"chunks of {size} bytes"] = _run(log, tuning=tuning)
+    monkeypatch.setattr(inputs, "CHUNK", 1 << 17)
+    for every in (1, 7):  # a detection after every chunk (as follow mode detects), and after every 7th
+        monkeypatch.setattr(pipeline, "DETECT_EVERY", every)
+        cut_up[f"detection every {every} chunks of 128 KB"] = _run(log, tuning=tuning)
     for how, (doc, ev) in cut_up.items():
         assert doc["incidents"] == whole["incidents"], how
         assert doc["timeline"] == whole["timeline"], how
@@ -248,7 +253,9 @@ def test_a_scan_that_fails_midway_leaves_no_parse_thread_behind(tmp_path: Path) 
     assert [t.name for t in threading.enumerate() if t.name.startswith("parse")] == []
 
 
-def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_path: Path) -> None:
+def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def lines(hour: int) -> str:
         stamp = "10/Oct/2023:{:02d}:{:02d}:{:02d} +0000"
         return "".join(
@@ -261,6 +268,9 @@ def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(tmp_
     newer.write_text(lines(13))
     older.write_text(lines(12))  # holds the earlier hour, but is read second (files go by date)
     os.utime(newer, (0, 1_000))
+    # a detection after each chunk (each file is one): the first file's hour is final before the second
+    # is read (with two chunks a detection, the two hours would be detected together, none late)
+    monkeypatch.setattr(pipeline, "DETECT_EVERY", 1)
     result = scan([newer, older], resolve("combined"), [default_asset()], load)
     assert (result.stats.read, result.late) == (120, 60)
     assert sum(result.timeline["site"].values()) == 60  # each request counted once

@@ -37,6 +37,9 @@ from .parse import Parser, ParseStats, split_raw
 
 LATENESS = timedelta(seconds=60)
 AHEAD = 2  # chunks parsed ahead of the engine (one per core)
+# chunks taken between two detections: the engine's work per batch is mostly fixed (a few dozen
+# queries), and its incidents do not depend on where batches fall, so fewer, larger batches cost less
+DETECT_EVERY = 2
 Progress = Callable[[int], None]
 
 
@@ -139,9 +142,10 @@ def scan(
     parser = Parser(fmt, assets, timezone)
     with _Ahead(parser, files) as ahead:
         scanner = Scanner(parser, Engine(assets, tables(), tuning or Tuning()))
-        for parsed in ahead:
+        for taken, parsed in enumerate(ahead, start=1):
             scanner.take(parsed)
-            scanner.advance()
+            if taken % DETECT_EVERY == 0:
+                scanner.advance()
             if progress is not None:
                 progress(parsed.size)
     incidents = scanner.engine.finish()
