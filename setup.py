@@ -2,8 +2,8 @@
 
 from setuptools import Extension, setup
 
-# warnings are shown, not fatal: a newer compiler must still build it; -O3 (Python's own level, which an
-# -O2 here overrode) inlines the per-field calls: the split takes about a tenth less time
+# warnings are shown, not fatal: a newer compiler must still build it; -O3 is Python's own level, which an
+# -O2 here overrode (measured with the splitter's other changes in docs/monitor.md, "Twelfth session")
 FLAGS = ["-O3", "-std=c11", "-Wall", "-Wextra"]
 
 setup(
