@@ -225,6 +225,18 @@ def test_a_chunk_no_worker_has_started_is_opened_by_the_writer(w: World, recorde
     idle.shutdown()
 
 
+def test_a_started_request_keeps_what_it_was_given(w: World) -> None:
+    """Only ``opened`` is added: the envelope, the blobs and the operator's register flag go on."""
+    checks = Prechecks(IdleExecutor(), lambda: w.registry.projection.known_keys, chunk=2)
+    given = Request(b"envelope bytes", (b"a blob", b"another"), True)
+    started = checks.start(given)
+    assert (started.envelope, started.blobs, started.register) == (given.envelope, given.blobs, True)
+    assert started.opened is not None
+    assert given.opened is None
+    assert started == given  # ``opened`` is left out of comparisons: it is not part of the request
+    checks.executor.shutdown()
+
+
 def _mixed_batch(w: World) -> list[Request]:
     """A forgery, its honest original, a rotation, and an offer by a new key reusing an id."""
     v2, new = rotate(w)

@@ -128,7 +128,8 @@ def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
     value = reparse_canonical(envelope.payload)
     statement = object.__new__(Statement)
     header = {k: value[k] for k in ("kind", "party", "issued", "body")}
-    statement.__dict__.update(header, envelope=envelope)
+    # the id the writer asks for at once, set here: the cached property's first reading takes a lock
+    statement.__dict__.update(header, envelope=envelope, sid=sha256_hex(envelope.payload))
     return statement
 
 
