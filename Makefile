@@ -37,8 +37,8 @@ format: $(STAMP)
 ## bench: benchmarks with their baselines, measured in one run (see docs/performance.md)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v goaccess >/dev/null || \
-		(apt-get update -q && apt-get install -y -q nginx wrk goaccess)
+	command -v nginx >/dev/null && command -v wrk >/dev/null && command -v goaccess >/dev/null && \
+		command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q nginx wrk goaccess valgrind)
 	$(BIN)/python -m benchmarks
 
 ## geodata: rebuild the monitor's attribution tables from Debian's tor-geoipdb and npm's @ip-location-db/asn

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.tlog_bench",
     "benchmarks.http_bench",
     "benchmarks.assurances.submit_rate",
+    "benchmarks.assurances.instructions",
     "benchmarks.assurances.in_force",
     "benchmarks.service_bench",
     "benchmarks.monitor.scan_speed",
