@@ -74,6 +74,18 @@ def test_a_second_writer_is_refused(new_store: StoreFactory) -> None:
     assert writer.size == 3
 
 
+def test_a_writer_closed_is_never_in_the_way_of_the_next(new_store: StoreFactory) -> None:
+    """Closing gives the lock back before it returns (PostgreSQL would otherwise drop it only once the
+    old session's backend has exited, a moment later): reopening at once is never refused."""
+    log = Log.create(new_store(), SIGNER)
+    for n in range(30):
+        log.append(entries(1))
+        log.close()
+        log = Log.open(new_store(), SIGNER.verifier(), signer=SIGNER)
+        assert log.size == n + 1
+    log.close()
+
+
 def test_a_stale_checkpoint_loses_the_compare_and_swap(new_store: StoreFactory) -> None:
     log = Log.create(new_store(), SIGNER)
     stale = log.signed_checkpoint

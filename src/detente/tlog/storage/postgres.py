@@ -6,6 +6,7 @@ a session advisory lock, which the server drops when the writer's connection end
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,7 +141,16 @@ class PostgresStore:
             self.db.execute("DELETE FROM checkpoint")
 
     def close(self) -> None:
-        """Close the connection, which also releases the advisory lock."""
+        """Release the writer's advisory lock, if this session holds it, then close the connection.
+
+        The server drops a session's advisory locks when the session ends, but only once its backend
+        has seen the client go: a writer opened again at once (a registry created and then served, a
+        quick restart) could find the lock still held and be refused. The unlock is a round trip that
+        ends before this returns. A broken connection has no session left to hold the lock.
+        """
+        if not self.db.closed:
+            with contextlib.suppress(psycopg.Error):
+                self.db.execute("SELECT pg_advisory_unlock_all()")
         self.db.close()
 
     def drop(self) -> None:
