@@ -200,7 +200,7 @@ class Registry:
             self.projection.apply(st, now)
         except (InputError, ConflictError, NotFoundError) as exc:
             return exc
-        pending.update(request.blobs)
+        pending.items.update(given.items)  # hashed once, above
         offset = len(entries)
         entries.append(data)
         decision = self._decide(st, now, entries) if st.kind in ("abort", "resolve") else None
