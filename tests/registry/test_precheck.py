@@ -12,7 +12,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pytest
@@ -227,6 +227,8 @@ def test_a_chunk_no_worker_has_started_is_opened_by_the_writer(w: World, recorde
 
 def test_a_started_request_keeps_what_it_was_given(w: World) -> None:
     """Only ``opened`` is added: the envelope, the blobs and the operator's register flag go on."""
+    # Prechecks.start builds the request field by field: a new field must be passed on there too
+    assert [f.name for f in fields(Request)] == ["envelope", "blobs", "register", "opened"]
     checks = Prechecks(IdleExecutor(), lambda: w.registry.projection.known_keys, chunk=2)
     given = Request(b"envelope bytes", (b"a blob", b"another"), True)
     started = checks.start(given)
