@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -254,9 +255,11 @@ def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
     did = t.run("declare", "--party", "RU", "--key", t.keys["RU"], "--clauses", "L1", "--text", str(text),
                 "No interference")  # fmt: skip
     did = did.split()[1]
-    said = t.run("terminate", did, "--party", "RU", "--key", t.keys["RU"], "Revoked", "2027-06-01T00:00:00Z")
+    # a year ahead of today, past the declaration's 180 days' notice whenever the test runs
+    effect = (datetime.now(UTC) + timedelta(days=365)).date().isoformat()
+    when = f"{effect}T00:00:00Z"
+    said = t.run("terminate", did, "--party", "RU", "--key", t.keys["RU"], "Revoked", when)
     assert "termination logged" in said
-    assert f"{did} by RU to all: in force, terminated with effect from 2027-06-01" in t.run("status")
-    when = "2027-06-01T00:00:00Z"
+    assert f"{did} by RU to all: in force, terminated with effect from {effect}" in t.run("status")
     foreign = t.run("terminate", did, "--party", "US", "--key", t.keys["US"], "Not ours", when, code=66)
     assert f"US has no exchange or declaration {did}" in foreign
