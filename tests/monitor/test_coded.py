@@ -99,16 +99,16 @@ def test_coded_aggregates_equal_the_general_path(lines: list[str]) -> None:
 
 @settings(max_examples=200)
 @given(st.lists(GOOD_LINE, min_size=2, max_size=60), st.data())
-def test_a_key_split_between_two_chunks_is_counted_as_in_one(lines: list[str], data: st.DataObject) -> None:
-    """Where a key's lines fall in two chunks, the engine's pending rows are those of one chunk: counts
-    summed, and the distinct missing paths (which a sum would count twice) counted once."""
-    cut = data.draw(st.integers(1, len(lines) - 1))
+def test_a_key_split_between_chunks_is_counted_as_in_one(lines: list[str], data: st.DataObject) -> None:
+    """Where a key's lines fall in two chunks or more, the engine's pending rows are those of one chunk:
+    counts summed, and the distinct missing paths (which a sum would count twice) counted once."""
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(lines) - 1), min_size=1, max_size=3)))
     lines = sorted(lines, key=lambda line: line.split("[", 1)[1])  # in time order, as a log writes
     parser = Parser(COMBINED, (default_asset(),))
     whole, split = (Scanner(parser, Engine(parser.assets, load())) for _ in range(2))
     whole.feed(("\n".join(lines) + "\n").encode())
-    for part in (lines[:cut], lines[cut:]):
-        split.feed(("\n".join(part) + "\n").encode())
+    for start, end in zip([0, *cuts], [*cuts, len(lines)], strict=True):
+        split.feed(("\n".join(lines[start:end]) + "\n").encode())
     columns = [*KEYS, *COUNTS]
     assert (
         split.engine.pending.select(columns)

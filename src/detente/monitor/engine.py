@@ -131,29 +131,34 @@ class Engine:
         assert isinstance(last, datetime)
         # projections by name, not queries: no work, and a query would wait for the parser's threads
         self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
-        older, self.pending = self.pending, append(self.pending, agg[[*KEYS, *COUNTS]])
-        self.missed = (
-            pl.concat([self.missed, missed], how="diagonal_relaxed") if self.missed.height else missed
-        )
-        self._recount(older, agg)
+        self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
+        self._add_missed(missed)
 
-    def _recount(self, older: pl.DataFrame, newer: pl.DataFrame) -> None:
-        """Where the new rows and the pending ones share a key, count its distinct missing paths once
-        (:func:`.aggregate.append` sums them): so a key's ``miss`` does not depend on where the log was
-        cut. Only the buckets both hold are looked at (the seam of two chunks: a few at most)."""
-        if not older.height or not self.missed.height:
+    def _add_missed(self, missed: pl.DataFrame) -> None:
+        """Add a chunk's :func:`.aggregate.missed_pairs`, each pending (key, path) kept once.
+
+        Invariant: ``missed`` holds each pending key's missing paths once each, and the key's ``miss``
+        is their number. A key whose lines fall in two chunks has its two counts of distinct paths
+        summed by :func:`.aggregate.append`; a path missed in both chunks is then counted twice, and
+        is taken off once here: so ``miss`` does not depend on where the log was cut. A pair seen
+        before is found among the pending pairs alone (a few hundred), in one small join; the pending
+        rows are touched only when one is found.
+        """
+        if not missed.height:
             return
-        lo, hi = newer["bucket"].min(), older["bucket"].max()
-        assert isinstance(lo, datetime)
-        assert isinstance(hi, datetime)
-        if hi < lo:
+        if not self.missed.height:
+            self.missed = missed
             return
-        seam = older.filter(pl.col("bucket") >= moment(lo)).select(KEYS)
-        shared = newer.filter(pl.col("bucket") <= moment(hi)).select(KEYS).join(seam, on=KEYS, how="semi")
-        pairs = self.missed.join(shared, on=KEYS, how="semi").unique()
-        if pairs.height:
-            counted = pairs.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("miss"))
+        pair = [*KEYS, "path"]
+        again = missed.join(self.missed, on=pair, how="semi", nulls_equal=True)
+        if again.height:
+            twice = again.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("twice"))
+            counted = self.pending.join(twice, on=KEYS, how="inner", nulls_equal=True).select(
+                *KEYS, pl.col("miss") - pl.col("twice")
+            )
             self.pending = self.pending.update(counted, on=list(KEYS))
+            missed = missed.join(again, on=pair, how="anti", nulls_equal=True)
+        self.missed = pl.concat([self.missed, missed], how="diagonal_relaxed")
 
     @staticmethod
     def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
