@@ -36,7 +36,7 @@ from detente.monitor.addr import (
     upper64,
     upper64_vectorised,
 )
-from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths
+from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths, split_final
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import _key_integers_few, _key_integers_many, load
 from detente.monitor.engine import Engine
@@ -501,17 +501,64 @@ def test_merged_rows_keep_the_most_telling_sample_and_the_first_on_a_tie(
     assert got["n"].to_list() == [sum(k == key for k, _ in older + newer) for key in seen]
 
 
-@settings(max_examples=60)
-@given(st.lists(ROW, max_size=30, unique=True), st.lists(ROW, max_size=30, unique=True))
-def test_append_equals_merge(older: list[tuple[str, int, str]], newer: list[tuple[str, int, str]]) -> None:
+@settings(max_examples=100)
+@given(
+    st.lists(st.one_of(ROW, FAR_ROW), max_size=30, unique=True),
+    st.lists(st.one_of(ROW, FAR_ROW), max_size=30, unique=True),
+    st.booleans(),
+)
+def test_append_equals_merge(
+    older: list[tuple[str, int, str]], newer: list[tuple[str, int, str]], in_order: bool
+) -> None:
+    """In bucket order (as the engine's frames are: the seam cut out by slices) or not (filtered)."""
     a = _rows(older, list(range(len(older))))
     b = _rows(newer, [100 + i for i in range(len(newer))]).with_columns(pl.format("/q{}", "n").alias("path"))
+    if in_order:
+        a, b = a.sort("bucket"), b.sort("bucket")
     want = merge([a, b])
     got = append(a, b)
     if want.height:
         assert got.select(want.columns).sort(KEYS).equals(want.sort(KEYS))  # sums, and the older sample
     else:
         assert not got.height
+    if in_order:
+        assert got["bucket"].is_sorted()  # so the next chunk's seam is cut out by slices too
+
+
+@settings(max_examples=100)
+@given(st.lists(st.one_of(ROW, FAR_ROW), min_size=1, max_size=40), st.data(), st.booleans())
+def test_split_final_cuts_where_buckets_end(
+    keys: list[tuple[str, int, str]], data: st.DataObject, in_order: bool
+) -> None:
+    """The watermark at a bucket's end, a millisecond or a microsecond either side of it, or anywhere;
+    buckets before 1970 among them (milliseconds since the epoch rounded down, not towards zero)."""
+    bucket = data.draw(st.sampled_from([k[1] for k in keys]) | st.integers(-3 * 10**9, 3 * 10**9))
+    offset = data.draw(st.sampled_from([-1000, -1, 0, 1, 1000, 5_000_000]))  # microseconds
+    watermark = T0 + timedelta(seconds=10 * (bucket + 1), microseconds=offset)
+    rows = _rows(keys, list(range(len(keys))))
+    if in_order:
+        rows = rows.sort("bucket")
+    final, rest = split_final(rows, watermark)
+    ends = [b + timedelta(seconds=10) for b in rows["bucket"]]
+    assert final["n"].to_list() == [n for n, end in zip(rows["n"], ends, strict=True) if end <= watermark]
+    assert rest["n"].to_list() == [n for n, end in zip(rows["n"], ends, strict=True) if end > watermark]
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+@pytest.mark.parametrize(
+    "start", [datetime(1000, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 50, tzinfo=UTC), T0]
+)
+def test_a_bucket_is_final_from_its_end_on_before_1970_too(start: datetime, in_order: bool) -> None:
+    """Three buckets from ``start``, cut a microsecond before, at and after the middle one's end:
+    milliseconds since the epoch are rounded down, not towards zero, for buckets before 1970."""
+    offset = (start - T0) // timedelta(seconds=10)
+    rows = _rows([("a", offset + b, "s1") for b in (1, -1, 0)], [1, -1, 0])  # n is the bucket's place
+    rows = rows.sort("bucket") if in_order else rows
+    end = start + timedelta(seconds=10)
+    for after in (-1, 0, 1):
+        final, rest = split_final(rows, end + timedelta(microseconds=after))
+        assert sorted(final["n"]) == ([-1, 0] if after >= 0 else [-1]), after
+        assert sorted(rest["n"]) == ([1] if after >= 0 else [0, 1]), after
 
 
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9998, 12, 31), timezones=st.just(UTC)))

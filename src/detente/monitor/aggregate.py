@@ -3,8 +3,15 @@
 A *bucket* is :data:`BUCKET_SECONDS` of log time; detectors look at sliding windows of buckets, so an
 attack can be reported well within a minute of its start. Aggregation is associative: aggregating two
 frames and merging the results (:func:`merge`) equals aggregating their concatenation, except ``miss``
-(distinct missing paths), which is summed: the engine counts it again from :func:`missed_pairs` where
-two chunks' rows of one key meet.
+(distinct missing paths), which is summed: the engine takes a path counted in both chunks off once,
+from :func:`missed_pairs`, where two chunks' rows of one key meet.
+
+The engine's frames are mostly in bucket order (a chunk's rows are, and :func:`append` and
+:func:`split_final` keep them so): where both are, the seam and the final rows are found by a binary
+search and cut out as slices, which copy nothing and are no query. A query waits for Polars' thread
+pool, which the parse threads keep busy during a scan: a few filters of each chunk cost the engine's
+thread more than the rest of its feeding (docs/monitor.md, fourteenth session). Frames in any other
+order are filtered, with the same result.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from .assets import Asset
@@ -134,7 +143,8 @@ def append(older: pl.DataFrame, newer: pl.DataFrame) -> pl.DataFrame:
     """``merge([older, newer])`` for frames of consecutive chunks, regrouping only where they overlap.
 
     Chunks of a log overlap in a few buckets at their seam (lines come out a little out of order), so
-    only the rows of buckets present in both frames are grouped again; the rest is concatenated.
+    only the rows of buckets present in both frames are grouped again; the rest is concatenated. Two
+    frames in bucket order give one in bucket order.
     """
     if not older.height or not newer.height:
         return newer if newer.height else older
@@ -143,15 +153,45 @@ def append(older: pl.DataFrame, newer: pl.DataFrame) -> pl.DataFrame:
     assert isinstance(hi, datetime)
     if hi < lo:
         return pl.concat([older, newer])
+    old_buckets, new_buckets = _ascending_ms(older), _ascending_ms(newer)
+    if old_buckets is not None and new_buckets is not None:
+        cut_old = int(np.searchsorted(old_buckets, _ms(lo), side="left"))
+        cut_new = int(np.searchsorted(new_buckets, _ms(hi), side="right"))
+        seam = merge([older.slice(cut_old), newer.slice(0, cut_new)]).sort("bucket")
+        return pl.concat([older.slice(0, cut_old), seam[older.columns], newer.slice(cut_new)])
     seam_old = pl.col("bucket") >= moment(lo)
     seam_new = pl.col("bucket") <= moment(hi)
     seam = merge([older.filter(seam_old), newer.filter(seam_new)])
     return pl.concat([older.filter(~seam_old), seam.select(older.columns), newer.filter(~seam_new)])
 
 
+_MS = pl.Datetime("ms", "UTC")  # the engine's buckets
+
+
+def _ascending_ms(frame: pl.DataFrame) -> npt.NDArray[np.int64] | None:
+    """The ``bucket`` column in milliseconds since the epoch if it is the engine's (UTC milliseconds)
+    and in ascending order, else ``None``; no query (a flag, or one pass in Polars, and a view)."""
+    bucket = frame["bucket"]
+    if bucket.dtype != _MS or not bucket.is_sorted():
+        return None
+    values: npt.NDArray[np.int64] = bucket.to_numpy().view(np.int64)
+    return values
+
+
+def _ms(at: datetime) -> int:
+    """``at`` in milliseconds since the epoch, rounded down: a bucket starts at or before ``at`` exactly
+    when its value is at or below this."""
+    return (at - _EPOCH) // timedelta(milliseconds=1)
+
+
 def split_final(pending: pl.DataFrame, watermark: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split aggregates into buckets that are final (end before ``watermark``) and those still open."""
     if not pending.height:
         return pending, pending
+    last_final = watermark - timedelta(seconds=BUCKET_SECONDS)  # a bucket ends BUCKET_SECONDS after it starts
+    buckets = _ascending_ms(pending)
+    if buckets is not None:
+        cut = int(np.searchsorted(buckets, _ms(last_final), side="right"))
+        return pending.slice(0, cut), pending.slice(cut)
     done = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) <= moment(watermark)
     return pending.filter(done), pending.filter(~done)
