@@ -64,12 +64,12 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     src_of_addr, sources = _source_ids(raw, addr_code)
     if src_of_addr is None:
         return None
-    ms = ts.to_physical().to_numpy().astype(np.int64)
+    ms = ts.to_numpy().view(np.int64)  # TS is in milliseconds
     group, bucket, src = _groups(ms // _BUCKET_MS, src_of_addr[addr_code], len(sources))
     agg = _counts(raw, parser, group, status.to_numpy().astype(np.int64), path_code)
     keys = pl.DataFrame(
         {
-            "asset": pl.repeat(parser.assets[0].name, len(bucket), eager=True, dtype=pl.String),
+            "asset": _repeated(parser.assets[0].name, len(bucket)),
             "bucket": pl.Series(bucket * _BUCKET_MS).cast(TS),
             "src": sources.gather(src),
         }
@@ -77,7 +77,7 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     missed_rows = agg.pop("_missed")  # a line of each distinct (group, missing path)
     missed = pl.DataFrame(
         {
-            "asset": pl.repeat(parser.assets[0].name, len(missed_rows), eager=True, dtype=pl.String),
+            "asset": _repeated(parser.assets[0].name, len(missed_rows)),
             "bucket": pl.Series(ms[missed_rows] // _BUCKET_MS * _BUCKET_MS).cast(TS),
             "src": sources.gather(src_of_addr[addr_code[missed_rows]]),
             "path": raw["path"].gather(missed_rows),
@@ -85,14 +85,18 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     )
     interest = agg.pop("_interest")
     rows = pl.Series(_samples(interest, group))
-    sample = _sample_columns(raw, rows, ts, status).with_columns(
-        pl.Series("interest", interest[rows.to_numpy()], dtype=pl.Int8)
-    )
-    frame = pl.concat([keys.select(KEYS), pl.DataFrame(agg), sample], how="horizontal")
+    sample = _sample_columns(raw, rows, ts, status)
+    sample = sample.hstack([pl.Series("interest", interest[rows.to_numpy()], dtype=pl.Int8)])
+    frame = pl.concat([keys[list(KEYS)], pl.DataFrame(agg), sample], how="horizontal")  # by name: no query
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
     return Coded(frame, ParseStats(read=raw.height, parsed=raw.height), lo, hi, missed)
+
+
+def _repeated(value: str, length: int) -> pl.Series:
+    """``value`` ``length`` times, built directly (``pl.repeat`` is a query, and waits on the pool)."""
+    return pl.Series([value], dtype=pl.String).new_from_index(0, length)
 
 
 def _common(raw: pl.DataFrame, parser: Parser) -> bool:
