@@ -71,7 +71,7 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
         {
             "asset": _repeated(parser.assets[0].name, len(bucket)),
             "bucket": pl.Series(bucket * _BUCKET_MS).cast(TS),
-            "src": sources.gather(src),
+            "src": _take(sources, src),
         }
     )
     missed_rows = agg.pop("_missed")  # a line of each distinct (group, missing path)
@@ -79,14 +79,14 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
         {
             "asset": _repeated(parser.assets[0].name, len(missed_rows)),
             "bucket": pl.Series(ms[missed_rows] // _BUCKET_MS * _BUCKET_MS).cast(TS),
-            "src": sources.gather(src_of_addr[addr_code[missed_rows]]),
-            "path": raw["path"].gather(missed_rows),
+            "src": _take(sources, src_of_addr[addr_code[missed_rows]]),
+            "path": _take(raw["path"], missed_rows),
         }
     )
     interest = agg.pop("_interest")
-    rows = pl.Series(_samples(interest, group))
+    rows = _samples(interest, group)
     sample = _sample_columns(raw, rows, ts, status)
-    sample = sample.hstack([pl.Series("interest", interest[rows.to_numpy()], dtype=pl.Int8)])
+    sample = sample.hstack([pl.Series("interest", interest[rows], dtype=pl.Int8)])
     frame = pl.concat([keys[list(KEYS)], pl.DataFrame(agg), sample], how="horizontal")  # by name: no query
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)
@@ -118,15 +118,16 @@ def _source_ids(raw: pl.DataFrame, addr_code: Ints) -> tuple[Ints | None, pl.Ser
     addresses may share a source (two IPv6 addresses of one /64).
     """
     first = _first_rows(addr_code)
-    addrs = raw["addr"].gather(first)
-    rest = np.flatnonzero(~raw["v4"].gather(first).to_numpy())
+    firsts = raw[["addr", "v4"]][first]  # a frame's rows, not a query (see _take)
+    addrs = firsts["addr"]
+    rest = np.flatnonzero(~firsts["v4"].to_numpy())
     if not rest.size:
         return np.arange(len(first), dtype=np.int64), addrs
-    keys = addrs.scatter(rest, [source_key(a) for a in addrs.gather(rest).to_list()])
+    keys = addrs.scatter(rest, [source_key(a) for a in _take(addrs, rest).to_list()])
     if keys.null_count():
         return None, keys
     ids = keys.to_frame("k").select(pl.col("k").rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-    return ids, keys.gather(_first_rows(ids))
+    return ids, _take(keys, _first_rows(ids))
 
 
 def _first_rows(codes: Ints) -> Ints:
@@ -159,7 +160,7 @@ def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_c
     """The counts of :func:`.aggregate.aggregate` per group, each line's interest for the sample, and a
     line of each distinct (group, missing path)."""
     first_path = _first_rows(path_code)
-    paths = raw["path"].gather(first_path)
+    paths = _take(raw["path"], first_path)
     probe = paths.str.contains(PROBE_REGEX).to_numpy()[path_code]
     asset = parser.assets[0]  # every line's (names are unique)
     login_path = paths.is_in(list(asset.login_paths)).to_numpy()[path_code]
@@ -197,16 +198,27 @@ def _samples(interest: Ints, group: Ints) -> Ints:
     return (1 << _ROW_BITS) - 1 - (best & ((1 << _ROW_BITS) - 1))
 
 
-def _sample_columns(raw: pl.DataFrame, rows: pl.Series, ts: pl.Series, status: pl.Series) -> pl.DataFrame:
+def _sample_columns(raw: pl.DataFrame, rows: Ints, ts: pl.Series, status: pl.Series) -> pl.DataFrame:
     """The columns of :data:`.aggregate.SAMPLE` at ``rows`` (the client is the address: no proxy)."""
-    picked = raw.select("addr", "method", "path", "size", "agent", "query")[rows]
-    return picked.select(
-        pl.col("addr").alias("client"),
-        "method",
-        "path",
-        status.gather(rows).alias("status"),
-        pl.col("size").cast(pl.Int64, strict=False).fill_null(0),
-        "agent",
-        "query",
-        ts.gather(rows).alias("ts"),
+    columns = raw[["addr", "method", "path", "size", "agent", "query"]].hstack(
+        [status.alias("_s"), ts.alias("_t")]
     )
+    picked = columns[rows]  # a frame's rows, not a query (see _take)
+    return pl.DataFrame(
+        {
+            "client": picked["addr"],
+            "method": picked["method"],
+            "path": picked["path"],
+            "status": picked["_s"],
+            "size": picked["size"].cast(pl.Int64, strict=False).fill_null(0),
+            "agent": picked["agent"],
+            "query": picked["query"],
+            "ts": picked["_t"],
+        }
+    )
+
+
+def _take(column: pl.Series, rows: Ints) -> pl.Series:
+    """``column.gather(rows)``. A Series' gather is a Polars query, which waits for the thread pool
+    (behind the other parse thread's queries and the engine's); a frame's selection of rows is not."""
+    return column.to_frame()[rows].to_series()
