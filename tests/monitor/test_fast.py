@@ -36,7 +36,16 @@ from detente.monitor.addr import (
     upper64,
     upper64_vectorised,
 )
-from detente.monitor.aggregate import COUNTS, KEYS, append, merge, moment, probe_paths, split_final
+from detente.monitor.aggregate import (
+    COUNTS,
+    KEYS,
+    append,
+    bucket_range,
+    merge,
+    moment,
+    probe_paths,
+    split_final,
+)
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import _key_integers_few, _key_integers_many, load
 from detente.monitor.engine import Engine
@@ -542,6 +551,36 @@ def test_split_final_cuts_where_buckets_end(
     ends = [b + timedelta(seconds=10) for b in rows["bucket"]]
     assert final["n"].to_list() == [n for n, end in zip(rows["n"], ends, strict=True) if end <= watermark]
     assert rest["n"].to_list() == [n for n, end in zip(rows["n"], ends, strict=True) if end > watermark]
+
+
+EDGE = st.sampled_from([-1000, -1, 0, 1, 999, 1000, 5_000_000])  # microseconds from a bucket's start
+
+
+@settings(max_examples=150)
+@given(st.lists(st.one_of(ROW, FAR_ROW), max_size=40), st.data(), st.booleans())
+def test_a_bucket_range_is_what_a_filter_keeps(
+    keys: list[tuple[str, int, str]], data: st.DataObject, after: bool
+) -> None:
+    """Cut by binary search where the rows are in bucket order, filtered otherwise: the same rows,
+    whatever the bounds; and, for bounds in whole milliseconds (the engine's), the rows asked for."""
+    rows = _rows(keys, list(range(len(keys))))
+    bucket = st.sampled_from([k[1] for k in keys]) if keys else st.integers(-5, 90)
+    at = st.builds(
+        lambda b, us: T0 + timedelta(seconds=10 * b, microseconds=us),
+        bucket | FAR_ROW.map(lambda r: r[1]),
+        EDGE,
+    )
+    since, before = data.draw(st.none() | at), data.draw(st.none() | at)
+    sliced = bucket_range(rows.sort("bucket"), since, before, after=after)
+    filtered = bucket_range(rows.reverse(), since, before, after=after)
+    assert sorted(sliced["n"]) == sorted(filtered["n"])
+    if all(t is None or t.microsecond % 1000 == 0 for t in (since, before)):
+        want = [
+            n
+            for n, b in zip(rows["n"], rows["bucket"], strict=True)
+            if (since is None or (b > since if after else b >= since)) and (before is None or b < before)
+        ]
+        assert sorted(sliced["n"]) == sorted(want)
 
 
 @pytest.mark.parametrize("in_order", [True, False])

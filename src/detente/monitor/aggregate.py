@@ -184,6 +184,32 @@ def _ms(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(milliseconds=1)
 
 
+def bucket_range(
+    frame: pl.DataFrame, since: datetime | None = None, before: datetime | None = None, *, after: bool = False
+) -> pl.DataFrame:
+    """The rows whose bucket is at or after ``since`` (after it, if ``after``) and before ``before``.
+
+    A slice where the frame is in bucket order (found by binary search: no query), else a filter. The
+    bounds are compared in whole milliseconds, rounded down, as Polars compares a literal with the
+    engine's millisecond buckets (the engine's bounds are whole milliseconds anyway): either way, the
+    same rows.
+    """
+    buckets = _ascending_ms(frame)
+    if buckets is None:
+        keep = pl.lit(value=True)
+        if since is not None:
+            keep &= pl.col("bucket") > moment(since) if after else pl.col("bucket") >= moment(since)
+        if before is not None:
+            keep &= pl.col("bucket") < moment(before)
+        return frame.filter(keep)
+    start, end = 0, frame.height
+    if since is not None:
+        start = int(np.searchsorted(buckets, _ms(since), side="right" if after else "left"))
+    if before is not None:
+        end = int(np.searchsorted(buckets, _ms(before), side="left"))
+    return frame.slice(start, max(end - start, 0))
+
+
 def split_final(pending: pl.DataFrame, watermark: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split aggregates into buckets that are final (end before ``watermark``) and those still open."""
     if not pending.height:

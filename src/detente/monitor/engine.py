@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, moment, split_final
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, bucket_range, moment, split_final
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
@@ -207,7 +207,7 @@ class Engine:
         pool = pool.filter(pl.col("r60") < t.flood_rpm_floor)
         bars = []
         while at <= last:
-            span = pool.filter((pl.col("bucket") >= moment(at - HISTORY)) & (pl.col("bucket") < moment(at)))
+            span = bucket_range(pool, at - HISTORY, at)
             q = span["r60"].quantile(0.99) if span.height else None
             bars.append((at, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * float(q))))
             at += BAR_PERIOD
@@ -226,16 +226,16 @@ class Engine:
         self._forget_samples(first)
         tail = self._tail(first - LONG)
         both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
-        feats = both.filter(pl.col("bucket") >= moment(first))
+        feats = bucket_range(both, first)
         start = first
         for at, bar in self._bars(feats):
             if bar == self.bar:  # no change, frozen or not: no cut
                 continue
-            self._segment(feats.filter((pl.col("bucket") >= moment(start)) & (pl.col("bucket") < moment(at))))
+            self._segment(bucket_range(feats, start, at))
             start = at
             if not self.open:  # frozen while an episode is open
                 self.bar = bar
-        self._segment(feats.filter(pl.col("bucket") >= moment(start)) if start > first else feats)
+        self._segment(bucket_range(feats, start) if start > first else feats)
 
     def _segment(self, rows: pl.DataFrame) -> None:
         """Flag final buckets' rows with the bar in force, detect over them and build what is due."""
@@ -288,8 +288,8 @@ class Engine:
     def _tail(self, since: datetime) -> pl.DataFrame:
         if not self.history.height:
             return self.history
-        # the projection by name is no query: one filter is the only one
-        return self.history[self._base_columns()].filter(pl.col("bucket") >= moment(since))
+        # the projection by name is no query, nor is the slice of rows in bucket order
+        return bucket_range(self.history[self._base_columns()], since)
 
     def _base_columns(self) -> list[str]:
         return [c for c in self.history.columns if c not in _DERIVED]
@@ -300,7 +300,7 @@ class Engine:
         assert isinstance(first, datetime)
         parts = [p for p in (self.history, feats) if p.height]
         self.history = pl.concat(parts, how="diagonal_relaxed")
-        self.history = self.history.filter(pl.col("bucket") > moment(first - HISTORY))
+        self.history = bucket_range(self.history, first - HISTORY, after=True)
 
     def _note_timeline(self, site: pl.DataFrame) -> None:
         for asset, at, n in minute_totals(site):
