@@ -52,6 +52,31 @@ def per_call_us(run: Callable[[int], object], calls: int, repeat: int = 3) -> fl
     return statistics.median(rounds)
 
 
+def cpu_counters() -> list[int]:
+    """The machine's CPU time counters, the first line of ``/proc/stat`` (empty where there is none)."""
+    try:
+        with Path("/proc/stat").open(encoding="ascii") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+def stolen_note(before: list[int], after: list[int]) -> str:
+    """A line saying what share of the cores the hypervisor took between two :func:`cpu_counters`.
+
+    On the virtual machines here ``steal`` (the eighth counter) reached 13-25% of both cores in some
+    hours, and a scan on two threads loses more to it than a one-thread baseline: a ratio measured
+    then is that hour's, and the line says so (docs/monitor.md, fourteenth session).
+    """
+    if len(before) < 8 or len(after) < 8:
+        return "stolen CPU: unknown (no /proc/stat)"
+    spent = [b - a for a, b in zip(before[:8], after[:8], strict=True)]  # user..steal; guest is in user
+    total = sum(spent)
+    share = spent[7] / total if total > 0 else 0.0
+    verdict = "ratios above are this machine's at a busy hour" if share >= 0.05 else "negligible"
+    return f"stolen CPU during the runs (steal in /proc/stat): {share:.1%} of the cores, {verdict}"
+
+
 def peak_rss_mb(module: str, *args: str) -> float:
     """Run ``python -m module args`` and return its peak resident memory in MB (it prints VmHWM in KB)."""
     out = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=True)

@@ -40,6 +40,8 @@ from detente.statements.keys import SigningKey
 from detente.statements.keysets import keyset_body, sign_keyset
 from detente.statements.statement import check_statement, read_statement
 
+from ..common import cpu_counters, stolen_note
+
 
 def raw_verify_rate(seconds: float = 2.0) -> float:
     """Ed25519 verifications per second with PyNaCl, one core."""
@@ -178,10 +180,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--statements", type=int, default=20_000)
     parser.add_argument("--verifiers", type=int, default=None, help="pre-verifier threads (default: cores)")
     args = parser.parse_args(argv)
+    before = cpu_counters()
     with tempfile.TemporaryDirectory() as tmp:
         pre = service_rate(Path(tmp) / "pre", args.statements, args.verifiers)
         alone = service_rate(Path(tmp) / "alone", args.statements, 0)
     one, every, again = raw_verify_rate(), raw_verify_rate_all_cores(), raw_verify_rate()
+    stolen = stolen_note(before, cpu_counters())
     print(f"{os.cpu_count()} cores; raw Ed25519 verify (PyNaCl, 1 core) just before and after each run")
     print(
         f"raw verify on every core at once: {every:,.0f}/s = {every / ((one + again) / 2):.2f}x one core's "
@@ -218,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         f"submit on SQLite, writer alone: {alone.rate:,.0f} statements/s (raw {alone.raw[0]:,.0f}/s and "
         f"{alone.raw[1]:,.0f}/s) = {alone.ratio:.0%} of 1 core raw"
     )
+    print(stolen)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..common import cpu_counters, stolen_note
 from .interleaved import in_turn
 
 # the console script a user runs, start-up included
@@ -71,12 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         lines = int(json.loads((work / "t.json").read_text())["lines"])
         size = log.stat().st_size / 1e6
         print(f"log: {lines:,} lines, {size:.0f} MB; medians of {args.rounds} rounds, each reader in turn")
+        before = cpu_counters()
         results = measure(readers(log, work), args.rounds)
+        stolen = stolen_note(before, cpu_counters())
         base = results.get("goaccess")
         for name, (secs, best, rss) in results.items():
             ratio = f"{base[0] / secs:5.2f}x goaccess" if base else ""
             rate = f"{lines / secs:12,.0f} lines/s"
             print(f"{name:14s} {secs:7.2f} s (best {best:.2f}) {rate} {rss:7.0f} MB {ratio}")
+        print(stolen)
     return 0
 
 
