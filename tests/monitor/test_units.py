@@ -21,7 +21,7 @@ from detente.monitor import SCHEMA, detect
 from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networks, source_key
 from detente.monitor.assets import load_assets, parse_assets
 from detente.monitor.attribution import load
-from detente.monitor.features import SITE_SUMS, Tuning, site_windows
+from detente.monitor.features import SITE_SUMS, Tuning, nearest_quantile, site_windows
 from detente.monitor.geodata import compact
 from detente.monitor.output import read_incidents
 from detente.monitor.score import score, score_files
@@ -305,3 +305,21 @@ def test_a_silence_of_years_is_not_filled_bucket_by_bucket() -> None:
     windows = site_windows(buckets)
     assert windows.height == 4  # the two close buckets, the empty one between them, and the far one
     assert windows["R60"].to_list() == [1, 1, 2, 1]  # the far bucket's window holds only itself
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.integers(0, 60), max_size=400),
+    st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]),
+)
+def test_nearest_quantile_is_the_quantile_polars_takes(values: list[int], q: float) -> None:
+    """The engine's heavy-rate bar (``Engine._bars``) reads quantiles in numpy: the same values as Polars'
+    ``nearest`` (which rounds a half away from zero, where numpy's rounds it to even)."""
+    got = nearest_quantile(np.array(values, dtype=np.int64), q)
+    assert got == pl.Series(values, dtype=pl.Int64).quantile(q)
+
+
+def test_nearest_quantile_rounds_a_half_away_from_zero() -> None:
+    values = np.arange(151, dtype=np.int64)  # (151 - 1) * 0.99 = 148.5
+    assert nearest_quantile(values, 0.99) == 149.0
+    assert float(np.quantile(values, 0.99, method="nearest")) == 148.0  # what numpy's own would give

@@ -132,10 +132,15 @@ def merge(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 def _combine(whole: pl.DataFrame) -> pl.DataFrame:
     """Rows of one key summed; the sample is the most telling, the first of them on a tie."""
+    return _combined(whole.lazy(), whole.columns).collect()
+
+
+def _combined(whole: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+    """:func:`_combine` as a query, for a frame of ``columns``."""
     best = pl.col("interest").arg_max()  # the first of the largest
     return whole.group_by(KEYS).agg(
         *[pl.col(c).sum() for c in COUNTS],
-        *[pl.col(c).get(best) for c in SAMPLE if c in whole.columns],  # the engine's frames have none
+        *[pl.col(c).get(best) for c in SAMPLE if c in columns],  # the engine's frames have none
     )
 
 
@@ -155,9 +160,12 @@ def append(older: pl.DataFrame, newer: pl.DataFrame) -> pl.DataFrame:
         return pl.concat([older, newer])
     old_buckets, new_buckets = _ascending_ms(older), _ascending_ms(newer)
     if old_buckets is not None and new_buckets is not None:
-        cut_old = int(np.searchsorted(old_buckets, _ms(lo), side="left"))
-        cut_new = int(np.searchsorted(new_buckets, _ms(hi), side="right"))
-        seam = merge([older.slice(cut_old), newer.slice(0, cut_new)]).sort("bucket")
+        cut_old = int(np.searchsorted(old_buckets, ms_of(lo), side="left"))
+        cut_new = int(np.searchsorted(new_buckets, ms_of(hi), side="right"))
+        # both parts hold a row (older's last bucket, newer's first), and a seam's keys nearly always
+        # repeat: summed and sorted in one query, with no test of uniqueness first (as merge makes)
+        both = pl.concat([older.slice(cut_old), newer.slice(0, cut_new)])
+        seam = _combined(both.lazy(), both.columns).sort("bucket").collect()
         return pl.concat([older.slice(0, cut_old), seam[older.columns], newer.slice(cut_new)])
     seam_old = pl.col("bucket") >= moment(lo)
     seam_new = pl.col("bucket") <= moment(hi)
@@ -169,16 +177,22 @@ _MS = pl.Datetime("ms", "UTC")  # the engine's buckets
 
 
 def _ascending_ms(frame: pl.DataFrame) -> npt.NDArray[np.int64] | None:
-    """The ``bucket`` column in milliseconds since the epoch if it is the engine's (UTC milliseconds)
-    and in ascending order, else ``None``; no query (a flag, or one pass in Polars, and a view)."""
+    """:func:`bucket_ms` if the ``bucket`` column is the engine's (UTC milliseconds) and in ascending
+    order, else ``None``; no query (a flag, or one pass in Polars, and a view)."""
     bucket = frame["bucket"]
-    if bucket.dtype != _MS or not bucket.is_sorted():
-        return None
+    return bucket_ms(frame) if bucket.dtype == _MS and bucket.is_sorted() else None
+
+
+def bucket_ms(frame: pl.DataFrame) -> npt.NDArray[np.int64]:
+    """The ``bucket`` column in milliseconds since the epoch (a view where it is the engine's)."""
+    bucket = frame["bucket"]
+    if bucket.dtype != _MS:
+        bucket = bucket.cast(_MS)  # a cast, not a query
     values: npt.NDArray[np.int64] = bucket.to_numpy().view(np.int64)
     return values
 
 
-def _ms(at: datetime) -> int:
+def ms_of(at: datetime) -> int:
     """``at`` in milliseconds since the epoch, rounded down: a bucket starts at or before ``at`` exactly
     when its value is at or below this."""
     return (at - _EPOCH) // timedelta(milliseconds=1)
@@ -204,9 +218,9 @@ def bucket_range(
         return frame.filter(keep)
     start, end = 0, frame.height
     if since is not None:
-        start = int(np.searchsorted(buckets, _ms(since), side="right" if after else "left"))
+        start = int(np.searchsorted(buckets, ms_of(since), side="right" if after else "left"))
     if before is not None:
-        end = int(np.searchsorted(buckets, _ms(before), side="left"))
+        end = int(np.searchsorted(buckets, ms_of(before), side="left"))
     return frame.slice(start, max(end - start, 0))
 
 
@@ -217,7 +231,7 @@ def split_final(pending: pl.DataFrame, watermark: datetime) -> tuple[pl.DataFram
     last_final = watermark - timedelta(seconds=BUCKET_SECONDS)  # a bucket ends BUCKET_SECONDS after it starts
     buckets = _ascending_ms(pending)
     if buckets is not None:
-        cut = int(np.searchsorted(buckets, _ms(last_final), side="right"))
+        cut = int(np.searchsorted(buckets, ms_of(last_final), side="right"))
         return pending.slice(0, cut), pending.slice(cut)
     done = (pl.col("bucket") + pl.duration(seconds=BUCKET_SECONDS)) <= moment(watermark)
     return pending.filter(done), pending.filter(~done)

@@ -20,15 +20,35 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from . import detect
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, SAMPLE, append, bucket_range, moment, split_final
+from .aggregate import (
+    BUCKET_SECONDS,
+    COUNTS,
+    KEYS,
+    SAMPLE,
+    append,
+    bucket_ms,
+    bucket_range,
+    moment,
+    ms_of,
+    split_final,
+)
 from .assets import Asset
 from .attribution import Attribution
 from .detect import AssetState, Event
 from .evidence import Evidence
-from .features import Tuning, flag, minute_totals, site_buckets, site_windows, source_features
+from .features import (
+    Tuning,
+    flag,
+    minute_totals,
+    nearest_quantile,
+    site_buckets,
+    site_windows,
+    source_features,
+)
 from .incidents import (
     FLAG,
     ISO_UTC,
@@ -203,13 +223,19 @@ class Engine:
         if at > last:
             return []
         parts = [p for p in (self.history, rows) if p.height]  # no history yet: no columns either
-        pool = pl.concat([p.select("bucket", "r60") for p in parts])
-        pool = pool.filter(pl.col("r60") < t.flood_rpm_floor)
+        buckets = np.concatenate([bucket_ms(p) for p in parts])
+        rates = np.concatenate([p["r60"].to_numpy() for p in parts])
+        below = rates < t.flood_rpm_floor
+        buckets, rates = buckets[below], rates[below]
+        if np.any(buckets[1:] < buckets[:-1]):  # the history and the batch are each in bucket order
+            order = np.argsort(buckets, kind="stable")
+            buckets, rates = buckets[order], rates[order]
         bars = []
         while at <= last:
-            span = bucket_range(pool, at - HISTORY, at)
-            q = span["r60"].quantile(0.99) if span.height else None
-            bars.append((at, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * float(q))))
+            # the rows of the HISTORY before ``at`` (as bucket_range takes them)
+            start, end = np.searchsorted(buckets, [ms_of(at - HISTORY), ms_of(at)], side="left")
+            q = nearest_quantile(rates[start:end], 0.99)
+            bars.append((at, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * q)))
             at += BAR_PERIOD
         return bars
 

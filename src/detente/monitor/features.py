@@ -12,6 +12,7 @@ follow mode see the same values for the same log.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,6 +102,18 @@ def source_features(rows: pl.DataFrame) -> pl.DataFrame:
         out.append(pl.Series(name, values, dtype=pl.Int64))
     # ``rows`` carry no window column yet: added as they are, with no query (each waits in a scan)
     return rows.hstack(out)
+
+
+def nearest_quantile(values: npt.NDArray[np.int64], q: float) -> float | None:
+    """Polars' ``Series.quantile(q)`` (its ``nearest`` method) of ``values`` without a query: the value
+    at index ``(n - 1) * q`` of the sorted values, rounded half away from zero as Rust rounds (numpy's
+    own ``nearest`` rounds half to even); ``None`` for no values. A property test holds it to Polars."""
+    if not len(values):
+        return None
+    at = (len(values) - 1) * q
+    index = math.floor(at)
+    index += at - index >= 0.5
+    return float(np.partition(values, index)[index])
 
 
 def _ordered_keys(rows: pl.DataFrame) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
