@@ -7,17 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detente.monitor import pipeline
+from detente.monitor import _split, pipeline
 from detente.monitor.addr import NetworkSet, parse_networks
 from detente.monitor.aggregate import COUNTS, KEYS, aggregate, missed_pairs
 from detente.monitor.assets import Asset, default_asset
 from detente.monitor.attribution import load
-from detente.monitor.coded import aggregate_coded
+from detente.monitor.coded import _OUT, aggregate_coded
 from detente.monitor.engine import Engine
 from detente.monitor.formats import from_format_string, resolve
 from detente.monitor.parse import LOCAL_TIME, TS, Parser, split_raw
@@ -281,3 +282,82 @@ def test_a_scan_counted_by_codes_finds_what_the_general_path_finds(
     assert [(i.to_json(), e) for i, e in coded.incidents] == [(i.to_json(), e) for i, e in general.incidents]
     assert coded.timeline == general.timeline
     assert (coded.stats.read, coded.stats.parsed) == (general.stats.read, general.stats.parsed)
+
+
+def _count(**lines: list[int]) -> tuple[dict[str, list[int]], list[int]]:
+    """:func:`_split.count` of small lists, its outputs as lists (the counts by name, the missed rows)."""
+    types = {
+        "ms": np.int64,
+        "addr_code": np.int32,
+        "src_of_addr": np.int64,
+        "path_code": np.int32,
+        "status": np.int16,
+    }
+    arrays = {name: np.array(values, dtype=types.get(name, np.uint8)) for name, values in lines.items()}
+    arguments = _arguments(len(lines["ms"]), **arrays)
+    groups, pairs = _split.count(*arguments)
+    out, missed = arguments[-2:]
+    return dict(zip(_OUT, out[:, :groups].tolist(), strict=True)), missed[:pairs].tolist()
+
+
+def _arguments(n: int = 2, **changes: Any) -> list[Any]:
+    """Arguments of :func:`_split.count` for ``n`` lines of one address and one path, with ``changes``."""
+    arguments: dict[str, Any] = {
+        "ms": np.zeros(n, np.int64), "addr_code": np.zeros(n, np.int32), "src_of_addr": np.zeros(1, np.int64),
+        "path_code": np.zeros(n, np.int32), "path_flags": np.zeros(1, np.uint8),
+        "login_method": np.zeros(n, np.uint8), "status": np.full(n, 200, np.int16),
+        "failure": np.array([401, 403], np.int16), "missing": np.array([404, 410], np.int16),
+        "bucket_ms": 10_000, "out": np.empty((len(_OUT), n), np.int64), "missed": np.empty(n, np.int64),
+    }  # fmt: skip
+    return list({**arguments, **changes}.values())
+
+
+def test_count_groups_lines_by_bucket_and_source_in_that_order() -> None:
+    # addresses 0 and 2 are one source (1); path 0 is a probe, path 1 a login path, path 2 neither
+    counted, missed = _count(
+        ms=[25_000, 3_000, 4_000, 9_999, 10_000, -1],
+        addr_code=[0, 1, 2, 0, 1, 1],
+        src_of_addr=[1, 0, 1],
+        path_code=[2, 1, 0, 2, 2, 1],
+        path_flags=[1, 2, 0],
+        login_method=[0, 1, 0, 0, 0, 0],
+        status=[404, 401, 200, 404, 410, 200],
+    )
+    # groups in (bucket, source) order; a time before the epoch falls in the bucket before it (floor)
+    groups = list(zip(counted["bucket"], counted["src"], strict=True))
+    assert groups == [(-1, 0), (0, 0), (0, 1), (1, 0), (2, 1)]
+    assert counted["n"] == [1, 1, 2, 1, 1]
+    assert counted["fail"] == [0, 1, 0, 0, 0]  # a login path, a login method, a failure status
+    assert counted["ok"] == [0, 0, 0, 0, 0]  # the login path's other line is not a login method
+    assert counted["probe"] == [0, 0, 1, 0, 0]
+    assert counted["err"] == [0, 1, 1, 1, 1]
+    assert counted["miss"] == [0, 0, 1, 1, 1]  # distinct missing paths of each group
+    # each group's most telling line (probe 4, failed login 2, missing 1), the first of them on a tie
+    assert counted["interest"] == [0, 2, 4, 1, 1]
+    assert counted["sample"] == [5, 1, 2, 4, 0]
+    assert missed == [3, 4, 0]  # a line of each (group, missing path), in group order
+
+
+def test_count_counts_a_missing_path_once_per_group_and_takes_the_first_sample() -> None:
+    counted, missed = _count(
+        ms=[0, 1, 2, 3], addr_code=[0, 0, 0, 0], src_of_addr=[0], path_code=[0, 1, 0, 1], path_flags=[0, 0],
+        login_method=[0, 0, 0, 0], status=[404, 404, 404, 200],
+    )  # fmt: skip
+    assert (counted["n"], counted["miss"], counted["err"]) == ([4], [2], [3])
+    assert (counted["sample"], counted["interest"], missed) == ([0], [1], [0, 1])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"addr_code": np.array([0, 5], np.int32)}, "address or path code is out of range"),
+        ({"path_code": np.array([0, -1], np.int32)}, "address or path code is out of range"),
+        ({"status": np.zeros(2, np.int64)}, "status must hold 2-byte items"),
+        ({"out": np.empty((3, 2), np.int64)}, "out must hold 8-byte items, one per line"),
+        ({"bucket_ms": 0}, "bucket_ms must be positive"),
+    ],
+)
+def test_count_refuses_inputs_it_cannot_read(change: dict[str, Any], message: str) -> None:
+    assert _split.count(*_arguments()) == (1, 0)  # the unchanged arguments are read
+    with pytest.raises(ValueError, match=message):
+        _split.count(*_arguments(**change))

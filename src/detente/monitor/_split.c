@@ -32,6 +32,24 @@
    tests/monitor/test_fast.py checks all this against the regexes themselves. Blank lines (ASCII
    white space only) have no row; a CR before a line feed is not part of the line.
 
+   count(ms, addr_code, src_of_addr, path_code, path_flags, login_method, status, failure, missing,
+         bucket_ms, out, missed) -> (groups, missed_pairs)
+
+   The aggregates of detente.monitor.coded: a chunk's lines grouped by (bucket, source) and counted,
+   with the GIL released (the parse threads then leave it, and Polars' thread pool, to the engine).
+   Per line: ms (int64, the time), addr_code and path_code (int32, the splitter's codes),
+   login_method (uint8: 1 if the line's method is a login method) and status (int16); per address
+   code, src_of_addr (int64: its source's number); per path code, path_flags (uint8: 1 a probe path,
+   2 a login path); failure and missing: the statuses of a failed login and of a missing path
+   (int16). The bucket of a line is floor(ms / bucket_ms). Written: the rows of out (int64, ten rows
+   of one slot per line: bucket, source, n, fail, ok, miss, probe, err, sample, interest), one
+   column per group in (bucket, source) order, where a login is a line of a login path and method,
+   fail a login with a failure status, ok a login with neither a failure status nor an error (>= 400),
+   err a status >= 400, miss the group's distinct missing paths, and sample the first of the group's
+   lines of the largest interest (4 for a probe path, plus 2 for a failed login, plus 1 for a missing
+   path); and missed (int64, one slot per line): the first line of each (group, missing path), in
+   (group, path code) order. tests/monitor/test_coded.py holds it to Polars' general path.
+
    Why C: see docs/adr/0006-native-log-splitter.md. The invariants that keep it safe on hostile
    input:
    - The chunk must be valid UTF-8 (the caller guarantees it). Lines and fields begin and end only
@@ -40,7 +58,9 @@
      first count of lines before any is written; nothing is allocated per line.
    - The strings are views into one copy of the chunk owned by the exported array and freed by its
      release callback, so the result holds no Python object and may be released from any thread.
-   - The GIL is released while the lines are split. */
+   - The GIL is released while the lines are split, and while count counts: count reads only the
+     buffers it holds, after checking their item sizes and lengths and every code against the size of
+     the table it indexes. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -499,6 +519,223 @@ static int encode(const Column *c, const uint8_t *data, int64_t rows, int32_t *c
     return 1;
 }
 
+/* --- the counts ----------------------------------------------------------------------------- */
+
+/* A 64-bit mixer (splitmix64's finaliser). The keys hashed below are bucket numbers (from the
+   server's clock) and numbers this module and its caller give out densely, never a sender's string,
+   so no secret key is needed. */
+static inline uint64_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static inline int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+static inline int holds(const int16_t *set, Py_ssize_t n, int16_t value) {
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (set[k] == value) return 1;
+    return 0;
+}
+
+/* Open addressing over pairs of 64-bit integers: the number of each distinct pair, in order of first
+   appearance. At least twice as many slots as pairs, so a probe always ends at an empty slot. */
+typedef struct {
+    int32_t *slots; /* -1: empty, else the pair's number */
+    size_t mask;
+    int64_t *first, *second; /* each numbered pair */
+    int32_t count;
+} Pairs;
+
+static int pairs_init(Pairs *p, int64_t most) {
+    size_t cap = 16;
+    while (cap < (size_t)most * 2) cap <<= 1;
+    p->slots = malloc(cap * sizeof *p->slots);
+    p->first = malloc((size_t)(most ? most : 1) * sizeof *p->first);
+    p->second = malloc((size_t)(most ? most : 1) * sizeof *p->second);
+    p->mask = cap - 1;
+    p->count = 0;
+    if (p->slots == NULL || p->first == NULL || p->second == NULL) return 0;
+    memset(p->slots, 0xff, cap * sizeof *p->slots);
+    return 1;
+}
+
+static void pairs_free(Pairs *p) {
+    free(p->slots);
+    free(p->first);
+    free(p->second);
+}
+
+/* The number of (a, b), numbered next if new; *fresh says which. */
+static int32_t pairs_number(Pairs *p, int64_t a, int64_t b, int *fresh) {
+    for (size_t i = mix((uint64_t)a * 0x9e3779b97f4a7c15ULL ^ (uint64_t)b) & p->mask;; i = (i + 1) & p->mask) {
+        int32_t s = p->slots[i];
+        if (s < 0) {
+            p->slots[i] = p->count;
+            p->first[p->count] = a;
+            p->second[p->count] = b;
+            *fresh = 1;
+            return p->count++;
+        }
+        if (p->first[s] == a && p->second[s] == b) {
+            *fresh = 0;
+            return s;
+        }
+    }
+}
+
+typedef struct {
+    int64_t first, second;
+    int32_t number;
+} Numbered;
+
+static int by_pair(const void *x, const void *y) {
+    const Numbered *a = x, *b = y;
+    if (a->first != b->first) return a->first < b->first ? -1 : 1;
+    if (a->second != b->second) return a->second < b->second ? -1 : 1;
+    return 0;
+}
+
+/* The pairs' numbers in (first, second) order (NULL if memory runs out). */
+static int32_t *sorted_pairs(const Pairs *p) {
+    Numbered *all = malloc((size_t)(p->count ? p->count : 1) * sizeof *all);
+    int32_t *order = malloc((size_t)(p->count ? p->count : 1) * sizeof *order);
+    if (all != NULL && order != NULL) {
+        for (int32_t k = 0; k < p->count; k++) all[k] = (Numbered){p->first[k], p->second[k], k};
+        qsort(all, (size_t)p->count, sizeof *all, by_pair);
+        for (int32_t k = 0; k < p->count; k++) order[k] = all[k].number;
+    } else {
+        free(order);
+        order = NULL;
+    }
+    free(all);
+    return order;
+}
+
+enum { O_BUCKET, O_SOURCE, O_N, O_FAIL, O_OK, O_MISS, O_PROBE, O_ERR, O_SAMPLE, O_INTEREST, NOUT };
+
+typedef struct {
+    Py_buffer ms, addr_code, src_of_addr, path_code, path_flags, login_method, status, failure, missing, out,
+        missed;
+} Inputs;
+
+static void release_inputs(Inputs *in) {
+    Py_buffer *all[] = {&in->ms,     &in->addr_code, &in->src_of_addr, &in->path_code,
+                        &in->path_flags, &in->login_method, &in->status, &in->failure,
+                        &in->missing, &in->out, &in->missed};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+        if (all[k]->obj != NULL) PyBuffer_Release(all[k]);
+}
+
+/* Whether a buffer holds `count` items of `size` bytes (count < 0: any number). */
+static int shaped(const Py_buffer *b, Py_ssize_t size, Py_ssize_t count, const char *name) {
+    if (b->itemsize == size && b->len % size == 0 && (count < 0 || b->len / size == count)) return 1;
+    PyErr_Format(PyExc_ValueError, "count: %s must hold %zd-byte items%s", name, size,
+                 count < 0 ? "" : ", one per line (or per output slot)");
+    return 0;
+}
+
+/* The groups of the lines by (bucket, source) and their counts; see count's docstring. Returns the
+   numbers of groups and of missed pairs, or -1 with *g unset if memory runs out. */
+static int count_lines(const Inputs *in, int64_t bucket_ms, int64_t *groups, int64_t *missed_pairs) {
+    const int64_t *ms = in->ms.buf, *src_of_addr = in->src_of_addr.buf;
+    const int32_t *addr_code = in->addr_code.buf, *path_code = in->path_code.buf;
+    const uint8_t *path_flags = in->path_flags.buf, *login_method = in->login_method.buf;
+    const int16_t *status = in->status.buf, *failure = in->failure.buf, *missing_status = in->missing.buf;
+    Py_ssize_t failures = in->failure.len / 2, missings = in->missing.len / 2;
+    int64_t n = in->ms.len / 8, *out = in->out.buf, *missed = in->missed.buf;
+    Pairs keys = {0}, seen = {0};
+    int32_t *group = malloc((size_t)(n ? n : 1) * sizeof *group), *order = NULL, *rank = NULL, *pair_order = NULL;
+    int64_t *pair_row = malloc((size_t)(n ? n : 1) * sizeof *pair_row);
+    int ok = group != NULL && pair_row != NULL && pairs_init(&keys, n) && pairs_init(&seen, n);
+    int fresh;
+    for (int64_t i = 0; ok && i < n; i++)
+        group[i] = pairs_number(&keys, floor_div(ms[i], bucket_ms), src_of_addr[addr_code[i]], &fresh);
+    ok = ok && (order = sorted_pairs(&keys)) != NULL && (rank = malloc((size_t)keys.count * sizeof *rank + 1));
+    if (ok) {
+        for (int32_t k = 0; k < keys.count; k++) {
+            rank[order[k]] = k;
+            out[O_BUCKET * n + k] = keys.first[order[k]];
+            out[O_SOURCE * n + k] = keys.second[order[k]];
+            for (int o = O_N; o < NOUT; o++) out[o * n + k] = o == O_INTEREST ? -1 : 0;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            int32_t g = rank[group[i]], pc = path_code[i];
+            int16_t st = status[i];
+            int login = (path_flags[pc] & 2) && login_method[i], failed = holds(failure, failures, st);
+            int fail = login && failed, probe = path_flags[pc] & 1, miss = holds(missing_status, missings, st);
+            out[O_N * n + g]++;
+            out[O_FAIL * n + g] += fail;
+            out[O_OK * n + g] += login && !failed && st < 400;
+            out[O_PROBE * n + g] += probe;
+            out[O_ERR * n + g] += st >= 400;
+            int64_t interest = probe * 4 + fail * 2 + miss;
+            if (interest > out[O_INTEREST * n + g]) { /* the first row of the most telling */
+                out[O_INTEREST * n + g] = interest;
+                out[O_SAMPLE * n + g] = i;
+            }
+            if (miss && (pairs_number(&seen, g, pc, &fresh), fresh)) {
+                out[O_MISS * n + g]++;
+                pair_row[seen.count - 1] = i;
+            }
+        }
+        ok = (pair_order = sorted_pairs(&seen)) != NULL;
+    }
+    if (ok) {
+        for (int32_t k = 0; k < seen.count; k++) missed[k] = pair_row[pair_order[k]];
+        *groups = keys.count;
+        *missed_pairs = seen.count;
+    }
+    free(group);
+    free(order);
+    free(rank);
+    free(pair_order);
+    free(pair_row);
+    pairs_free(&keys);
+    pairs_free(&seen);
+    return ok ? 0 : -1;
+}
+
+static PyObject *count(PyObject *self, PyObject *args) {
+    Inputs in = {0};
+    long long bucket_ms;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Lw*w*", &in.ms, &in.addr_code, &in.src_of_addr,
+                          &in.path_code, &in.path_flags, &in.login_method, &in.status, &in.failure,
+                          &in.missing, &bucket_ms, &in.out, &in.missed))
+        return NULL;
+    Py_ssize_t n = in.ms.len / 8, addrs = in.src_of_addr.len / 8, paths = in.path_flags.len;
+    PyObject *result = NULL;
+    if (!shaped(&in.ms, 8, -1, "ms") || !shaped(&in.addr_code, 4, n, "addr_code") ||
+        !shaped(&in.src_of_addr, 8, -1, "src_of_addr") || !shaped(&in.path_code, 4, n, "path_code") ||
+        !shaped(&in.path_flags, 1, -1, "path_flags") || !shaped(&in.login_method, 1, n, "login_method") ||
+        !shaped(&in.status, 2, n, "status") || !shaped(&in.failure, 2, -1, "failure") ||
+        !shaped(&in.missing, 2, -1, "missing") || !shaped(&in.out, 8, NOUT * n, "out") ||
+        !shaped(&in.missed, 8, n, "missed"))
+        goto done;
+    if (bucket_ms <= 0) {
+        PyErr_SetString(PyExc_ValueError, "count: bucket_ms must be positive");
+        goto done;
+    }
+    const int32_t *ac = in.addr_code.buf, *pc = in.path_code.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ac[i] < 0 || ac[i] >= addrs || pc[i] < 0 || pc[i] >= paths) {
+            PyErr_Format(PyExc_ValueError, "count: line %zd's address or path code is out of range", i);
+            goto done;
+        }
+    int64_t groups = 0, missed_pairs = 0;
+    int failed;
+    Py_BEGIN_ALLOW_THREADS
+    failed = count_lines(&in, bucket_ms, &groups, &missed_pairs);
+    Py_END_ALLOW_THREADS
+    result = failed ? PyErr_NoMemory() : Py_BuildValue("(LL)", (long long)groups, (long long)missed_pairs);
+done:
+    release_inputs(&in);
+    return result;
+}
+
 /* --- the export ----------------------------------------------------------------------------- */
 
 static void free_table(Table *t) {
@@ -764,6 +1001,10 @@ static PyMethodDef METHODS[] = {
     {"split", split, METH_VARARGS,
      "split(chunk, program) -> (schema, array): the fields of each line in the format of the program, "
      "as Arrow PyCapsules of one struct array."},
+    {"count", count, METH_VARARGS,
+     "count(ms, addr_code, src_of_addr, path_code, path_flags, login_method, status, failure, missing, "
+     "bucket_ms, out, missed) -> (groups, missed_pairs): a chunk's lines grouped by (bucket, source) and "
+     "counted; see detente.monitor.coded."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -7,30 +7,46 @@ anyone; and every line belongs to the default asset (no asset names a host, or t
 
 Why: the general path normalises every line and hashes its strings twice in Polars (a group by asset,
 bucket and source, and distinct missing paths per group). Here the splitter has already numbered each
-distinct address and path of the chunk (``addr_code``, ``path_code``) and read the times; Polars reads
-only the distinct values (the source key of each address, whether each path is a probe or a login
-path), and numpy counts by integer keys: a third to a half of the cost a line (docs/performance.md),
-on two cores that the engine shares. ``tests/monitor/test_coded.py`` holds the two paths equal.
+distinct address and path of the chunk (``addr_code``, ``path_code``) and read the times; Python reads
+only the distinct addresses' source keys and the methods of login lines, Polars the distinct paths
+(whether each is a probe or a login path: the one query a chunk), and :func:`._split.count` groups
+and counts the lines by those integers in C, with the GIL released. Why C and not numpy, which counts
+as fast: the engine, on the main thread, is the scan's critical path, and what slows it in a scan is
+what the parse threads hold that it needs, the GIL and Polars' one thread pool (where each eager
+query runs while its caller waits); docs/adr/0006-native-log-splitter.md, amendment of 2026-12-03.
+``tests/monitor/test_coded.py`` holds the two paths equal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from . import _split
 from .addr import source_key
-from .aggregate import BUCKET_SECONDS, KEYS, MISSING_STATUS
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS
+from .assets import Asset
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
 from .probes import PROBE_REGEX
 
 _BUCKET_MS = BUCKET_SECONDS * 1000
-_ROW_BITS = 32  # a chunk holds fewer than 2**31 lines (the splitter's limit)
+_EPOCH = datetime(1970, 1, 1, tzinfo=EARLIEST.tzinfo)
+# the times a line may carry (Parser's bounds, inclusive), in the milliseconds of TS
+_EARLIEST_MS = (EARLIEST - _EPOCH) // timedelta(milliseconds=1)
+_LATEST_MS = (LATEST - _EPOCH) // timedelta(milliseconds=1)
+_MISSING = np.array(MISSING_STATUS, dtype=np.int16)
+_PROBE, _LOGIN = 1, 2  # the bits of a path's flags, as _split.count reads them
+# the rows of _split.count's output, in its order (_split.c, enum O_BUCKET...)
+_OUT = ("bucket", "src", "n", "fail", "ok", "miss", "probe", "err", "sample", "interest")
 
 Ints = npt.NDArray[np.int64]
+Codes = npt.NDArray[np.int32]  # the splitter's addr_code and path_code
+Flags = npt.NDArray[np.uint8]
 
 
 @dataclass(frozen=True)
@@ -50,44 +66,61 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
         return None
     ts = parser.times(raw)
     status = raw["status"].cast(pl.Int16, strict=False)
-    addr_code = raw["addr_code"].to_numpy().astype(np.int64)
-    path_code = raw["path_code"].to_numpy().astype(np.int64)
-    if (
-        ts.null_count()
-        or status.null_count()
-        or raw["method"].null_count()
-        or addr_code.min() < 0  # no address: the line did not match the format
-        or path_code.min() < 0
-        or not ts.is_between(EARLIEST, LATEST).all()
-    ):
+    if ts.null_count() or status.null_count() or raw["method"].null_count():
         return None  # a rejected line: the general path counts it and keeps a sample
+    addr_code = raw["addr_code"].to_numpy()
+    path_code = raw["path_code"].to_numpy()
+    ms = ts.to_numpy().view(np.int64)  # TS is in milliseconds
+    if (
+        addr_code.min() < 0  # no address: the line did not match the format
+        or path_code.min() < 0
+        or ms.min() < _EARLIEST_MS  # a date no server wrote: malformed
+        or ms.max() > _LATEST_MS
+    ):
+        return None
     src_of_addr, sources = _source_ids(raw, addr_code)
     if src_of_addr is None:
         return None
-    ms = ts.to_numpy().view(np.int64)  # TS is in milliseconds
-    group, bucket, src = _groups(ms // _BUCKET_MS, src_of_addr[addr_code], len(sources))
-    agg = _counts(raw, parser, group, status.to_numpy().astype(np.int64), path_code)
+    asset = parser.assets[0]  # every line's (the common case)
+    flags = _path_flags(raw, path_code, asset)
+    out = np.empty((len(_OUT), raw.height), dtype=np.int64)
+    missed_rows = np.empty(raw.height, dtype=np.int64)
+    groups, pairs = _split.count(
+        ms,
+        addr_code,
+        src_of_addr,
+        path_code,
+        flags,
+        _login_methods(raw, flags[path_code], asset),
+        status.to_numpy(),
+        np.array(asset.login_failure_status, dtype=np.int16),
+        _MISSING,
+        _BUCKET_MS,
+        out,
+        missed_rows,
+    )
+    # copies: a column made from a view would keep the whole of ``out`` alive with the frame
+    counted = {name: row.copy() for name, row in zip(_OUT, out[:, :groups], strict=True)}
     keys = pl.DataFrame(
         {
-            "asset": _repeated(parser.assets[0].name, len(bucket)),
-            "bucket": pl.Series(bucket * _BUCKET_MS).cast(TS),
-            "src": _take(sources, src),
+            "asset": _repeated(asset.name, groups),
+            "bucket": pl.Series(counted["bucket"] * _BUCKET_MS).cast(TS),
+            "src": _take(sources, counted["src"]),
         }
     )
-    missed_rows = agg.pop("_missed")  # a line of each distinct (group, missing path)
+    counts = pl.DataFrame({c: counted[c] for c in COUNTS})
+    missed_rows = missed_rows[:pairs]  # a line of each distinct (group, missing path)
     missed = pl.DataFrame(
         {
-            "asset": _repeated(parser.assets[0].name, len(missed_rows)),
+            "asset": _repeated(asset.name, pairs),
             "bucket": pl.Series(ms[missed_rows] // _BUCKET_MS * _BUCKET_MS).cast(TS),
             "src": _take(sources, src_of_addr[addr_code[missed_rows]]),
             "path": _take(raw["path"], missed_rows),
         }
     )
-    interest = agg.pop("_interest")
-    rows = _samples(interest, group)
-    sample = _sample_columns(raw, rows, ts, status)
-    sample = sample.hstack([pl.Series("interest", interest[rows], dtype=pl.Int8)])
-    frame = pl.concat([keys[list(KEYS)], pl.DataFrame(agg), sample], how="horizontal")  # by name: no query
+    sample = _sample_columns(raw, counted["sample"], ts, status)
+    sample = sample.hstack([pl.Series("interest", counted["interest"], dtype=pl.Int8)])
+    frame = pl.concat([keys[list(KEYS)], counts, sample], how="horizontal")  # by name: no query
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
@@ -109,13 +142,15 @@ def _common(raw: pl.DataFrame, parser: Parser) -> bool:
     return not raw["defer"].any()
 
 
-def _source_ids(raw: pl.DataFrame, addr_code: Ints) -> tuple[Ints | None, pl.Series]:
+def _source_ids(raw: pl.DataFrame, addr_code: Codes) -> tuple[Ints | None, pl.Series]:
     """Each address code's source number, and the source keys by number (``None`` if one has none).
 
     Addresses are read once each (by the row where each first appears). An IPv4 address the splitter
     found is its own key; any other is read by :func:`.addr.source_key` (cached across chunks: a log
-    repeats its addresses, and a few hundred of them cost less one by one than in a Polars query). Two
-    addresses may share a source (two IPv6 addresses of one /64).
+    repeats its addresses, and a few thousand of them cost less one by one than in a Polars query).
+    Two addresses may share a source (two IPv6 addresses of one /64, or an IPv4 address and the same
+    address mapped into IPv6): each source is represented by its first address code, and sources are
+    numbered in the order of their representatives, so in order of first appearance. No query.
     """
     first = _first_rows(addr_code)
     firsts = raw[["addr", "v4"]][first]  # a frame's rows, not a query (see _take)
@@ -123,14 +158,21 @@ def _source_ids(raw: pl.DataFrame, addr_code: Ints) -> tuple[Ints | None, pl.Ser
     rest = np.flatnonzero(~firsts["v4"].to_numpy())
     if not rest.size:
         return np.arange(len(first), dtype=np.int64), addrs
-    keys = addrs.scatter(rest, [source_key(a) for a in _take(addrs, rest).to_list()])
-    if keys.null_count():
-        return None, keys
-    ids = keys.to_frame("k").select(pl.col("k").rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-    return ids, _take(keys, _first_rows(ids))
+    keys_of_rest = [source_key(a) for a in _take(addrs, rest).to_list()]
+    if None in keys_of_rest:
+        return None, addrs
+    seen: dict[str | None, int] = {}
+    if any(":" not in str(key) for key in keys_of_rest):  # an IPv4 address, mapped: it may be in the chunk
+        v4 = np.flatnonzero(firsts["v4"].to_numpy())
+        seen = dict(zip(_take(addrs, v4).to_list(), v4.tolist(), strict=True))
+    representative = np.arange(len(first), dtype=np.int64)
+    for code, key in zip(rest.tolist(), keys_of_rest, strict=True):
+        representative[code] = seen.setdefault(key, code)
+    kept, ids = np.unique(representative, return_inverse=True)
+    return ids.astype(np.int64), _take(addrs.scatter(rest, keys_of_rest), kept)
 
 
-def _first_rows(codes: Ints) -> Ints:
+def _first_rows(codes: npt.NDArray[np.integer[Any]]) -> Ints:
     """The first row holding each code, by code (codes are numbered 0, 1, ... without a gap)."""
     first = np.empty(int(codes.max()) + 1, dtype=np.int64)
     # where a code repeats, the last assignment wins: backwards, that is its first row
@@ -138,64 +180,25 @@ def _first_rows(codes: Ints) -> Ints:
     return first
 
 
-def _groups(buckets: Ints, src: Ints, sources: int) -> tuple[Ints, Ints, Ints]:
-    """The group of each line by (bucket, source), and each group's bucket number and source number.
-
-    The key of a line is its bucket's rank times the number of sources plus its source: under 2**62
-    for any chunk. The rank is the bucket less the first one where the chunk spans fewer buckets than
-    it has lines (a log in order), else the bucket's place among those that occur (a line dated years
-    away: no gap is counted across).
-    """
-    low = int(buckets.min())
-    if int(buckets.max()) - low < len(buckets):
-        rank, numbers = buckets - low, None
-    else:
-        numbers, rank = np.unique(buckets, return_inverse=True)
-    keys, group = np.unique(rank * sources + src, return_inverse=True)
-    bucket = keys // sources
-    return group.astype(np.int64), bucket + low if numbers is None else numbers[bucket], keys % sources
+def _path_flags(raw: pl.DataFrame, path_code: Codes, asset: Asset) -> Flags:
+    """Each path code's flags: :data:`_PROBE` for a probe path, :data:`_LOGIN` for a login path of the
+    asset (every line's, in the common case). One query over the distinct paths."""
+    paths = _take(raw["path"], _first_rows(path_code)).alias("p").to_frame()
+    p = pl.col("p")
+    logins = list(asset.login_paths)
+    flags = p.str.contains(PROBE_REGEX).cast(pl.UInt8) * _PROBE + p.is_in(logins).cast(pl.UInt8) * _LOGIN
+    return paths.select(flags.cast(pl.UInt8)).to_series().to_numpy()
 
 
-def _counts(raw: pl.DataFrame, parser: Parser, group: Ints, status: Ints, path_code: Ints) -> dict[str, Ints]:
-    """The counts of :func:`.aggregate.aggregate` per group, each line's interest for the sample, and a
-    line of each distinct (group, missing path)."""
-    first_path = _first_rows(path_code)
-    paths = _take(raw["path"], first_path)
-    probe = paths.str.contains(PROBE_REGEX).to_numpy()[path_code]
-    asset = parser.assets[0]  # every line's (names are unique)
-    login_path = paths.is_in(list(asset.login_paths)).to_numpy()[path_code]
-    login = login_path & raw["method"].is_in(list(asset.login_methods)).to_numpy()
-    failed = np.isin(status, asset.login_failure_status)
-    fail = login & failed
-    ok = login & ~failed & (status < 400)
-    missing = np.isin(status, MISSING_STATUS)
-    size = int(group.max()) + 1
-
-    def per_group(flags: npt.NDArray[np.bool_]) -> Ints:
-        return np.bincount(group[flags], minlength=size).astype(np.int64)
-
-    lines = np.flatnonzero(missing)
-    distinct_missing, first = np.unique(group[lines] * len(first_path) + path_code[lines], return_index=True)
-    return {
-        "n": np.bincount(group, minlength=size).astype(np.int64),
-        "fail": per_group(fail),
-        "ok": per_group(ok),
-        "miss": np.bincount(distinct_missing // len(first_path), minlength=size).astype(np.int64),
-        "probe": per_group(probe),
-        "err": per_group(status >= 400),
-        "_interest": probe * 4 + fail * 2 + missing.astype(np.int64),
-        "_missed": lines[first],
-    }
-
-
-def _samples(interest: Ints, group: Ints) -> Ints:
-    """Each group's sample row: its most interesting line, the first of them on a tie (arg max)."""
-    rows = np.arange(len(group), dtype=np.int64)
-    # one integer orders the lines as the choice does: interest first, then the earlier row
-    rank = (interest << _ROW_BITS) | ((1 << _ROW_BITS) - 1 - rows)
-    best = np.full(int(group.max()) + 1, -1, dtype=np.int64)
-    np.maximum.at(best, group, rank)
-    return (1 << _ROW_BITS) - 1 - (best & ((1 << _ROW_BITS) - 1))
+def _login_methods(raw: pl.DataFrame, line_flags: Flags, asset: Asset) -> Flags:
+    """1 for each line of a login path whose method is a login method of the asset, else 0. Only the
+    lines of login paths are read (a few, but for an attack on the login), with no query."""
+    chosen = np.zeros(len(line_flags), dtype=np.uint8)
+    rows = np.flatnonzero(line_flags & _LOGIN)
+    if rows.size:
+        allowed = set(asset.login_methods)
+        chosen[rows] = [method in allowed for method in _take(raw["method"], rows).to_list()]
+    return chosen
 
 
 def _sample_columns(raw: pl.DataFrame, rows: Ints, ts: pl.Series, status: pl.Series) -> pl.DataFrame:
@@ -210,12 +213,17 @@ def _sample_columns(raw: pl.DataFrame, rows: Ints, ts: pl.Series, status: pl.Ser
             "method": picked["method"],
             "path": picked["path"],
             "status": picked["_s"],
-            "size": picked["size"].cast(pl.Int64, strict=False).fill_null(0),
+            "size": _zero_for_null(picked["size"].cast(pl.Int64, strict=False)),
             "agent": picked["agent"],
             "query": picked["query"],
             "ts": picked["_t"],
         }
     )
+
+
+def _zero_for_null(column: pl.Series) -> pl.Series:
+    """``column.fill_null(0)``, a query, made only where there is a null (a size of ``-``)."""
+    return column.fill_null(0) if column.null_count() else column
 
 
 def _take(column: pl.Series, rows: Ints) -> pl.Series:
