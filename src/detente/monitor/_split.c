@@ -637,8 +637,9 @@ static int shaped(const Py_buffer *b, Py_ssize_t size, Py_ssize_t count, const c
     return 0;
 }
 
-/* The groups of the lines by (bucket, source) and their counts; see count's docstring. Returns the
-   numbers of groups and of missed pairs, or -1 with *g unset if memory runs out. */
+/* The groups of the lines by (bucket, source) and their counts (see the module's comment): returns 0
+   with the numbers of groups and of missed pairs set, or -1 if memory runs out. No Python object is
+   touched: it runs without the GIL. */
 static int count_lines(const Inputs *in, int64_t bucket_ms, int64_t *groups, int64_t *missed_pairs) {
     const int64_t *ms = in->ms.buf, *src_of_addr = in->src_of_addr.buf;
     const int32_t *addr_code = in->addr_code.buf, *path_code = in->path_code.buf;
@@ -653,7 +654,8 @@ static int count_lines(const Inputs *in, int64_t bucket_ms, int64_t *groups, int
     int fresh;
     for (int64_t i = 0; ok && i < n; i++)
         group[i] = pairs_number(&keys, floor_div(ms[i], bucket_ms), src_of_addr[addr_code[i]], &fresh);
-    ok = ok && (order = sorted_pairs(&keys)) != NULL && (rank = malloc((size_t)keys.count * sizeof *rank + 1));
+    ok = ok && (order = sorted_pairs(&keys)) != NULL &&
+         (rank = malloc((size_t)(keys.count ? keys.count : 1) * sizeof *rank)) != NULL;
     if (ok) {
         for (int32_t k = 0; k < keys.count; k++) {
             rank[order[k]] = k;
