@@ -223,7 +223,14 @@ ODD = st.sampled_from(
         *("", "-", "::"),
     ]
 )
-ADDRESS = st.one_of(st.ip_addresses(v=4).map(str), V6, V6_FULL, V6_SPARSE, ODD, st.text(max_size=6))
+# dotted quads whose digits are any decimal digits, ASCII or not ("١٢.3.4.5"): Python's int() and a
+# regex's \d read them all, ipaddress only the ASCII ones
+ANY_DIGITS = st.lists(
+    st.text(alphabet=st.characters(categories=["Nd"]), min_size=1, max_size=3), min_size=4, max_size=4
+).map(".".join)
+ADDRESS = st.one_of(
+    st.ip_addresses(v=4).map(str), V6, V6_FULL, V6_SPARSE, ODD, ANY_DIGITS, st.text(max_size=6)
+)
 
 
 def _key_by_ipaddress(text: str) -> str | None:
@@ -298,6 +305,7 @@ SOURCE_KEYISH = st.one_of(
     st.ip_addresses(v=6).map(lambda a: source_key(str(a))),
     KEYISH,
     ODD,
+    ANY_DIGITS,
     st.text(alphabet="0123456789.:afAF+- /", max_size=16),
     st.none(),
 )

@@ -53,8 +53,11 @@ def source_key(text: str) -> str | None:
 
 
 _H = "[0-9a-fA-F]{1,4}"
-# an IPv4 address as Python's ipaddress reads it: four decimal octets, no leading zero
-IPV4 = r"^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$"
+# an IPv4 address as Python's ipaddress reads it: four decimal octets of ASCII digits, no leading zero
+# ([0-9], not \d: in Python's re and in Rust's regex \d is any Unicode decimal digit, which int() reads
+# too, so "١٢.3.4.5" would pass for 12.3.4.5 where ipaddress refuses it)
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = rf"^(?:{_OCTET}\.){{3}}{_OCTET}$"
 # a whole IPv6 address whose first four groups are written out (no ``::`` among them), capturing them;
 # the rest is any valid lower half (four groups, or at most three around one ``::``)
 IPV6_UPPER = (
