@@ -28,6 +28,7 @@ from detente.monitor import inputs
 from detente.monitor.addr import (
     IPV4,
     KEY64,
+    ipv4_integer,
     network_of,
     networks48,
     parse_address,
@@ -309,6 +310,22 @@ SOURCE_KEYISH = st.one_of(
     st.text(alphabet="0123456789.:afAF+- /", max_size=16),
     st.none(),
 )
+
+
+# what inet_aton reads besides the form of IPV4: octal, hexadecimal, fewer parts, text after a space
+IPV4ISH = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    ANY_DIGITS,
+    st.text(alphabet="0123456789.xX \t\x00abf", max_size=18),
+    st.sampled_from(["01.2.3.4", "0x7f.0.0.1", "1.2.3", "127.1", "1.2.3.4 ", "1.2.3.4 x", "4294967295"]),
+)
+
+
+@settings(max_examples=500)
+@given(IPV4ISH)
+def test_ipv4_integer_reads_exactly_the_pattern_of_an_ipv4_address(text: str) -> None:
+    want = int(ipaddress.IPv4Address(text)) if re.fullmatch(IPV4, text) else None
+    assert ipv4_integer(text) == want
 
 
 @settings(max_examples=300)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -121,7 +122,6 @@ def _distinct_source_keys(clients: pl.Series) -> pl.Series:
 
 SMALL = 20_000  # keys: fewer are read one by one in Python (a Polars query costs a few ms whatever its size)
 _KEY64 = re.compile(KEY64)
-_IPV4 = re.compile(IPV4)
 
 
 def upper64(keys: pl.Series) -> pl.Series:
@@ -147,11 +147,20 @@ def top64(key: str | None) -> int | None:
 
 
 def ipv4_integer(key: str | None) -> int | None:
-    """The value of an IPv4 address as Python writes it (:data:`IPV4`), else ``None``."""
-    if key is None or _IPV4.fullmatch(key) is None:
+    """The value of an IPv4 address as Python writes it (:data:`IPV4`), else ``None``.
+
+    Read by the C library's ``inet_aton`` and written back by ``inet_ntoa``, which writes exactly the
+    form of :data:`IPV4`: ``inet_aton`` also reads other spellings (octal, hexadecimal, fewer parts,
+    text after a space), and those do not come back as they were given. A third of the cost of the
+    pattern and four ``int`` calls; a test holds the two readings equal.
+    """
+    if key is None:
         return None
-    a, b, c, d = (int(octet) for octet in key.split("."))
-    return a << 24 | b << 16 | c << 8 | d
+    try:
+        packed = socket.inet_aton(key)
+    except (OSError, ValueError):  # not an address; or a NUL, or text beyond ASCII, in it
+        return None
+    return int.from_bytes(packed, "big") if socket.inet_ntoa(packed) == key else None
 
 
 def upper64_vectorised(keys: pl.Series) -> pl.Series:

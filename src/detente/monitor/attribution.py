@@ -111,12 +111,17 @@ def _key_integers_few(s: pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDA
     ints, is6, ok = [0] * len(texts), [False] * len(texts), [False] * len(texts)
     others = []
     for i, text in enumerate(texts):
-        if (top := top64(text)) is not None:
-            ints[i], is6[i], ok[i] = top, True, True
-        elif (value := ipv4_integer(text)) is not None:
-            ints[i], ok[i] = value, True
-        else:
+        if text is None:
             others.append(i)
+        elif ":" in text:  # a /64 key has one, an IPv4 address none
+            if (top := top64(text)) is None:
+                others.append(i)
+            else:
+                ints[i], is6[i], ok[i] = top, True, True
+        elif (value := ipv4_integer(text)) is None:
+            others.append(i)
+        else:
+            ints[i], ok[i] = value, True
     out = np.array(ints, dtype=np.uint64), np.array(is6, dtype=bool), np.array(ok, dtype=bool)
     if others:
         for column, values in zip(out, _key_integers_many(s.gather(others)), strict=True):
