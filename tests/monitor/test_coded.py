@@ -303,12 +303,19 @@ def _count(**lines: list[int]) -> tuple[dict[str, list[int]], list[int]]:
 def _arguments(n: int = 2, **changes: Any) -> list[Any]:
     """Arguments of :func:`_split.count` for ``n`` lines of one address and one path, with ``changes``."""
     arguments: dict[str, Any] = {
-        "ms": np.zeros(n, np.int64), "addr_code": np.zeros(n, np.int32), "src_of_addr": np.zeros(1, np.int64),
-        "path_code": np.zeros(n, np.int32), "path_flags": np.zeros(1, np.uint8),
-        "login_method": np.zeros(n, np.uint8), "status": np.full(n, 200, np.int16),
-        "failure": np.array([401, 403], np.int16), "missing": np.array([404, 410], np.int16),
-        "bucket_ms": 10_000, "out": np.empty((len(_OUT), n), np.int64), "missed": np.empty(n, np.int64),
-    }  # fmt: skip
+        "ms": np.zeros(n, np.int64),
+        "addr_code": np.zeros(n, np.int32),
+        "src_of_addr": np.zeros(1, np.int64),
+        "path_code": np.zeros(n, np.int32),
+        "path_flags": np.zeros(1, np.uint8),
+        "login_method": np.zeros(n, np.uint8),
+        "status": np.full(n, 200, np.int16),
+        "failure": np.array([401, 403], np.int16),
+        "missing": np.array([404, 410], np.int16),
+        "bucket_ms": 10_000,
+        "out": np.empty((len(_OUT), n), np.int64),
+        "missed": np.empty(n, np.int64),
+    }
     return list({**arguments, **changes}.values())
 
 
@@ -340,9 +347,14 @@ def test_count_groups_lines_by_bucket_and_source_in_that_order() -> None:
 
 def test_count_counts_a_missing_path_once_per_group_and_takes_the_first_sample() -> None:
     counted, missed = _count(
-        ms=[0, 1, 2, 3], addr_code=[0, 0, 0, 0], src_of_addr=[0], path_code=[0, 1, 0, 1], path_flags=[0, 0],
-        login_method=[0, 0, 0, 0], status=[404, 404, 404, 200],
-    )  # fmt: skip
+        ms=[0, 1, 2, 3],
+        addr_code=[0, 0, 0, 0],
+        src_of_addr=[0],
+        path_code=[0, 1, 0, 1],
+        path_flags=[0, 0],
+        login_method=[0, 0, 0, 0],
+        status=[404, 404, 404, 200],
+    )
     assert (counted["n"], counted["miss"], counted["err"]) == ([4], [2], [3])
     assert (counted["sample"], counted["interest"], missed) == ([0], [1], [0, 1])
 
