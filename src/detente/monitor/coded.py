@@ -20,7 +20,7 @@ query runs while its caller waits); docs/adr/0006-native-log-splitter.md, amendm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -29,16 +29,14 @@ import polars as pl
 
 from . import _split
 from .addr import source_key
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, ms_of
 from .assets import Asset
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
 from .probes import PROBE_REGEX
 
 _BUCKET_MS = BUCKET_SECONDS * 1000
-_EPOCH = datetime(1970, 1, 1, tzinfo=EARLIEST.tzinfo)
 # the times a line may carry (Parser's bounds, inclusive), in the milliseconds of TS
-_EARLIEST_MS = (EARLIEST - _EPOCH) // timedelta(milliseconds=1)
-_LATEST_MS = (LATEST - _EPOCH) // timedelta(milliseconds=1)
+_EARLIEST_MS, _LATEST_MS = ms_of(EARLIEST), ms_of(LATEST)
 _MISSING = np.array(MISSING_STATUS, dtype=np.int16)
 _PROBE, _LOGIN = 1, 2  # the bits of a path's flags, as _split.count reads them
 # the rows of _split.count's output, in its order (_split.c, enum O_BUCKET...)
