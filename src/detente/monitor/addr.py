@@ -151,8 +151,8 @@ def ipv4_integer(key: str | None) -> int | None:
 
     Read by the C library's ``inet_aton`` and written back by ``inet_ntoa``, which writes exactly the
     form of :data:`IPV4`: ``inet_aton`` also reads other spellings (octal, hexadecimal, fewer parts,
-    text after a space), and those do not come back as they were given. A third of the cost of the
-    pattern and four ``int`` calls; a test holds the two readings equal.
+    text after a space), and those do not come back as they were given. About half the cost of the
+    pattern and four ``int`` calls (1.8 us against 3.6 us, timeit); a test holds the two readings equal.
     """
     if key is None:
         return None
