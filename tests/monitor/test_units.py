@@ -22,7 +22,7 @@ from detente.monitor.addr import NetworkSet, client_from_forwarded, parse_networ
 from detente.monitor.assets import load_assets, parse_assets
 from detente.monitor.attribution import load
 from detente.monitor.features import SITE_SUMS, Tuning, nearest_quantile, site_windows
-from detente.monitor.geodata import compact
+from detente.monitor.geodata import build, compact
 from detente.monitor.output import read_incidents
 from detente.monitor.score import score, score_files
 from detente.monitor.terminal import summary
@@ -84,6 +84,66 @@ def test_attribution_as_columns_equals_the_lookup() -> None:
     assert country.to_list() == countries
     assert asn.to_list() == [str(a) for a in asns]
     assert geo.attribute(pl.Series("src", ["1.1.1.1"]))[0].to_list() == geo.lookup(["1.1.1.1"])[0]  # no IPv6
+
+
+def _small_sources(folder: Path) -> tuple[Path, Path, Path]:
+    """Tor's geoip files and @ip-location-db/asn's CSVs, a few ranges each, as the packages ship them."""
+    v4, v6, asn = folder / "geoip", folder / "geoip6", folder / "asn"
+    v4.write_text(
+        "# Generated: Tue, 16 Jun 2026 08:00:00 GMT\n16777216,16777471,AU\n134744064,134744319,US\n"
+    )
+    v6.write_text("2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,JP\n2a00:1450::,2a00:1450:ffff::,IE\n")
+    asn.mkdir()
+    (asn / "package.json").write_text('{"version": "2.3.2026061719"}')
+    (asn / "asn-ipv4-num.csv").write_text(
+        '134744064,134744319,15169,Google LLC\n16777216,16777471,13335,"Cloudflare, Inc."\n'
+    )
+    (asn / "asn-ipv6-num.csv").write_text(
+        "2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,2500,WIDE Project\n"
+    )
+    return v4, v6, asn
+
+
+def test_tables_built_from_the_packages_attribute_what_the_sources_say(tmp_path: Path) -> None:
+    v4, v6, asn = _small_sources(tmp_path)
+    meta = build(asn, tmp_path / "out", v4, v6)
+    assert meta["country"] == {
+        "source": "IPFire Location database, as shipped by Debian tor-geoipdb",
+        "licence": "CC BY-SA 4.0",
+        "date": "2026-06-16",
+        "ranges": 4,
+    }
+    geo = load(tmp_path / "out")
+    keys = [
+        "1.0.0.0",
+        "1.0.0.255",
+        "1.0.1.0",
+        "8.8.8.8",
+        "0.255.255.255",
+        "2001:200:5::/64",
+        "2a00:1450:1::/64",
+        "::/64",
+    ]
+    countries, asns = geo.lookup(keys)
+    assert countries == ["AU", "AU", "unknown", "US", "unknown", "JP", "IE", "unknown"]
+    assert asns == [13335, 13335, 0, 15169, 0, 2500, 0, 0]
+    assert [geo.org(a) for a in (13335, 15169, 2500, 0, 64512)] == [
+        "Cloudflare, Inc.",
+        "Google LLC",
+        "WIDE Project",
+        "unknown",
+        "unknown",
+    ]
+    assert geo.sources == json.loads((tmp_path / "out" / "sources.json").read_text())
+
+
+def test_damaged_tables_are_refused_with_the_command_that_rebuilds_them(tmp_path: Path) -> None:
+    v4, v6, asn = _small_sources(tmp_path)
+    build(asn, tmp_path / "out", v4, v6)
+    tables = dict(np.load(tmp_path / "out" / "asn.npz"))
+    np.savez(tmp_path / "out" / "asn.npz", **(tables | {"org_asn": tables["org_asn"][:1]}))
+    with pytest.raises(ConfigError, match=r"missing or damaged.*geodata build"):
+        load(tmp_path / "out")
 
 
 def _bucket(**kw: float) -> dict[str, float]:

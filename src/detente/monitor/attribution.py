@@ -41,12 +41,38 @@ class RangeTable:
 
 
 def _table(npz: Any, prefix: str) -> RangeTable:
-    starts = np.cumsum(npz[f"{prefix}_starts"].astype(np.uint64), dtype=np.uint64)
-    return RangeTable(starts, npz[f"{prefix}_values"].astype(np.uint32))
+    # 64-bit starts, as the keys are: searchsorted would otherwise convert the table on every call
+    return RangeTable(npz[f"{prefix}_starts"].astype(np.uint64), npz[f"{prefix}_values"].astype(np.uint32))
 
 
 def _strings(blob: npt.NDArray[np.uint8]) -> list[str]:
     return blob.tobytes().decode("utf-8").split("\n")
+
+
+@dataclass(frozen=True)
+class Organisations:
+    """Organisation names by ASN, read from the table's bytes only when asked: a scan names a few
+    dozen networks, and decoding all 91,000 names into a dict cost it 20 ms."""
+
+    asns: npt.NDArray[np.uint32]  # sorted
+    blob: bytes  # the names in the order of ``asns``, each followed by a newline but the last
+    ends: npt.NDArray[np.intp]  # where each name ends in ``blob``
+
+    @classmethod
+    def read(cls, asns: npt.NDArray[np.uint32], blob: npt.NDArray[np.uint8]) -> Organisations:
+        """From the table's arrays; raises ValueError when they do not match."""
+        ends = np.append(np.flatnonzero(blob == ord("\n")), len(blob))
+        if len(ends) != len(asns):
+            raise ValueError(f"{len(asns)} ASNs but {len(ends)} organisation names")
+        return cls(asns, blob.tobytes(), ends)
+
+    def get(self, asn: int) -> str | None:
+        """The name of ``asn``, or None when the table has none."""
+        i = int(np.searchsorted(self.asns, asn))
+        if i == len(self.asns) or int(self.asns[i]) != asn:
+            return None
+        start = int(self.ends[i - 1]) + 1 if i else 0
+        return self.blob[start : int(self.ends[i])].decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -58,7 +84,7 @@ class Attribution:
     country_names: tuple[str, ...]
     asn4: RangeTable
     asn6: RangeTable
-    orgs: dict[int, str]
+    orgs: Organisations
     sources: dict[str, Any]
 
     def lookup(self, keys: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -89,7 +115,8 @@ class Attribution:
 
     def org(self, asn: int) -> str:
         """Organisation name of an ASN, ``"unknown"`` for ASN 0 or an ASN missing from the data."""
-        return self.orgs.get(asn, "unknown") if asn else "unknown"
+        name = self.orgs.get(asn) if asn else None
+        return "unknown" if name is None else name
 
 
 def key_integers(keys: Sequence[str] | pl.Series) -> tuple[U64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -172,7 +199,7 @@ def load(folder: Path = DATA_DIR) -> Attribution:
     then its report) shares one copy. A refusal is not remembered: the next call tries again."""
     try:
         with np.load(folder / "country.npz") as c, np.load(folder / "asn.npz") as a:
-            orgs = dict(zip(a["org_asn"].tolist(), _strings(a["org_names"]), strict=True))
+            orgs = Organisations.read(a["org_asn"], a["org_names"])
             sources = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
             return Attribution(
                 country4=_table(c, "v4"),

@@ -16,7 +16,9 @@ Table invariants (checked by the tests):
 - value 0 means unknown (a gap in the source, or ``??``), so a lookup never guesses;
 - IPv4 keys are the 32-bit address; IPv6 keys are the top 64 bits (the /64), the unit the detectors count.
   A source range that is not /64-aligned is widened to whole /64s; an overlap keeps the first range.
-- starts are stored delta-encoded (differences compress far better than absolute values).
+- the tables are stored uncompressed (``numpy.savez``), starts as absolute values: inflating deflated,
+  delta-encoded tables and summing their starts cost a scan about 70 ms on its critical path (git and
+  wheels compress the files anyway; docs/adr/0008-uncompressed-range-tables.md).
 """
 
 from __future__ import annotations
@@ -128,12 +130,12 @@ def asn_ranges(folder: Path) -> tuple[dict[int, str], list[Range], list[Range]]:
     return orgs, sorted(r4), sorted(r6)
 
 
-def _table(
-    ranges: list[Range], top: int, dtype: type[np.uint32] | type[np.uint64]
-) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.uint32]]:
+Table = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]  # starts, values
+
+
+def _table(ranges: list[Range], top: int) -> Table:
     starts, values = compact(ranges, top)
-    deltas = np.diff(np.asarray(starts, dtype=np.uint64), prepend=np.uint64(0)).astype(dtype)
-    return deltas, np.asarray(values, dtype=np.uint32)
+    return np.asarray(starts, dtype=np.uint64), np.asarray(values, dtype=np.uint32)
 
 
 def _blob(strings: list[str]) -> npt.NDArray[np.uint8]:
@@ -165,33 +167,40 @@ def _version_date(version: str) -> str:
     return f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else "unknown"
 
 
+def write_tables(
+    out: Path, names: list[str], country: tuple[Table, Table], orgs: dict[int, str], asn: tuple[Table, Table]
+) -> None:
+    """Write ``country.npz`` and ``asn.npz`` into ``out``: IPv4 starts as 32-bit integers, IPv6 starts
+    as 64-bit, country values as 16-bit indexes into ``names``, ASN values as 32-bit numbers."""
+    (c4s, c4v), (c6s, c6v) = country
+    np.savez(
+        out / "country.npz",
+        v4_starts=c4s.astype(np.uint32),
+        v4_values=c4v.astype(np.uint16),
+        v6_starts=c6s,
+        v6_values=c6v.astype(np.uint16),
+        names=_blob(names),
+    )
+    (a4s, a4v), (a6s, a6v) = asn
+    ids = sorted(orgs)
+    np.savez(
+        out / "asn.npz",
+        v4_starts=a4s.astype(np.uint32),
+        v4_values=a4v,
+        v6_starts=a6s,
+        v6_values=a6v,
+        org_asn=np.asarray(ids, dtype=np.uint32),
+        org_names=_blob([orgs[i].replace("\n", " ") for i in ids]),
+    )
+
+
 def build(asn_folder: Path, out: Path, v4: Path = TOR_GEOIP, v6: Path = TOR_GEOIP6) -> dict[str, object]:
     """Convert both sources into ``out``; return the metadata written to ``sources.json``."""
     out.mkdir(parents=True, exist_ok=True)
     names, c4, c6 = country_ranges(v4, v6)
-    s4, v4v = _table(c4, V4_TOP, np.uint32)
-    s6, v6v = _table(c6, V6_TOP, np.uint64)
-    np.savez_compressed(
-        out / "country.npz",
-        v4_starts=s4,
-        v4_values=v4v.astype(np.uint16),
-        v6_starts=s6,
-        v6_values=v6v.astype(np.uint16),
-        names=_blob(names),
-    )
     orgs, a4, a6 = asn_ranges(asn_folder)
-    s4, v4v = _table(a4, V4_TOP, np.uint32)
-    s6, v6v = _table(a6, V6_TOP, np.uint64)
-    ids = sorted(orgs)
-    np.savez_compressed(
-        out / "asn.npz",
-        v4_starts=s4,
-        v4_values=v4v,
-        v6_starts=s6,
-        v6_values=v6v,
-        org_asn=np.asarray(ids, dtype=np.uint32),
-        org_names=_blob([orgs[i].replace("\n", " ") for i in ids]),
-    )
+    country = _table(c4, V4_TOP), _table(c6, V6_TOP)
+    write_tables(out, names, country, orgs, (_table(a4, V4_TOP), _table(a6, V6_TOP)))
     version = _npm_version(asn_folder)
     meta: dict[str, object] = {
         "country": {
