@@ -134,6 +134,13 @@ def test_tables_built_from_the_packages_attribute_what_the_sources_say(tmp_path:
         "unknown",
         "unknown",
     ]
+    assert geo.org_names([2500, 64512, 13335, 0, 2500]) == [
+        "WIDE Project",
+        "unknown",
+        "Cloudflare, Inc.",
+        "unknown",
+        "WIDE Project",
+    ]
     assert geo.sources == json.loads((tmp_path / "out" / "sources.json").read_text())
 
 

@@ -202,7 +202,8 @@ def incident_id(asset: str, kind: str, start: str) -> str:
 
 def asn_names(geo: Attribution, keys: Sequence[str]) -> dict[str, str]:
     """Organisation names of ASNs given as strings (``"0"`` is unknown)."""
-    return {k: (geo.org(int(k)) if k.isdigit() else "unknown") for k in keys}
+    numbers = [int(k) if k.isdigit() else 0 for k in keys]
+    return dict(zip(keys, geo.org_names(numbers), strict=True))
 
 
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339 in UTC, to the second: every time the monitor writes
