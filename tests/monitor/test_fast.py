@@ -44,8 +44,10 @@ from detente.monitor.aggregate import (
     bucket_range,
     merge,
     moment,
+    pairs_seen,
     probe_paths,
     split_final,
+    stacked,
 )
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import _key_integers_few, _key_integers_many, load
@@ -535,18 +537,22 @@ def test_merged_rows_keep_the_most_telling_sample_and_the_first_on_a_tie(
     assert got["n"].to_list() == [sum(k == key for k, _ in older + newer) for key in seen]
 
 
-@settings(max_examples=100)
+@settings(max_examples=150)
 @given(
     st.lists(st.one_of(ROW, FAR_ROW), max_size=30, unique=True),
     st.lists(st.one_of(ROW, FAR_ROW), max_size=30, unique=True),
     st.booleans(),
+    st.booleans(),
 )
 def test_append_equals_merge(
-    older: list[tuple[str, int, str]], newer: list[tuple[str, int, str]], in_order: bool
+    older: list[tuple[str, int, str]], newer: list[tuple[str, int, str]], in_order: bool, engine: bool
 ) -> None:
-    """In bucket order (as the engine's frames are: the seam cut out by slices) or not (filtered)."""
+    """In bucket order (as the engine's frames are: the seam cut out by slices) or not (filtered); with
+    the samples, or keys and counts alone, as the engine keeps them (the seam summed in Python)."""
     a = _rows(older, list(range(len(older))))
     b = _rows(newer, [100 + i for i in range(len(newer))]).with_columns(pl.format("/q{}", "n").alias("path"))
+    if engine:
+        a, b = a[[*KEYS, *COUNTS]], b[[*KEYS, *COUNTS]]
     if in_order:
         a, b = a.sort("bucket"), b.sort("bucket")
     want = merge([a, b])
@@ -557,6 +563,55 @@ def test_append_equals_merge(
         assert not got.height
     if in_order:
         assert got["bucket"].is_sorted()  # so the next chunk's seam is cut out by slices too
+
+
+PAIR = st.tuples(
+    st.sampled_from(["a", "b"]),
+    st.integers(0, 12),
+    st.sampled_from(["s1", "s2", None]),
+    st.sampled_from(["/x", "/y", None]),
+)
+
+
+def _pairs_frame(pairs: list[tuple[str, int, str | None, str | None]]) -> pl.DataFrame:
+    """Missed pairs as :func:`.aggregate.missed_pairs` writes them, in any order, repeats allowed."""
+    return pl.DataFrame(
+        {
+            "asset": [p[0] for p in pairs],
+            "bucket": [T0 + timedelta(seconds=10 * p[1]) for p in pairs],
+            "src": [p[2] for p in pairs],
+            "path": [p[3] for p in pairs],
+        },
+        schema={"asset": pl.String, "bucket": pl.Datetime("ms", "UTC"), "src": pl.String, "path": pl.String},
+    )
+
+
+@settings(max_examples=100)
+@given(st.lists(PAIR, max_size=25), st.lists(PAIR, max_size=25))
+def test_pairs_seen_is_the_semi_join(
+    newer: list[tuple[str, int, str | None, str | None]], older: list[tuple[str, int, str | None, str | None]]
+) -> None:
+    new, old = _pairs_frame(newer), _pairs_frame(older)
+    want = new.join(old, on=[*KEYS, "path"], how="semi", nulls_equal=True, maintain_order="left")
+    got = pairs_seen(new, old)
+    assert got.equals(want)
+    assert got.schema == new.schema
+
+
+@settings(max_examples=50)
+@given(st.lists(PAIR, min_size=1, max_size=10), st.lists(PAIR, max_size=10), st.booleans())
+def test_stacked_frames_are_their_relaxed_diagonal_concatenation(
+    first: list[tuple[str, int, str | None, str | None]],
+    second: list[tuple[str, int, str | None, str | None]],
+    other_columns: bool,
+) -> None:
+    a, b = _pairs_frame(first), _pairs_frame(second)
+    if other_columns:  # the columns in another order, one missing, one of another type
+        b = b.select("path", "src", pl.col("bucket").cast(pl.Datetime("us", "UTC")))
+    want = pl.concat([a, b], how="diagonal_relaxed")
+    got = stacked([a, b])
+    assert got.equals(want)
+    assert got.schema == want.schema
 
 
 @settings(max_examples=100)

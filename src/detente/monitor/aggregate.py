@@ -16,7 +16,7 @@ order are filtered, with the same result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -163,14 +163,84 @@ def append(older: pl.DataFrame, newer: pl.DataFrame) -> pl.DataFrame:
         cut_old = int(np.searchsorted(old_buckets, ms_of(lo), side="left"))
         cut_new = int(np.searchsorted(new_buckets, ms_of(hi), side="right"))
         # both parts hold a row (older's last bucket, newer's first), and a seam's keys nearly always
-        # repeat: summed and sorted in one query, with no test of uniqueness first (as merge makes)
-        both = pl.concat([older.slice(cut_old), newer.slice(0, cut_new)])
-        seam = _combined(both.lazy(), both.columns).sort("bucket").collect()
-        return pl.concat([older.slice(0, cut_old), seam[older.columns], newer.slice(cut_new)])
+        # repeat: summed with no test of uniqueness first (as merge makes)
+        parts = (older.slice(cut_old), newer.slice(0, cut_new))
+        if set(older.columns) <= {*KEYS, *COUNTS}:  # the engine's frames: a few dozen rows
+            seam = _summed_rows(parts, older.schema)
+        else:
+            both = pl.concat(parts)
+            seam = _combined(both.lazy(), both.columns).sort("bucket").collect()[older.columns]
+        return pl.concat([older.slice(0, cut_old), seam, newer.slice(cut_new)])
     seam_old = pl.col("bucket") >= moment(lo)
     seam_new = pl.col("bucket") <= moment(hi)
     seam = merge([older.filter(seam_old), newer.filter(seam_new)])
     return pl.concat([older.filter(~seam_old), seam.select(older.columns), newer.filter(~seam_new)])
+
+
+def stacked(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """``pl.concat(parts, how="diagonal_relaxed")``, as a plain vertical concatenation where every part
+    has the same columns in the same order with the same types (the usual case): that one is no query,
+    where the diagonal one is, and waits for Polars' threads behind the parse threads' work."""
+    first = list(parts[0].schema.items())
+    if all(list(p.schema.items()) == first for p in parts[1:]):
+        return pl.concat(parts)
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def _summed_rows(parts: Sequence[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """:func:`_combine` of frames of :data:`KEYS` and counts (``schema``, buckets in UTC milliseconds),
+    sorted by bucket, in Python and without a query.
+
+    For a seam's few dozen rows: a query of them took the engine's thread 8 ms on average in a scan,
+    waiting for Polars' threads behind the parse threads' work, and building a frame from Python
+    datetimes is a query too (the buckets go in as integers, then are cast). As in the query, a null
+    count is summed as 0, and the rows of one bucket come in no particular order.
+    """
+    counts = [c for c in schema.names() if c not in KEYS]
+    sums: dict[tuple[object, int, object], list[int]] = {}
+    for part in parts:
+        keys = zip(part["asset"].to_list(), bucket_ms(part).tolist(), part["src"].to_list(), strict=True)
+        for key, row in zip(keys, part[counts].iter_rows(), strict=True):  # by name: no query
+            held = sums.setdefault(key, [0] * len(counts))
+            for i, value in enumerate(row):
+                held[i] += value or 0
+    rows = sorted(sums.items(), key=lambda item: item[0][1])
+    values = dict(
+        zip([*KEYS, *counts], zip(*[(*key, *held) for key, held in rows], strict=True), strict=True)
+    )
+    columns = [
+        pl.Series(name, values[name], dtype=pl.Int64).cast(_MS)
+        if name == "bucket"
+        else pl.Series(name, values[name], dtype=schema[name])
+        for name in schema.names()
+    ]
+    return pl.DataFrame(columns)
+
+
+def pairs_seen(newer: pl.DataFrame, older: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``newer`` whose key and path are those of a row of ``older``: the semi join of two
+    :func:`missed_pairs` frames (nulls equal), in ``newer``'s order, found without a query.
+
+    Only a row of ``newer`` whose bucket is at or before ``older``'s last can repeat one of its pairs,
+    and of consecutive chunks only those at their seam are: those few are looked up in a set of
+    ``older``'s pairs. A join would wait for Polars' threads behind the parse threads' work.
+    """
+    if not newer.height or not older.height:
+        return newer.clear()
+    old_ms, new_ms = bucket_ms(older), bucket_ms(newer)
+    near = np.flatnonzero(new_ms <= old_ms.max())
+    if not near.size:
+        return newer.clear()
+    seen = set(_pairs(older, old_ms))
+    candidates = newer[near]  # a frame's rows: no query
+    pairs = _pairs(candidates, new_ms[near])
+    return candidates[[i for i, pair in enumerate(pairs) if pair in seen]]
+
+
+def _pairs(frame: pl.DataFrame, ms: npt.NDArray[np.int64]) -> Iterator[tuple[object, ...]]:
+    """Each row's asset, bucket (``ms``, its milliseconds), source and path."""
+    columns = (frame["asset"].to_list(), ms.tolist(), frame["src"].to_list(), frame["path"].to_list())
+    return zip(*columns, strict=True)
 
 
 _MS = pl.Datetime("ms", "UTC")  # the engine's buckets

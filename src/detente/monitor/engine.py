@@ -34,7 +34,9 @@ from .aggregate import (
     bucket_range,
     moment,
     ms_of,
+    pairs_seen,
     split_final,
+    stacked,
 )
 from .assets import Asset
 from .attribution import Attribution
@@ -161,8 +163,8 @@ class Engine:
         is their number. A key whose lines fall in two chunks has its two counts of distinct paths
         summed by :func:`.aggregate.append`; a path missed in both chunks is then counted twice, and
         is taken off once here: so ``miss`` does not depend on where the log was cut. A pair seen
-        before is found among the pending pairs alone (a few hundred), in one small join; the pending
-        rows are touched only when one is found.
+        before is found among the pending pairs alone (a few hundred, :func:`.aggregate.pairs_seen`);
+        the pending rows are touched only when one is found.
         """
         if not missed.height:
             return
@@ -170,7 +172,7 @@ class Engine:
             self.missed = missed
             return
         pair = [*KEYS, "path"]
-        again = missed.join(self.missed, on=pair, how="semi", nulls_equal=True)
+        again = pairs_seen(missed, self.missed)
         if again.height:
             twice = again.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("twice"))
             counted = self.pending.join(twice, on=KEYS, how="inner", nulls_equal=True).select(
@@ -178,7 +180,7 @@ class Engine:
             )
             self.pending = self.pending.update(counted, on=list(KEYS))
             missed = missed.join(again, on=pair, how="anti", nulls_equal=True)
-        self.missed = pl.concat([self.missed, missed], how="diagonal_relaxed")
+        self.missed = stacked([self.missed, missed])
 
     @staticmethod
     def _any_late(agg: pl.DataFrame, final_before: datetime) -> bool:
@@ -251,7 +253,7 @@ class Engine:
         self._forget(first)
         self._forget_samples(first)
         tail = self._tail(first - LONG)
-        both = source_features(pl.concat([tail, final], how="diagonal_relaxed"))
+        both = source_features(stacked([tail, final]))
         feats = bucket_range(both, first)
         start = first
         for at, bar in self._bars(feats):
@@ -325,7 +327,7 @@ class Engine:
         first = feats["bucket"].min()
         assert isinstance(first, datetime)
         parts = [p for p in (self.history, feats) if p.height]
-        self.history = pl.concat(parts, how="diagonal_relaxed")
+        self.history = stacked(parts)
         self.history = bucket_range(self.history, first - HISTORY, after=True)
 
     def _note_timeline(self, site: pl.DataFrame) -> None:
@@ -335,9 +337,10 @@ class Engine:
 
     def _windows(self, site: pl.DataFrame, first: datetime) -> pl.DataFrame:
         parts = [p for p in (self.site_tail, site) if p.height]
-        combined = pl.concat(parts, how="diagonal_relaxed")  # site_windows sorts it
-        self.site_tail = combined.filter(pl.col("bucket") > moment(first - timedelta(seconds=60)))
-        return site_windows(combined).filter(pl.col("bucket") >= moment(first))
+        combined = stacked(parts)  # site_windows sorts it
+        # slices where the rows are in bucket order (one asset), else filters: the same rows
+        self.site_tail = bucket_range(combined, first - timedelta(seconds=60), after=True)
+        return bucket_range(site_windows(combined), first)
 
     def _run(self, name: str, windows: pl.DataFrame, feats: pl.DataFrame) -> None:
         state = self.states[name]

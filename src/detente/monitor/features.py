@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -164,16 +164,21 @@ def _bucket_numbers(rows: pl.DataFrame) -> npt.NDArray[np.int64]:
     return shortened[index] + _MARGIN
 
 
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+def flag(rows: pl.DataFrame, heavy_rpm: float, t: Tuning) -> pl.DataFrame:
+    """Mark each source row heavy, persistent, scanning or failing logins.
 
-
-def flag(rows: Frame, heavy_rpm: float, t: Tuning) -> Frame:
-    """Mark each source row heavy, persistent, scanning or failing logins (eagerly, or in a query)."""
-    return rows.with_columns(
-        (pl.col("r60") >= heavy_rpm).alias("heavy"),
-        ((pl.col("act300") >= t.persist_active) & (pl.col("r300") >= t.persist_requests)).alias("persistent"),
-        ((pl.col("miss300") >= 3) | (pl.col("probe300") >= 1)).alias("scanning"),
-        (pl.col("fail300") >= 1).alias("failing"),
+    ``rows`` carry the window columns as :func:`source_features` adds them (never null) and no flag
+    yet. The comparisons are made in numpy: a Polars query would wait for Polars' threads behind the
+    parse threads' work.
+    """
+    v = {c: rows[c].to_numpy() for c in ("r60", "act300", "r300", "miss300", "probe300", "fail300")}
+    return rows.hstack(
+        [
+            pl.Series("heavy", v["r60"] >= heavy_rpm),
+            pl.Series("persistent", (v["act300"] >= t.persist_active) & (v["r300"] >= t.persist_requests)),
+            pl.Series("scanning", (v["miss300"] >= 3) | (v["probe300"] >= 1)),
+            pl.Series("failing", v["fail300"] >= 1),
+        ]
     )
 
 
