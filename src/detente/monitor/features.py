@@ -84,7 +84,8 @@ def source_features(rows: pl.DataFrame) -> pl.DataFrame:
     back[order] = np.arange(len(order))  # sorted position of each row
     # prefix sums of the counted columns in key order, one row per column; window bounds are
     # found in key order and read back in row order, so each window is two gathers and a difference
-    counts = rows[list(_COUNTED)].to_numpy().T.astype(np.int64)[:, order]
+    # column by column: a Series' numbers are a view, where a frame's to_numpy may wait for Polars' threads
+    counts = np.stack([rows[c].to_numpy() for c in _COUNTED]).astype(np.int64)[:, order]
     cumsums = np.zeros((len(_COUNTED), len(k) + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=cumsums[:, 1:])
     hi = np.searchsorted(k, k, side="right")[back]  # past the last row of the same bucket (late lines)
