@@ -55,6 +55,7 @@ def test_a_scan_of_plain_files_loads_no_other_command_and_no_decompressor(tmp_pa
         name = unused if unused == "zstandard" else f"detente.monitor.{unused}"
         assert f"'{name}'" not in modules
     assert "'pydantic'" not in modules  # typer before 0.29 parses the options without it (ADR 0007)
+    assert "'rich" not in modules  # a quiet scan prints nothing: no console, no progress bar
 
 
 def test_monitor_commands_leave_their_objects_to_the_operating_system() -> None:

@@ -19,6 +19,10 @@ one family and the message always says what is wrong and what to do::
 
 Security errors are kept apart from input errors on purpose (as Go's sumdb keeps ``SecurityError``): a
 bad proof from a stranger is routine, a stored hash that does not match our own signed checkpoint is not.
+
+Each branch has its process exit code (:func:`exit_code`, documented in docs/cli.md with the shell's
+own): 3 security, 65 bad input (sysexits EX_DATAERR), 66 not found (EX_NOINPUT), 75 conflict, try
+again later (EX_TEMPFAIL), 78 configuration (EX_CONFIG); 1 for any other.
 """
 
 from __future__ import annotations
@@ -70,3 +74,17 @@ class NotFoundError(DetenteError):
 
 class ConfigError(DetenteError):
     """The installation is not set up as required (missing key, wrong permissions, bad URL)."""
+
+
+EXIT_CODES: list[tuple[type[DetenteError], int]] = [
+    (SecurityError, 3),
+    (InputError, 65),
+    (NotFoundError, 66),
+    (ConflictError, 75),
+    (ConfigError, 78),
+]
+
+
+def exit_code(error: DetenteError) -> int:
+    """The process exit code for an error."""
+    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)

@@ -1,10 +1,10 @@
-"""Shared helpers of the command-line shell: error reporting and exit codes in one place.
+"""Shared helpers of the command-line shell: error reporting in one place.
 
-Exit codes (documented in docs/cli.md): 0 success, 2 usage (Typer), 3 security (tampering or a fork:
-treat as an incident), 65 bad input (sysexits EX_DATAERR), 66 not found (EX_NOINPUT; also a file the
-command was given that does not exist), 73 a file it would create exists already (EX_CANTCREAT), 74 any
-other file error (EX_IOERR), 75 conflict, try again later (EX_TEMPFAIL), 77 no permission (EX_NOPERM),
-78 configuration (EX_CONFIG).
+Exit codes (documented in docs/cli.md): 0 success, 2 usage (Typer), those of the error tree
+(:func:`detente.errors.exit_code`: 3 security, tampering or a fork, treat as an incident; 65 bad input;
+66 not found, also a file the command was given that does not exist; 75 conflict, try again later; 78
+configuration), and for files: 73 a file it would create exists already (EX_CANTCREAT), 74 any other
+file error (EX_IOERR), 77 no permission (EX_NOPERM).
 """
 
 from __future__ import annotations
@@ -18,29 +18,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from detente.errors import (
-    ConfigError,
-    ConflictError,
-    DetenteError,
-    InputError,
-    NotFoundError,
-    SecurityError,
-)
-
-EXIT_CODES: list[tuple[type[DetenteError], int]] = [
-    (SecurityError, 3),
-    (InputError, 65),
-    (NotFoundError, 66),
-    (ConflictError, 75),
-    (ConfigError, 78),
-]
+from detente.errors import DetenteError, SecurityError, exit_code
 
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long (docs/cli.md)
-
-
-def exit_code(error: DetenteError) -> int:
-    """The process exit code for an error."""
-    return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
 
 
 @contextmanager

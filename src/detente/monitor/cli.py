@@ -5,29 +5,67 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from detente.errors import ConfigError, DetenteError, MalformedError
-from detente.shell import exit_code
+from detente.errors import ConfigError, DetenteError, MalformedError, exit_code
 
 from . import ATTACK_KINDS
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from .assets import Asset
 
 # Each command imports the modules it runs: Polars and numpy, the engine and the attribution tables
-# are loaded by the commands that read logs, not by `detente --help` or the registry's commands, and a
+# are loaded by the commands that read logs, not by `detente --help` or the registry's commands; a
 # scan, which is timed against other scanners, loads neither generate, score, evaluate nor follow
-# (docs/monitor.md, seventh and eighth sessions).
+# (docs/monitor.md, seventh and eighth sessions), and a quiet one not even rich (sixteenth session).
 app = typer.Typer(no_args_is_help=True, help="Find mass attacks in web logs; attribute to territory.")
-console = Console(stderr=True, soft_wrap=True)  # errors and notes are one line each
+
+
+@cache
+def _console() -> Console:
+    """The console for errors and notes on standard error, one line each."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _summary(doc: dict[str, object]) -> None:
+    """The terminal summary of an incident document, on standard output."""
+    from rich.console import Console
+
+    from .terminal import summary
+
+    summary(doc, Console())
+
+
+@contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar over ``total`` bytes and the call that advances it; None when ``quiet``."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=_console(), transient=True) as bar:
+        task = bar.add_task("scanning", total=total)
+        yield lambda n: bar.advance(task, n)
+
 
 AssetsOpt = Annotated[Path | None, typer.Option("--assets", help="assets TOML file")]
 FormatOpt = Annotated[str, typer.Option("--format", help="common, combined, json, or a log format string")]
@@ -41,7 +79,7 @@ def _assets(path: Path | None) -> tuple[Asset, ...]:
 
 
 def _fail(exc: DetenteError) -> None:
-    console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+    _console().print(f"[red]error:[/] {_escape(str(exc))}", highlight=False)
     raise typer.Exit(exit_code(exc))
 
 
@@ -65,8 +103,6 @@ def scan_cmd(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary")] = False,
 ) -> None:
     """Scan logs; write incidents.json, evidence.json, incidents.csv and report.html to --out."""
-    from rich.progress import Progress
-
     from .attribution import load
     from .features import Tuning
     from .formats import resolve
@@ -74,14 +110,11 @@ def scan_cmd(
     from .inputs import expand
     from .output import evidence_document, incident_document, incidents_csv, write_json
     from .pipeline import scan
-    from .terminal import summary
 
     try:
         timezone = _zone(timezone)
         files = expand(logs)
-        total = sum(f.stat().st_size for f in files)
-        with Progress(console=console, disable=quiet, transient=True) as bar:
-            task = bar.add_task("scanning", total=total)
+        with _progress(sum(f.stat().st_size for f in files), quiet) as progress:
             result = scan(
                 files,
                 resolve(fmt),
@@ -89,7 +122,7 @@ def scan_cmd(
                 load,  # the tables load while the first chunks are parsed
                 Tuning(),
                 timezone,
-                progress=lambda n: bar.advance(task, n),
+                progress=progress,
             )
         now = datetime.now(UTC)
         doc = incident_document(result, load(), now)
@@ -105,7 +138,7 @@ def scan_cmd(
         _fail(ConfigError(f"cannot write {exc.filename or out}: {exc.strerror or exc}"))
         return
     if not quiet:
-        summary(doc, Console())
+        _summary(doc)
 
 
 @app.command("follow")
@@ -137,7 +170,7 @@ def follow_cmd(
 
     reading = "from its start" if from_start else "from its end (--from-start reads what is already there)"
     waiting = "" if log.exists() else "; it does not exist yet: waiting for it"
-    console.print(f"following {escape(str(log))} {reading}{waiting}; Ctrl-C stops", highlight=False)
+    _console().print(f"following {_escape(str(log))} {reading}{waiting}; Ctrl-C stops", highlight=False)
     loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert)
     try:
         loop.run(time.sleep)
@@ -156,7 +189,6 @@ def report_cmd(
     """Show an incident document in the terminal; optionally write HTML and CSV."""
     from .html import report as html_report
     from .output import incidents_csv, read_incidents
-    from .terminal import summary
 
     try:
         doc = read_incidents(incidents)
@@ -169,7 +201,7 @@ def report_cmd(
         what = f"{type(exc).__name__}: {exc}"
         _fail(MalformedError(f"{incidents} is not a complete incident document ({what})"))
         return
-    summary(doc, Console())
+    _summary(doc)
     if html:
         html.write_text(rendered[0], encoding="utf-8")
     if csv:
@@ -195,7 +227,7 @@ def generate_cmd(
     except DetenteError as exc:
         _fail(exc)
         return
-    console.print(f"{truth['lines']:,} lines, {len(truth['attacks'])} attacks -> {out}")
+    _console().print(f"{truth['lines']:,} lines, {len(truth['attacks'])} attacks -> {out}")
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -223,6 +255,6 @@ def evaluate_cmd(
     """Run the fixed evaluation (seeds in evaluation.py) for the detectors and the rate limit."""
     from .evaluation import evaluate
 
-    table = evaluate(work, lambda c: console.print(f"case seed {c.seed}: {c.mix.attacks}"))
+    table = evaluate(work, lambda c: _console().print(f"case seed {c.seed}: {c.mix.attacks}"))
     json.dump(table, sys.stdout, indent=2)
     print()
