@@ -40,6 +40,7 @@ def _console() -> Console:
 
 
 def _escape(text: str) -> str:
+    """``text`` with rich's markup escaped (rich is imported only when something is printed)."""
     from rich.markup import escape
 
     return escape(text)
