@@ -1,10 +1,9 @@
 """Shared helpers of the command-line shell: error reporting in one place.
 
 Exit codes (documented in docs/cli.md): 0 success, 2 usage (Typer), those of the error tree
-(:func:`detente.errors.exit_code`: 3 security, tampering or a fork, treat as an incident; 65 bad input;
-66 not found, also a file the command was given that does not exist; 75 conflict, try again later; 78
-configuration), and for files: 73 a file it would create exists already (EX_CANTCREAT), 74 any other
-file error (EX_IOERR), 77 no permission (EX_NOPERM).
+(:func:`detente.errors.exit_code`; 66 also for a file the command was given that does not exist), and
+for files: 73 a file it would create exists already (EX_CANTCREAT), 74 any other file error
+(EX_IOERR), 77 no permission (EX_NOPERM).
 """
 
 from __future__ import annotations
