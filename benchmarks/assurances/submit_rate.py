@@ -11,7 +11,9 @@ and the raw verify rate just before and just after each (the machine's speed mov
 aim (issue 4) is half the raw rate of both cores, measured too (one verifier process per core, all at
 once: 1.92-2.01 times one core's on the two-core machine, whose cores are not hyperthreads). Where
 the time goes is printed too: the CPU a statement of the service's process (writer, futures, the pool's
-threads) and of its pre-verifier processes (from ``/proc``), beside the signature's own cost.
+threads) and of its pre-verifier processes (from ``/proc``), beside the signature's own cost, and how
+busy the cores were during the run with the rate that CPU a statement would allow on fully busy cores
+(which of the two, CPU or idle time, stands between the rate and the aim).
 """
 
 from __future__ import annotations
@@ -206,6 +208,14 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  the service's process alone bounds submit near {signature / pre.server_us:.0%} of one core's "
         "raw rate (the writer and its feeders share one GIL: about one core)"
+    )
+    # Whatever waits on what (the writer on a chunk, a worker on the next), the cores can do no more
+    # than their CPU allows: this bound and the share of it reached say which of the two limits.
+    cores, cpu = os.cpu_count() or 1, pre.server_us + pre.workers_us
+    print(
+        f"  the cores were busy {pre.rate * cpu / 1e6 / cores:.0%} of the run; at {cpu:.0f} us of CPU a "
+        f"statement, {cores} fully busy cores bound submit near {cores * 1e6 / cpu:,.0f}/s = "
+        f"{cores * 1e6 / cpu / (every / 2):.0%} of the aim"
     )
     envelope, statement, checked = opening_cost()
     print(
