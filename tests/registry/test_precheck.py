@@ -19,7 +19,7 @@ import pytest
 
 from detente.errors import DetenteError, MalformedError, VerificationError
 from detente.registry.core import Receipt, Registry, Request
-from detente.registry.precheck import Prechecks, open_request
+from detente.registry.precheck import KeySnapshot, Prechecks, open_request
 from detente.statements.dsse import Envelope, Signature, sign_envelope
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement
@@ -237,6 +237,53 @@ def test_a_started_request_keeps_what_it_was_given(w: World) -> None:
     assert given.opened is None
     assert started == given  # ``opened`` is left out of comparisons: it is not part of the request
     checks.executor.shutdown()
+
+
+class RecordingExecutor(IdleExecutor):
+    """Never starts a task, but keeps each task's arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, ...]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.calls.append(args)
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_key_snapshot_gives_back_the_keys_it_packed(w: World) -> None:
+    keys = w.registry.projection.known_keys
+    assert len(keys) > 3  # every role of every party of the world
+    snapshot = KeySnapshot.of(keys)
+    assert snapshot.keys() == keys
+    assert snapshot.keys() is snapshot.keys()  # rebuilt once per version, not per chunk
+    other = KeySnapshot.of({k: keys[k] for k in list(keys)[:1]})
+    assert other.serial != snapshot.serial
+    assert other.keys() == {k: keys[k] for k in list(keys)[:1]}
+    assert snapshot.keys() == keys  # a version seen before is rebuilt again, not confused
+
+
+def test_a_key_id_of_another_length_is_not_packed(w: World) -> None:
+    key = next(iter(w.registry.projection.known_keys.values()))
+    with pytest.raises(ValueError, match="unexpected length"):
+        KeySnapshot.of({"ab": key})
+
+
+def test_chunks_carry_the_keys_packed_once_per_version(w: World) -> None:
+    executor = RecordingExecutor()
+    checks = Prechecks(executor, lambda: w.registry.projection.known_keys, chunk=1)
+    offers = [w.offer("RU", "US", f"packed {n}")[0] for n in range(2)]
+    for offer in offers:
+        checks.start(Request(offer.envelope.encode()))
+    v2, _ = rotate(w)
+    w.registry.submit(v2.envelope.encode())  # the projection replaces its known keys
+    checks.start(Request(offers[0].envelope.encode()))
+    first, second, third = (args[1] for args in executor.calls)
+    assert first is second  # the same keys: packed once
+    assert third.serial != first.serial
+    assert third.keys() == w.registry.projection.known_keys
+    assert set(third.keys()) - set(first.keys())  # the rotated-in keys are in the new version
+    executor.shutdown()
 
 
 def _mixed_batch(w: World) -> list[Request]:

@@ -22,7 +22,9 @@ Invariants:
   nothing again): the worker is spared pickling the statement, and the writer's reopening costs it about
   what unpickling did.
 - The keys a chunk is checked against are a snapshot taken when it starts (the projection replaces its
-  ``known_keys``, never changes them).
+  ``known_keys``, never changes them). Each version of them is packed once (:class:`KeySnapshot`) and
+  unpacked once by each worker, not pickled with every chunk: a registry of 200 parties knows about
+  a thousand keys, whose pickling cost the service's process and each worker several us a statement.
 - A chunk starts on the executor only once it is full, that is when requests queue up faster than the
   writer takes them; a chunk that no worker has started when the writer needs it is opened by the writer
   itself (it is cancelled on the executor). So nothing waits for a worker that is not working on it, and
@@ -32,9 +34,11 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -101,6 +105,47 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     return _each(envelopes, partial(check_request, keys=keys))
 
 
+_SERIALS = itertools.count()  # versions of the keys, unique in the process that packs them
+_RECORD = 64 + 32  # a packed key: its id (64 hex digits) then its raw 32 bytes
+_unpacked: tuple[int, dict[str, PublicKey]] | None = None  # a worker's keys, with their serial
+
+
+@dataclass(frozen=True)
+class KeySnapshot:
+    """One version of the keys a registry knows, as a worker receives them: each key id and raw key,
+    concatenated (so that sending the snapshot with every chunk costs a copy of bytes), and a serial
+    that names the version (so that a worker rebuilds the keys once per version)."""
+
+    serial: int
+    packed: bytes
+
+    @classmethod
+    def of(cls, keys: Keys) -> KeySnapshot:
+        """Pack ``keys`` under a new serial."""
+        packed = b"".join(keyid.encode("ascii") + key.raw for keyid, key in keys.items())
+        if len(packed) != len(keys) * _RECORD:  # key ids are SHA-256 in hex, keys 32 bytes
+            raise ValueError("a key id or key of unexpected length cannot be packed")
+        return cls(next(_SERIALS), packed)
+
+    def keys(self) -> dict[str, PublicKey]:
+        """The keys, rebuilt in this process only if the version it last rebuilt was another."""
+        global _unpacked  # a worker process's cache of the one version it uses now
+        held = _unpacked
+        if held is None or held[0] != self.serial:
+            data = self.packed
+            keys = {
+                data[i : i + 64].decode("ascii"): PublicKey(data[i + 64 : i + _RECORD])
+                for i in range(0, len(data), _RECORD)
+            }
+            held = _unpacked = (self.serial, keys)
+        return held[1]
+
+
+def _check_chunk(envelopes: list[bytes], snapshot: KeySnapshot) -> list[Verdict]:
+    """A worker's task: :func:`_check_all` against the keys of ``snapshot``."""
+    return _check_all(envelopes, snapshot.keys())
+
+
 class _Chunk:
     """Envelopes opened together: by a pool worker, or by the writer if no worker has started them."""
 
@@ -140,6 +185,7 @@ class Prechecks:
         self.launched = 0  # chunks handed to the executor (the writer may still take one back)
         self._lock = threading.Lock()
         self._filling = _Chunk()
+        self._snapshot: tuple[Keys, KeySnapshot] | None = None  # the keys last packed, and their packing
 
     def start(self, request: Request) -> Request:
         """Return ``request`` with its ``opened`` step under way (or queued in the chunk filling now)."""
@@ -162,8 +208,16 @@ class Prechecks:
         chunk, self._filling = self._filling, _Chunk()
         # Once the executor is shut down, the writer opens the chunk itself when it needs it.
         with contextlib.suppress(RuntimeError):
-            chunk.future = self.executor.submit(_check_all, chunk.envelopes, self.keys())
+            chunk.future = self.executor.submit(_check_chunk, chunk.envelopes, self._snapshot_now())
             self.launched += 1
+
+    def _snapshot_now(self) -> KeySnapshot:
+        """The packing of the keys the registry knows now: packed again only when they were replaced
+        (the projection never changes a ``known_keys`` mapping; holding it keeps its identity ours)."""
+        keys = self.keys()
+        if self._snapshot is None or self._snapshot[0] is not keys:
+            self._snapshot = (keys, KeySnapshot.of(keys))
+        return self._snapshot[1]
 
     def _opened(self, chunk: _Chunk, index: int) -> Statement:
         with self._lock:
