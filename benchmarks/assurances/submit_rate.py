@@ -1,6 +1,7 @@
 """Statements per second through the registry's write path on SQLite, against the raw Ed25519 verify rate.
 
-Run: ``python -m benchmarks.assurances.submit_rate [--statements N] [--verifiers V]``. Statements are
+Run: ``python -m benchmarks.assurances.submit_rate [--statements N] [--verifiers V] [--parties P]``
+(``--parties 200``: a registry that knows 200 other states' keys, about a thousand). Statements are
 signed before the clock starts (signing happens on the parties' machines). The timed path is the one an
 HTTP submission takes once its body is read: ``RegistryService.submit`` (pre-verification on the
 service's worker processes: envelope, payload, schema, signatures), the group-commit writer
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import string
 import tempfile
 import time
 import timeit
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 
 import nacl.signing
@@ -78,18 +81,36 @@ def _incident(by: Authority, n: int, now: str) -> bytes:
     return by.sign("incident", now, body).envelope.encode()
 
 
-def start_service(folder: Path, verifiers: int | None = None) -> tuple[RegistryService, Authority]:
-    """A started service on SQLite with one registered party; returns the party's cert authority."""
+def _register_others(service: RegistryService, parties: int, now: str) -> None:
+    """Register ``parties`` more parties (two-letter codes other than RU), each with five keys in four
+    roles, as a registry of that many states knows them."""
+    codes = [c for c in ("".join(p) for p in product(string.ascii_uppercase, repeat=2)) if c != "RU"]
+    for code in codes[:parties]:
+        root, head, minister, *certs = (SigningKey.generate(os.urandom) for _ in range(5))
+        roles = {
+            "root": ([root.public], 1), "head-of-state": ([head.public], 1),
+            "foreign-minister": ([minister.public], 1), "cert": ([k.public for k in certs], 1),
+        }  # fmt: skip
+        keyset = sign_keyset(code, now, keyset_body(1, None, roles), [root])
+        service.submit(Request(keyset.envelope.encode(), (), True)).result()
+
+
+def start_service(
+    folder: Path, verifiers: int | None = None, parties: int = 0
+) -> tuple[RegistryService, Authority]:
+    """A started service on SQLite with RU registered (and ``parties`` other parties before it);
+    returns RU's cert authority."""
     home = ServiceHome(folder)
     home.init(Settings(rate=1e9, burst=1e9, wait=30.0))
     service = RegistryService.open(home, verifiers=verifiers)
-    tune_collector()  # as `detente serve` does
     service.start(lapse_timer=False, publish=False, warm=True)
+    now = format_time(datetime.now(UTC))
+    _register_others(service, parties, now)
     root, cert = SigningKey.generate(os.urandom), SigningKey.generate(os.urandom)
     roles = {"root": ([root.public], 1), "foreign-minister": ([root.public], 1), "cert": ([cert.public], 1)}
-    now = format_time(datetime.now(UTC))
     keyset = sign_keyset("RU", now, keyset_body(1, None, roles), [root])
     service.submit(Request(keyset.envelope.encode(), (), True)).result()
+    tune_collector()  # as `detente serve` does after its replay
     return service, Authority("RU", (cert,))
 
 
@@ -118,9 +139,9 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def service_rate(folder: Path, statements: int, verifiers: int | None) -> Run:
+def service_rate(folder: Path, statements: int, verifiers: int | None, parties: int = 0) -> Run:
     """Submit pre-signed statements through an in-process service, all at once, and wait for them."""
-    service, cert = start_service(folder, verifiers)
+    service, cert = start_service(folder, verifiers, parties)
     try:
         now = format_time(datetime.now(UTC))
         envelopes = [_incident(cert, n, now) for n in range(statements)]
@@ -181,11 +202,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--statements", type=int, default=20_000)
     parser.add_argument("--verifiers", type=int, default=None, help="pre-verifier threads (default: cores)")
+    parser.add_argument(
+        "--parties", type=int, default=0, help="other parties registered first, five keys each (at most 675)"
+    )
     args = parser.parse_args(argv)
     before = cpu_counters()
     with tempfile.TemporaryDirectory() as tmp:
-        pre = service_rate(Path(tmp) / "pre", args.statements, args.verifiers)
-        alone = service_rate(Path(tmp) / "alone", args.statements, 0)
+        pre = service_rate(Path(tmp) / "pre", args.statements, args.verifiers, args.parties)
+        alone = service_rate(Path(tmp) / "alone", args.statements, 0, args.parties)
     one, every, again = raw_verify_rate(), raw_verify_rate_all_cores(), raw_verify_rate()
     stolen = stolen_note(before, cpu_counters())
     print(f"{os.cpu_count()} cores; raw Ed25519 verify (PyNaCl, 1 core) just before and after each run")
