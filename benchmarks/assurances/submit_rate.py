@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         "--parties", type=int, default=0, help="other parties registered first, five keys each (at most 675)"
     )
     args = parser.parse_args(argv)
+    if not 0 <= args.parties <= 675:
+        parser.error("--parties takes 0 to 675 (two-letter codes other than RU)")
     before = cpu_counters()
     with tempfile.TemporaryDirectory() as tmp:
         pre = service_rate(Path(tmp) / "pre", args.statements, args.verifiers, args.parties)
