@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from msgspec.structs import replace
 
 from detente.errors import ConflictError, MalformedError, NotFoundError, VerificationError
 from detente.statements.canonical import parse_canonical, parse_time

@@ -1,13 +1,19 @@
-"""Declarations, protests, replies, incidents and acts as frozen records of the projection."""
+"""Declarations, protests, replies, incidents and acts as frozen records of the projection.
+
+They are msgspec's frozen structs, not frozen dataclasses: one is built for every statement the writer
+applies (an ``Act``, and an ``Incident`` for each incident), and a struct is built in C, about a tenth
+of a frozen dataclass's cost (0.1 us against 0.9 us for an ``Act``, docs/performance.md). A changed
+record is a new one (``msgspec.structs.replace``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True)
-class Declaration:
+
+class Declaration(msgspec.Struct, frozen=True):
     """A unilateral declaration: binding on its own, revocable only with notice."""
 
     did: str
@@ -24,8 +30,7 @@ class Declaration:
         return self.effective <= at and (self.terminated is None or at < self.terminated)
 
 
-@dataclass(frozen=True)
-class Protest:
+class Protest(msgspec.Struct, frozen=True):
     """A protest citing clause ids of an exchange or declaration."""
 
     pid: str
@@ -37,8 +42,7 @@ class Protest:
     reply: str | None = None  # the reply's statement id
 
 
-@dataclass(frozen=True)
-class Incident:
+class Incident(msgspec.Struct, frozen=True):
     """A signed incident report: an origin territory, never an attributed actor."""
 
     iid: str
@@ -50,8 +54,7 @@ class Incident:
     reply: str | None = None
 
 
-@dataclass(frozen=True)
-class Act:
+class Act(msgspec.Struct, frozen=True):
     """One logged statement as the timeline shows it."""
 
     index: int

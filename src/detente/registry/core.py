@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 from detente.accords.exchange import Phase
 from detente.accords.projection import Projection
 from detente.errors import ConflictError, DetenteError, InputError, NotFoundError, TamperError
@@ -89,9 +91,10 @@ class Request:
     opened: Callable[[], Statement] | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """An accepted statement: where it landed (and the notary's decision, if it asked for one)."""
+class Receipt(msgspec.Struct, frozen=True):
+    """An accepted statement: where it landed (and the notary's decision, if it asked for one).
+
+    A struct, built in C: one is made for every accepted statement (a frozen dataclass cost 0.6 us)."""
 
     index: int
     sid: str

@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
+import msgspec
+
 from detente.errors import MalformedError, TooLargeError
 from detente.statements.canonical import format_time, parse_canonical, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
@@ -23,9 +25,9 @@ from detente.statements.statement import Statement, open_statement
 MAX_ENTRY = 0xFFFF
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One log entry: a statement and when the registry received it."""
+class LogEntry(msgspec.Struct, frozen=True):
+    """One log entry: a statement and when the registry received it (a struct: one is built for every
+    statement the writer appends)."""
 
     received: datetime
     statement: Statement

@@ -42,9 +42,11 @@ def pae(payload_type: str, payload: bytes) -> bytes:
     return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(payload), payload)
 
 
-@dataclass(frozen=True)
-class Signature:
-    """One DSSE signature."""
+class Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One DSSE signature, as its canonical JSON spells it (``sig`` base64 in JSON).
+
+    A struct, so that the typed reading of an envelope (:data:`_WIRE_DECODER`) builds the signatures
+    itself, in C, for the writer and every pre-verifier alike."""
 
     keyid: str
     sig: bytes
@@ -60,17 +62,12 @@ def _check_keyid(keyid: Any) -> str:
     return keyid
 
 
-class _WireSignature(msgspec.Struct, forbid_unknown_fields=True):
-    keyid: str
-    sig: bytes  # base64 in JSON, as DSSE writes it
-
-
 class _Wire(msgspec.Struct, forbid_unknown_fields=True):
     """An envelope as its canonical JSON spells it: the fields in RFC 8785's order, base64 as bytes."""
 
     payload: bytes
     payloadType: str  # noqa: N815 (the DSSE field name)
-    signatures: list[_WireSignature]
+    signatures: list[Signature]
 
 
 # msgspec writes bytes as padded standard base64 and strings as the canonical encoder does
@@ -180,7 +177,7 @@ class Envelope:
         envelope.__dict__.update(
             payload_type=wire.payloadType,
             payload=wire.payload,
-            signatures=tuple(Signature(s.keyid, s.sig) for s in wire.signatures),
+            signatures=tuple(wire.signatures),
             _encoded=data,
             _checked=dict(outcomes),
         )
