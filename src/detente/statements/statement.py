@@ -127,9 +127,15 @@ def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
     envelope = Envelope.reopen(data, outcomes)
     value = reparse_canonical(envelope.payload)
     statement = object.__new__(Statement)
-    header = {k: value[k] for k in ("kind", "party", "issued", "body")}
     # the id the writer asks for at once, set here: the cached property's first reading takes a lock
-    statement.__dict__.update(header, envelope=envelope, sid=sha256_hex(envelope.payload))
+    statement.__dict__.update(
+        kind=value["kind"],
+        party=value["party"],
+        issued=value["issued"],
+        body=value["body"],
+        envelope=envelope,
+        sid=sha256_hex(envelope.payload),
+    )
     return statement
 
 
