@@ -2,7 +2,7 @@
 
 They are msgspec's frozen structs, not frozen dataclasses: one is built for every statement the writer
 applies (an ``Act``, and an ``Incident`` for each incident), and a struct is built in C, about a tenth
-of a frozen dataclass's cost (0.1 us against 0.9 us for an ``Act``, docs/performance.md). A changed
+of a frozen dataclass's cost (0.10 us against 0.89-0.98 us for an ``Act``, docs/performance.md). A changed
 record is a new one (``msgspec.structs.replace``).
 """
 

@@ -43,7 +43,7 @@ from functools import partial
 from typing import TypeVar
 
 from detente.errors import InputError
-from detente.statements.dsse import Outcomes
+from detente.statements.dsse import KEYID_LENGTH, Outcomes
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement, check_statement, read_statement, reopen_statement
 
@@ -106,7 +106,7 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
 
 
 _SERIALS = itertools.count()  # versions of the keys, unique in the process that packs them
-_RECORD = 64 + 32  # a packed key: its id (64 hex digits) then its raw 32 bytes
+_RECORD = KEYID_LENGTH + 32  # a packed key: its id (64 hex digits) then its raw 32 bytes
 _unpacked: tuple[int, dict[str, PublicKey]] | None = None  # a worker's keys, with their serial
 
 
@@ -134,7 +134,7 @@ class KeySnapshot:
         if held is None or held[0] != self.serial:
             data = self.packed
             keys = {
-                data[i : i + 64].decode("ascii"): PublicKey(data[i + 64 : i + _RECORD])
+                data[i : i + KEYID_LENGTH].decode("ascii"): PublicKey(data[i + KEYID_LENGTH : i + _RECORD])
                 for i in range(0, len(data), _RECORD)
             }
             held = _unpacked = (self.serial, keys)
