@@ -8,10 +8,14 @@ canonical payload, or the pre-verifiers would pay for both readings.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import string
+from datetime import datetime
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +25,8 @@ from detente.statements import typed
 from detente.statements.canonical import canonical
 from detente.statements.dsse import Envelope
 from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, payload_type
+from detente.statements.schema import CLAUSE, PARTY, TIME
+from detente.statements.schema import string as string_schema
 from detente.statements.statement import check_statement, read_statement
 from tests.statements.golden import golden_statements
 from tests.statements.test_schema_compiler import GOLDEN, mutated, verdict
@@ -156,3 +162,73 @@ def test_an_awkward_string_is_read_as_the_strict_reading_reads_it(text: bytes) -
 
 def test_golden_payloads_are_the_ones_the_schema_compiler_tests_mutate() -> None:
     assert {kind: json.loads(payload) for kind, payload in PAYLOADS.items()} == GOLDEN
+
+
+def _read_as(pattern: str, text: str) -> bool:
+    """Whether the type read instead of ``pattern`` accepts ``text`` (decoded, then written back the
+    same, as the typed reading requires of the whole payload)."""
+    kind, _ = typed._PATTERN_TYPES[pattern]
+    spelled = canonical(text)
+    try:
+        value = msgspec.json.decode(spelled, type=kind)
+    except msgspec.ValidationError:
+        return False
+    return typed._ENCODE(value) == spelled
+
+
+def _calendar_time(text: str) -> bool:
+    try:
+        datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def _edited(text: str) -> st.SearchStrategy[str]:
+    """``text`` with one character replaced, inserted or removed."""
+    at = st.integers(0, len(text))
+    char = st.sampled_from("09afAFZz:-T \n+.") | st.characters()
+    return st.one_of(
+        st.builds(lambda i, c: text[:i] + c + text[i + 1 :], at, char),
+        st.builds(lambda i, c: text[:i] + c + text[i:], at, char),
+        st.builds(lambda i: text[:i] + text[i + 1 :], at),
+    )
+
+
+@pytest.mark.parametrize("pattern", [PARTY, CLAUSE])
+def test_a_literal_read_instead_of_a_pattern_holds_exactly_its_strings(pattern: str) -> None:
+    """Every string of up to two characters over an alphabet around the patterns' own (both are of
+    two characters), and of three over a few of them."""
+    alphabet = string.ascii_uppercase + string.digits + "@[`az-_ \n\u00c9"
+    shorter = (itertools.product(alphabet, repeat=n) for n in range(3))
+    for chars in itertools.chain(*shorter, itertools.product("ALMRZ0149 \n", repeat=3)):
+        text = "".join(chars)
+        assert _read_as(pattern, text) == (re.fullmatch(pattern, text) is not None), text
+
+
+@pytest.mark.parametrize("pattern", list(typed._PATTERN_TYPES))
+@settings(max_examples=300)
+@given(data=st.data())
+def test_a_type_read_instead_of_a_pattern_never_accepts_more(pattern: str, data: st.DataObject) -> None:
+    """A string the pattern matches is accepted (a time: if it is a calendar time); one it does not
+    match, an edit of a matching one or any other text, never."""
+    matching = data.draw(st.from_regex(pattern, fullmatch=True))
+    expected = _calendar_time(matching) if pattern == TIME else True
+    assert _read_as(pattern, matching) == expected
+    for text in (data.draw(_edited(matching)), data.draw(st.text())):
+        if re.fullmatch(pattern, text) is None:
+            assert not _read_as(pattern, text), text
+
+
+@given(st.datetimes())
+def test_every_calendar_time_is_read_as_a_time(moment: datetime) -> None:
+    text = moment.replace(microsecond=0).isoformat() + "Z"  # strftime writes year 1 as "1"
+    assert re.fullmatch(TIME, text)
+    assert _read_as(TIME, text)
+
+
+def test_a_pattern_whose_length_bounds_exclude_its_strings_keeps_its_regex() -> None:
+    assert typed._leaf(string_schema(PARTY), "string", "code")[0] == typed._PATTERN_TYPES[PARTY][0]
+    narrow, _ = typed._leaf(string_schema(PARTY, max_length=1), "string", "code")
+    with pytest.raises(msgspec.ValidationError, match="length"):
+        msgspec.json.decode(b'"RU"', type=narrow)
