@@ -272,6 +272,10 @@ def _signed_by(count: int, copies: int = 1) -> bytes:
         _signed_by(MAX_SIGNATURES),
         _signed_by(MAX_SIGNATURES + 1),
         _signed_by(2, copies=2),  # a key id twice
+        _ENVELOPE.replace(seed_key("a").keyid.encode(), seed_key("a").keyid.upper().encode()),
+        canonical(
+            {"payload": "", "payloadType": "t", "signatures": [{"keyid": "a" * 64, "sig": b64e(b"s" * 63)}]}
+        ),
     ],
 )
 def test_an_awkward_envelope_is_decoded_as_the_strict_reading_decodes_it(data: bytes) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Annotated, Any, TypeGuard
 
 import msgspec
 
@@ -46,10 +46,11 @@ class Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One DSSE signature, as its canonical JSON spells it (``sig`` base64 in JSON).
 
     A struct, so that the typed reading of an envelope (:data:`_WIRE_DECODER`) builds the signatures
-    itself, in C, for the writer and every pre-verifier alike."""
+    itself, in C, for the writer and every pre-verifier alike. The lengths are checked there too (a
+    struct built here is checked by :class:`Envelope`)."""
 
-    keyid: str
-    sig: bytes
+    keyid: Annotated[str, msgspec.Meta(min_length=KEYID_LENGTH, max_length=KEYID_LENGTH)]
+    sig: Annotated[bytes, msgspec.Meta(min_length=64, max_length=64)]
 
 
 def _is_keyid(keyid: Any) -> TypeGuard[str]:
@@ -67,7 +68,7 @@ class _Wire(msgspec.Struct, forbid_unknown_fields=True):
 
     payload: bytes
     payloadType: str  # noqa: N815 (the DSSE field name)
-    signatures: list[Signature]
+    signatures: Annotated[list[Signature], msgspec.Meta(max_length=MAX_SIGNATURES)]
 
 
 # msgspec writes bytes as padded standard base64 and strings as the canonical encoder does
@@ -81,18 +82,25 @@ def _read_wire(data: bytes) -> _Wire | None:
     """The envelope in ``data`` if it is canonical and passes every check of the strict reading; else
     None (the strict reading then decides, and names the fault)."""
     try:
-        wire = _WIRE_DECODER.decode(data)
-        sigs = wire.signatures
-        if (
-            len(sigs) <= MAX_SIGNATURES
-            and len({s.keyid for s in sigs}) == len(sigs)
-            and all(_is_keyid(s.keyid) and len(s.sig) == 64 for s in sigs)
-            and _WIRE_ENCODER.encode(wire) == data  # a lone surrogate cannot be encoded: refused
-        ):
+        wire = _WIRE_DECODER.decode(data)  # the lengths and the number of signatures checked
+        # a lone surrogate cannot be encoded: refused
+        if _WIRE_ENCODER.encode(wire) == data and _hex_and_distinct(wire.signatures):
             return wire
     except (msgspec.MsgspecError, ValueError, RecursionError):
         pass
     return None
+
+
+def _hex_and_distinct(signatures: list[Signature]) -> bool:
+    """Whether the key ids (of the right length) are hex digits, each once (a loop, not generators:
+    this runs for every envelope read)."""
+    seen = set()
+    for signature in signatures:
+        keyid = signature.keyid
+        if keyid in seen or keyid.strip("0123456789abcdef"):
+            return False
+        seen.add(keyid)
+    return True
 
 
 @dataclass(frozen=True)
