@@ -25,7 +25,7 @@ from detente.statements import typed
 from detente.statements.canonical import canonical
 from detente.statements.dsse import Envelope
 from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, payload_type
-from detente.statements.schema import CLAUSE, PARTY, TIME
+from detente.statements.schema import CLAUSE, HEX64, PARTY, TIME
 from detente.statements.schema import string as string_schema
 from detente.statements.statement import check_statement, read_statement
 from tests.statements.golden import golden_statements
@@ -111,6 +111,7 @@ def test_a_respelled_payload_is_read_as_the_strict_reading_reads_it(case: tuple[
     ("kind", "old", "new"),
     [
         ("protest", b'"clauses":["', b'"clauses":["L1","L1","'),  # a duplicate where items are unique
+        ("protest", b'"clauses":["L1"]', b'"clauses":["L1","L1"]'),  # the shortest duplicate
         ("incident", b'"requests":', b'"requests":-0,"x":'),  # an unknown member
         ("incident", b'"attributed_actor":null', b'"attributed_actor":"RU"'),  # never names an actor
         ("offer", b'"kind":"offer"', b'"kind":"counter"'),  # another kind than the payloadType's
@@ -165,15 +166,15 @@ def test_golden_payloads_are_the_ones_the_schema_compiler_tests_mutate() -> None
 
 
 def _read_as(pattern: str, text: str) -> bool:
-    """Whether the type read instead of ``pattern`` accepts ``text`` (decoded, then written back the
-    same, as the typed reading requires of the whole payload)."""
-    kind, _ = typed._PATTERN_TYPES[pattern]
+    """Whether the typed reading of a string of ``pattern`` accepts ``text``: decoded, checked, and
+    written back the same, as the typed reading requires of the whole payload."""
+    kind, check = typed._leaf(string_schema(pattern), "string", "text")
     spelled = canonical(text)
     try:
         value = msgspec.json.decode(spelled, type=kind)
     except msgspec.ValidationError:
         return False
-    return typed._ENCODE(value) == spelled
+    return (check is None or check(value)) and typed._ENCODE(value) == spelled
 
 
 def _calendar_time(text: str) -> bool:
@@ -206,7 +207,7 @@ def test_a_literal_read_instead_of_a_pattern_holds_exactly_its_strings(pattern: 
         assert _read_as(pattern, text) == (re.fullmatch(pattern, text) is not None), text
 
 
-@pytest.mark.parametrize("pattern", list(typed._PATTERN_TYPES))
+@pytest.mark.parametrize("pattern", [*typed._PATTERN_TYPES, HEX64, "^[0-9a-f]{16}$"])
 @settings(max_examples=300)
 @given(data=st.data())
 def test_a_type_read_instead_of_a_pattern_never_accepts_more(pattern: str, data: st.DataObject) -> None:
@@ -227,8 +228,10 @@ def test_every_calendar_time_is_read_as_a_time(moment: datetime) -> None:
     assert _read_as(TIME, text)
 
 
-def test_a_pattern_whose_length_bounds_exclude_its_strings_keeps_its_regex() -> None:
-    assert typed._leaf(string_schema(PARTY), "string", "code")[0] == typed._PATTERN_TYPES[PARTY][0]
-    narrow, _ = typed._leaf(string_schema(PARTY, max_length=1), "string", "code")
+@pytest.mark.parametrize(("pattern", "text"), [(PARTY, "RU"), (HEX64, "a" * 64)])
+def test_a_pattern_whose_length_bounds_exclude_its_strings_keeps_its_regex(pattern: str, text: str) -> None:
+    assert _read_as(pattern, text)
+    narrow, check = typed._leaf(string_schema(pattern, max_length=len(text) - 1), "string", "text")
+    assert check is None
     with pytest.raises(msgspec.ValidationError, match="length"):
-        msgspec.json.decode(b'"RU"', type=narrow)
+        msgspec.json.decode(canonical(text), type=narrow)

@@ -20,6 +20,8 @@ How it stays within the schema:
   id as literals, a time as a UTC ``datetime``, a 32-digit id as a ``UUID``. With the encoding check
   below, each accepts exactly the strings its pattern matches (a time: only real calendar times,
   fewer), all of one length within the schema's bounds; a test holds each type to its pattern.
+- A string of N lower-case hex digits (a hash, a monitor id) is read as a string of length N, its digits
+  checked after decoding by ``str.strip``, again in place of a regex.
 - ``uniqueItems``, which msgspec types cannot say, is checked on the decoded arrays, item by item in
   canonical form (for the canonical bytes above, equal forms are equal values).
 A schema using anything else is refused when this module is imported (as :mod:`.schema` refuses an
@@ -28,6 +30,7 @@ unknown keyword), and a test holds this reading to the strict one on mutated gol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from string import ascii_uppercase
@@ -56,7 +59,12 @@ _PATTERN_TYPES: dict[str, tuple[Any, int]] = {
     ID: (UUID, 32),
 }
 
-Check = Callable[[Any], bool]  # True when a decoded value's arrays hold no duplicate
+Check = Callable[[Any], bool]  # True when a decoded value passes what its type cannot say
+_HEX_PATTERN = re.compile(r"\^\[0-9a-f\]\{(\d+)\}\$")  # ^[0-9a-f]{N}$
+
+
+def _lower_hex(text: str) -> bool:
+    return not text.strip("0123456789abcdef")
 
 
 def _type(schema: Schema, name: str) -> tuple[Any, Check | None]:
@@ -85,6 +93,10 @@ def _leaf(schema: Schema, kind: str, name: str) -> tuple[Any, Check | None]:
         typed, length = _PATTERN_TYPES.get(schema.get("pattern", ""), (None, 0))
         if typed is not None and schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
             return typed, None
+        hex_digits = _HEX_PATTERN.fullmatch(schema.get("pattern", ""))
+        length = int(hex_digits.group(1)) if hex_digits else 0
+        if hex_digits and schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
+            return Annotated[str, msgspec.Meta(min_length=length, max_length=length)], _lower_hex
         meta = {"min_length": schema.get("minLength"), "max_length": schema.get("maxLength")}
         if "pattern" in schema:
             meta["pattern"] = rf"\A(?:{schema['pattern']})\Z"
@@ -107,7 +119,7 @@ def _array(schema: Schema, name: str) -> tuple[Any, Check | None]:
         return Annotated[list[item], meta], None  # type: ignore[valid-type]
 
     def check(values: list[Any]) -> bool:
-        if unique and len({_ENCODE(v) for v in values}) != len(values):
+        if unique and len(values) > 1 and len({_ENCODE(v) for v in values}) != len(values):
             return False
         return inner is None or all(inner(v) for v in values)
 
