@@ -20,7 +20,7 @@ from detente.errors import (
     VerificationError,
 )
 from detente.registry.core import Registry, Request
-from detente.statements.canonical import canonical
+from detente.statements.canonical import canonical, sha256_hex
 from detente.statements.dsse import Envelope, Signature, sign_envelope
 from detente.statements.kinds import payload_type
 from detente.statements.statement import Statement
@@ -210,6 +210,22 @@ def test_missing_blob_and_wrong_terms(w: World) -> None:
     refused(w.registry, m1.envelope.encode(), InputError, "not cited", (doc, b"other"))
     m3, _, _ = w.offer("US", "RU", "swapped-terms", doc=doc)
     refused(w.registry, m3.envelope.encode(), VerificationError, "offeror and the addressee", (doc,))
+
+
+def test_a_blob_is_found_in_its_batch_only_once_its_statement_is_accepted(w: World) -> None:
+    """A statement may cite a blob that an earlier statement of its batch supplied, if that one was
+    accepted; the blobs of a refused statement are never found."""
+    m1, _, doc = w.offer("RU", "US", "supplies the terms")
+    m2, _, _ = w.offer("RU", "US", "cites them", doc=doc)
+    unsigned = Envelope(m1.envelope.payload_type, m1.envelope.payload, ()).encode()
+    m3, _, _ = w.offer("RU", "US", "cites them too", doc=doc)
+    refused_first = w.registry.submit_batch([Request(unsigned, (doc,)), Request(m3.envelope.encode())])
+    assert [type(r).__name__ for r in refused_first] == ["VerificationError", "NotFoundError"]
+    accepted_first = w.registry.submit_batch(
+        [Request(m1.envelope.encode(), (doc,)), Request(m2.envelope.encode())]
+    )
+    assert not any(isinstance(r, DetenteError) for r in accepted_first), accepted_first
+    assert w.registry.blobs.get(sha256_hex(doc)) == doc
 
 
 def test_abort_after_the_originators_reveal(w: World, open_offer: tuple[Statement, bytes]) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import msgspec
 
 from detente.accords.exchange import Phase
-from detente.accords.projection import Projection
+from detente.accords.projection import BlobLookup, Projection
 from detente.errors import ConflictError, DetenteError, InputError, NotFoundError, TamperError
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.keys import SigningKey
@@ -161,11 +161,17 @@ class Registry:
         """Check each request in order against the projection, then append the accepted ones at once."""
         now = self._received()
         pending = MemoryBlobs()
+
+        def in_batch(digest: str) -> bytes | None:
+            """What the projection finds while checking this batch: the blobs of the statements
+            accepted so far, then the store's (a request's own blobs come first, while it is checked)."""
+            return pending.get(digest) or self.blobs.get(digest)
+
         results: list[Result | tuple[int, Statement, str | None]] = []
         entries: list[bytes] = []
         try:
             for request in requests:
-                results.append(self._prepare(request, now, pending, entries))
+                results.append(self._prepare(request, now, pending, in_batch, entries))
             integration = self.log.append(entries) if entries else None
         except BaseException:
             self.rebuild()  # the batch was not written: forget what the checks assumed
@@ -190,16 +196,22 @@ class Registry:
         return now if self.last_received is None or now > self.last_received else self.last_received
 
     def _prepare(
-        self, request: Request, now: datetime, pending: MemoryBlobs, entries: list[bytes]
+        self,
+        request: Request,
+        now: datetime,
+        pending: MemoryBlobs,
+        in_batch: BlobLookup,
+        entries: list[bytes],
     ) -> DetenteError | tuple[int, Statement, str | None]:
         try:
             st = _open(request)
             self._gate(st, request)
             given = MemoryBlobs()
             given.update(request.blobs)
-            self._check_blobs(st, given)
+            _check_blobs(st, given, in_batch)
             data = LogEntry(now, st).encode()
-            self.projection.blobs = lambda d: given.get(d) or pending.get(d) or self.blobs.get(d)
+            # most statements come with no blob: the batch's lookup then serves as it is
+            self.projection.blobs = (lambda d: given.get(d) or in_batch(d)) if given.items else in_batch
             self.projection.apply(st, now)
         except (InputError, ConflictError, NotFoundError) as exc:
             return exc
@@ -219,17 +231,6 @@ class Registry:
             )
         if request.register and not first:
             raise ConflictError(f"{st.party} is already registered; submit a root-signed new keyset version")
-
-    def _check_blobs(self, st: Statement, given: MemoryBlobs) -> None:
-        cited = [st.body["terms"]] if st.kind in ("offer", "counter") else []
-        text = st.body.get(TEXT_FIELDS.get(st.kind, ""))
-        cited += [text] if isinstance(text, str) else []
-        for digest in cited:
-            if given.get(digest) is None and self.blobs.get(digest) is None:
-                raise NotFoundError(f"the {st.kind} cites blob {digest[:16]}... which was not supplied")
-        extra = set(given.items) - set(cited)
-        if extra:
-            raise InputError(f"blob {sorted(extra)[0][:16]}... is not cited by the statement")
 
     def _decide(self, request: Statement, now: datetime, entries: list[bytes]) -> str:
         ex = self.projection.exchanges[request.body["xid"]]
@@ -291,6 +292,22 @@ class Registry:
     def notary_keyid(self) -> str:
         """The notary key id that offers must name."""
         return self.notary.keyid
+
+
+def _check_blobs(st: Statement, given: MemoryBlobs, found: BlobLookup) -> None:
+    """Every blob ``st`` cites is given with it or ``found`` (stored, or accepted earlier in its batch:
+    as if each statement were its own batch), and every blob given is cited."""
+    cited = [st.body["terms"]] if st.kind in ("offer", "counter") else []
+    text = st.body.get(TEXT_FIELDS.get(st.kind, ""))
+    cited += [text] if isinstance(text, str) else []
+    if not cited and not given.items:
+        return
+    for digest in cited:
+        if given.get(digest) is None and found(digest) is None:
+            raise NotFoundError(f"the {st.kind} cites blob {digest[:16]}... which was not supplied")
+    extra = set(given.items) - set(cited)
+    if extra:
+        raise InputError(f"blob {sorted(extra)[0][:16]}... is not cited by the statement")
 
 
 def _open(request: Request) -> Statement:
