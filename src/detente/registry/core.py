@@ -76,19 +76,20 @@ class LogPort(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(msgspec.Struct, frozen=True):
     """One statement to submit, with the blobs it cites; ``register`` is the operator's first-keyset act.
 
     ``opened``, when set, returns the statement the envelope opens to (or raises its refusal), with some
     signatures already verified (:mod:`detente.registry.precheck`). The writer uses it only if its
     envelope is byte for byte ``envelope``, and still decides every authority question itself.
+
+    A struct, built in C: one or two are made for every submission (a frozen dataclass cost 1.2 us).
     """
 
     envelope: bytes
     blobs: tuple[bytes, ...] = ()
     register: bool = False
-    opened: Callable[[], Statement] | None = field(default=None, compare=False, repr=False)
+    opened: Callable[[], Statement] | None = None
 
 
 class Receipt(msgspec.Struct, frozen=True):

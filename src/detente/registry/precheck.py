@@ -195,7 +195,7 @@ class Prechecks:
             index = len(chunk.envelopes) - 1
             if len(chunk.envelopes) >= self.chunk:
                 self._launch()
-        # built directly: dataclasses.replace introspects the fields on every call (a few us a request)
+        # built directly: the cheapest copy with one field changed (a test holds the fields to these)
         return Request(request.envelope, request.blobs, request.register, partial(self._opened, chunk, index))
 
     def flush(self) -> None:
