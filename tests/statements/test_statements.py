@@ -143,6 +143,19 @@ def test_public_key_must_be_32_bytes() -> None:
         PublicKey(b"short")
 
 
+def test_a_public_key_verifies_exactly_its_own_signatures_of_the_message() -> None:
+    key, other = seed_key("k"), seed_key("other")
+    signature = key.sign(b"message")
+    assert key.public.verify(b"message", signature)
+    assert not key.public.verify(b"messagE", signature)
+    assert not other.public.verify(b"message", signature)
+    assert not key.public.verify(b"message", other.sign(b"message"))
+    # a signature of another length is refused, never read into the message (or the message into it)
+    assert not key.public.verify(b"message"[1:], signature + b"message"[:1])
+    assert not key.public.verify(b"m" + b"message", signature[:-1])
+    assert not key.public.verify(b"message", b"")
+
+
 def test_open_statement_round_trip() -> None:
     key = seed_key("k")
     payload = make_payload("abort", "RU", "2018-06-07T09:00:00Z", {"xid": "0" * 32, "offer": "0" * 64})

@@ -14,7 +14,6 @@ from functools import cached_property
 
 import nacl.bindings
 import nacl.exceptions
-import nacl.signing
 
 from detente.errors import MalformedError
 from detente.statements.canonical import b64d, b64e, canonical, parse_canonical
@@ -54,9 +53,13 @@ class PublicKey:
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Return whether ``signature`` is a valid Ed25519 signature of ``message``."""
+        if len(signature) != nacl.bindings.crypto_sign_BYTES:
+            return False
+        # libsodium's check as PyNaCl's VerifyKey.verify makes it, without building a VerifyKey for
+        # each signature (the key's length is checked once, above, in __post_init__)
         try:
-            nacl.signing.VerifyKey(self.raw).verify(message, signature)
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+            nacl.bindings.crypto_sign_open(signature + message, self.raw)
+        except nacl.exceptions.BadSignatureError:
             return False
         return True
 
