@@ -67,6 +67,19 @@ def _lower_hex(text: str) -> bool:
     return not text.strip("0123456789abcdef")
 
 
+def _read_instead(pattern: str) -> tuple[Any, Check | None, int] | None:
+    """The type read in place of ``pattern``'s regular expression, the check made after decoding, and
+    the one length of every string they accept; None: the pattern keeps its regular expression."""
+    if pattern in _PATTERN_TYPES:
+        kind, length = _PATTERN_TYPES[pattern]
+        return kind, None, length
+    hex_digits = _HEX_PATTERN.fullmatch(pattern)
+    if hex_digits is None:
+        return None
+    length = int(hex_digits.group(1))
+    return Annotated[str, msgspec.Meta(min_length=length, max_length=length)], _lower_hex, length
+
+
 def _type(schema: Schema, name: str) -> tuple[Any, Check | None]:
     """The msgspec type of ``schema``, and the duplicate check its arrays need (None: no array)."""
     if set(schema) - _SUPPORTED:
@@ -90,13 +103,11 @@ def _leaf(schema: Schema, kind: str, name: str) -> tuple[Any, Check | None]:
     if kind == "null":
         return type(None), None
     if kind == "string":
-        typed, length = _PATTERN_TYPES.get(schema.get("pattern", ""), (None, 0))
-        if typed is not None and schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
-            return typed, None
-        hex_digits = _HEX_PATTERN.fullmatch(schema.get("pattern", ""))
-        length = int(hex_digits.group(1)) if hex_digits else 0
-        if hex_digits and schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
-            return Annotated[str, msgspec.Meta(min_length=length, max_length=length)], _lower_hex
+        instead = _read_instead(schema.get("pattern", ""))
+        if instead is not None:
+            read_as, check, length = instead
+            if schema.get("minLength", 0) <= length <= schema.get("maxLength", length):
+                return read_as, check
         meta = {"min_length": schema.get("minLength"), "max_length": schema.get("maxLength")}
         if "pattern" in schema:
             meta["pattern"] = rf"\A(?:{schema['pattern']})\Z"
