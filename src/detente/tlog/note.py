@@ -18,6 +18,7 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 import nacl.exceptions
@@ -117,10 +118,16 @@ class Signer:
             raise MalformedError(f"invalid key name {name!r}: no spaces or '+', not empty")
         return cls(name, bytes(nacl.signing.SigningKey.generate()), alg)
 
-    @property
+    @cached_property
+    def _key(self) -> nacl.signing.SigningKey:
+        """PyNaCl's key, derived from the seed once (a derivation costs about what a signature does,
+        and the log's writer signs a checkpoint for every batch)."""
+        return nacl.signing.SigningKey(self.seed)
+
+    @cached_property
     def public_key(self) -> bytes:
         """The 32-byte Ed25519 public key."""
-        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
+        return bytes(self._key.verify_key)
 
     @property
     def key_id(self) -> int:
@@ -145,7 +152,7 @@ class Signer:
 
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature of ``message``."""
-        return nacl.signing.SigningKey(self.seed).sign(message).signature
+        return self._key.sign(message).signature
 
 
 def _split_key(text: str, parts: int, what: str) -> list[str]:
