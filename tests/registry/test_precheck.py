@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -224,6 +225,20 @@ def test_a_chunk_no_worker_has_started_is_opened_by_the_writer(w: World, recorde
     assert len(recorder.by("writer")) == 3
     assert all(f.cancelled() for f in idle.futures)  # taken back from the executor: it never runs
     idle.shutdown()
+
+
+def test_the_submitting_thread_yields_the_gil_once_a_chunk_is_launched(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The executor's threads need the GIL to hand a launched chunk to a worker, and a thread that keeps
+    submitting never blocks: it pauses once per chunk, after launching it, never holding its lock."""
+    checks = Prechecks(IdleExecutor(), lambda: w.registry.projection.known_keys, chunk=3)
+    pauses: list[tuple[float, int, bool]] = []
+    monkeypatch.setattr(time, "sleep", lambda s: pauses.append((s, checks.launched, checks._lock.locked())))
+    for n in range(7):
+        checks.start(Request(b"envelope %d" % n))
+    assert pauses == [(0, 1, False), (0, 2, False)]
+    checks.executor.shutdown()
 
 
 def test_a_started_request_keeps_what_it_was_given(w: World) -> None:
