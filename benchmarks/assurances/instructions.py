@@ -131,7 +131,7 @@ def _writer(
 ) -> Callable[[], object]:
     registry.submit_batch([Request(keyset, (), True)])
     outcomes = [v for v in verdicts if not isinstance(v, InputError)]  # none is: see prepare
-    opened = [partial(reopen_statement, e, v) for e, v in zip(envelopes, outcomes, strict=True)]
+    opened = [partial(reopen_statement, e, *v) for e, v in zip(envelopes, outcomes, strict=True)]
     requests = [Request(e, (), False, o) for e, o in zip(envelopes, opened, strict=True)]
 
     def work() -> object:

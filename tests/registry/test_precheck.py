@@ -21,7 +21,7 @@ import pytest
 
 from detente.errors import DetenteError, MalformedError, VerificationError
 from detente.registry.core import Receipt, Registry, Request
-from detente.registry.precheck import KeySnapshot, Prechecks, open_request
+from detente.registry.precheck import KeySnapshot, Prechecks, check_request, open_request
 from detente.statements.dsse import Envelope, Signature, sign_envelope
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement
@@ -202,6 +202,14 @@ def test_a_pre_verified_statement_of_other_bytes_is_ignored(w: World, recorder: 
     [result] = submit(w.registry, [Request(forge(m1), (doc,), opened=lambda: honest)], recorder)
     assert isinstance(result, VerificationError)  # the request's own bytes were opened and checked
     assert recorder.by("writer") == [(w.parties["RU"].minister.keyid, False)]
+
+
+def test_a_worker_answers_the_outcomes_and_the_id_the_writer_would_find(w: World) -> None:
+    m1, _, _ = w.offer("RU", "US", "checked by a worker")
+    keys = w.registry.projection.known_keys
+    read = open_request(m1.envelope.encode(), keys)
+    assert check_request(m1.envelope.encode(), keys) == (read.envelope.outcomes(), read.sid)
+    assert read.envelope.outcomes()  # the signature was checked
 
 
 def test_a_refusal_found_early_is_the_writers_refusal(

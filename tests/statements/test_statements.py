@@ -205,6 +205,9 @@ def test_a_reopened_statement_is_the_statement_read_with_the_same_checks(golden:
     assert back.envelope.outcomes() == read.envelope.outcomes() != {}  # the outcomes travel along
     with pytest.raises(VerificationError):  # and still count only for the key they were made with
         back.envelope.verified_by(keys)
+    # with the id a pre-verifier computed, the same statement, its id as given
+    assert reopen_statement(data, read.envelope.outcomes(), read.sid) == read
+    assert reopen_statement(data, read.envelope.outcomes(), "given").sid == "given"
 
 
 @given(JSON)

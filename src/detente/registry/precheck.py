@@ -44,6 +44,7 @@ from functools import partial
 from typing import TypeVar
 
 from detente.errors import InputError
+from detente.statements.canonical import sha256_hex
 from detente.statements.dsse import KEYID_LENGTH, Outcomes
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement, check_statement, read_statement, reopen_statement
@@ -52,7 +53,8 @@ from .core import Request
 
 Keys = Mapping[str, PublicKey]
 Opened = Statement | InputError
-Verdict = Outcomes | InputError  # what a worker sends back for one envelope
+Checked = tuple[Outcomes, str]  # an accepted envelope's signature outcomes and statement id
+Verdict = Checked | InputError  # what a worker sends back for one envelope
 T = TypeVar("T")
 CHUNK = 256  # large enough that the transfer to and from a worker process costs little
 
@@ -68,16 +70,17 @@ def open_request(envelope: bytes, keys: Keys) -> Statement:
     return st
 
 
-def check_request(envelope: bytes, keys: Keys) -> Outcomes:
+def check_request(envelope: bytes, keys: Keys) -> Checked:
     """What :func:`open_request` checks, without building the statement (:func:`check_statement`):
-    the signature outcomes, the worker's answer for one envelope.
+    the signature outcomes and the statement id, the worker's answer for one envelope (the id is
+    hashed here, off the writer's thread, which the service's other work shares).
 
     Raises:
         InputError: what the writer's first step would raise for these bytes.
     """
     checked = check_statement(envelope)
     checked.check_signatures(keys)
-    return checked.outcomes()
+    return checked.outcomes(), sha256_hex(checked.payload)
 
 
 def _each(envelopes: list[bytes], step: Callable[[bytes], T]) -> list[T | InputError]:
@@ -167,7 +170,8 @@ class _Chunk:
             raise result
         if isinstance(result, Statement):
             return result
-        return reopen_statement(self.envelopes[index], result)  # a worker read these very bytes
+        outcomes, sid = result
+        return reopen_statement(self.envelopes[index], outcomes, sid)  # a worker read these very bytes
 
 
 class Prechecks:
@@ -228,7 +232,10 @@ class Prechecks:
         return self._snapshot[1]
 
     def _opened(self, chunk: _Chunk, index: int) -> Statement:
-        with self._lock:
-            if chunk is self._filling:  # not launched: close it to newcomers; the writer opens it
-                self._filling = _Chunk()
+        # A launched chunk is filling no more (it was swapped out before its future was set, under the
+        # lock): only one not launched needs the lock, to close it to newcomers; the writer opens it.
+        if chunk.future is None:
+            with self._lock:
+                if chunk is self._filling:
+                    self._filling = _Chunk()
         return chunk.opened(index, self.keys)

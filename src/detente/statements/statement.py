@@ -115,14 +115,15 @@ def check_statement(data: bytes) -> Envelope:
     return read_statement(data).envelope
 
 
-def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
+def reopen_statement(data: bytes, outcomes: Outcomes, sid: str | None = None) -> Statement:
     """The statement :func:`read_statement` opened from ``data`` elsewhere, with its signature outcomes.
 
     Nothing is checked again: only for bytes that :func:`read_statement` (or :func:`check_statement`,
     which accepts the same) accepted in this service (a pre-verifier's, which sends back only the
     outcomes, so that the writer need not receive the whole statement). The bytes are parsed again as
     :func:`read_statement` parses them, so the result equals what it returns (a property test holds the
-    two to it).
+    two to it). ``sid``, when given, is the statement id the pre-verifier computed from these bytes
+    (hashed there, off the writer's thread); it is computed here otherwise.
     """
     envelope = Envelope.reopen(data, outcomes)
     value = reparse_canonical(envelope.payload)
@@ -134,7 +135,7 @@ def reopen_statement(data: bytes, outcomes: Outcomes) -> Statement:
         issued=value["issued"],
         body=value["body"],
         envelope=envelope,
-        sid=sha256_hex(envelope.payload),
+        sid=sha256_hex(envelope.payload) if sid is None else sid,
     )
     return statement
 
