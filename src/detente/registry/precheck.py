@@ -17,10 +17,10 @@ Invariants:
   force, with the right role and threshold (:meth:`Envelope.verified_by` reuses an outcome only for the
   very key it is given). A signature by a key the pre-verifier did not know (a keyset registered since
   the chunk started) is verified by the writer itself.
-- A worker sends back, for each envelope, its refusal or its signature outcomes, never the statement:
-  the writer opens again the very bytes the worker accepted (:func:`reopen_statement`, which checks
-  nothing again): the worker is spared pickling the statement, and the writer's reopening costs it about
-  what unpickling did.
+- A worker sends back, for each envelope, its refusal or its signature outcomes and statement id,
+  never the statement: the writer opens again the very bytes the worker accepted
+  (:func:`reopen_statement`, which checks nothing again and takes the id as given): the worker is
+  spared pickling the statement, and the writer's reopening costs it about what unpickling did.
 - The keys a chunk is checked against are a snapshot taken when it starts (the projection replaces its
   ``known_keys``, never changes them). Each version of them is packed once (:class:`KeySnapshot`) and
   unpacked once by each worker, not pickled with every chunk: a registry of 200 parties knows about
