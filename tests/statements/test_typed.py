@@ -169,7 +169,10 @@ def _read_as(pattern: str, text: str) -> bool:
     """Whether the typed reading of a string of ``pattern`` accepts ``text``: decoded, checked, and
     written back the same, as the typed reading requires of the whole payload."""
     kind, check = typed._leaf(string_schema(pattern), "string", "text")
-    spelled = canonical(text)
+    try:
+        spelled = canonical(text)
+    except InputError:  # a lone surrogate: no canonical payload holds it
+        return False
     try:
         value = msgspec.json.decode(spelled, type=kind)
     except msgspec.ValidationError:

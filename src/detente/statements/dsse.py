@@ -92,12 +92,12 @@ def _read_wire(data: bytes) -> _Wire | None:
 
 
 def _hex_and_distinct(signatures: list[Signature]) -> bool:
-    """Whether the key ids (of the right length) are hex digits, each once (a loop, not generators:
-    this runs for every envelope read)."""
+    """Whether the key ids are key ids, each once (a loop, not generators: this runs for every envelope
+    read)."""
     seen = set()
     for signature in signatures:
         keyid = signature.keyid
-        if keyid in seen or keyid.strip("0123456789abcdef"):
+        if keyid in seen or not _is_keyid(keyid):
             return False
         seen.add(keyid)
     return True

@@ -115,15 +115,16 @@ def check_statement(data: bytes) -> Envelope:
     return read_statement(data).envelope
 
 
-def reopen_statement(data: bytes, outcomes: Outcomes, sid: str | None = None) -> Statement:
-    """The statement :func:`read_statement` opened from ``data`` elsewhere, with its signature outcomes.
+def reopen_statement(data: bytes, outcomes: Outcomes, sid: str) -> Statement:
+    """The statement :func:`read_statement` opened from ``data`` elsewhere, with its signature outcomes
+    and statement id.
 
     Nothing is checked again: only for bytes that :func:`read_statement` (or :func:`check_statement`,
     which accepts the same) accepted in this service (a pre-verifier's, which sends back only the
-    outcomes, so that the writer need not receive the whole statement). The bytes are parsed again as
-    :func:`read_statement` parses them, so the result equals what it returns (a property test holds the
-    two to it). ``sid``, when given, is the statement id the pre-verifier computed from these bytes
-    (hashed there, off the writer's thread); it is computed here otherwise.
+    outcomes and the id, so that the writer need not receive the whole statement). The bytes are parsed
+    again as :func:`read_statement` parses them, so the result equals what it returns (a property test
+    holds the two to it). ``sid`` is the id the pre-verifier computed from these bytes (hashed there, off the
+    writer's thread), taken as given.
     """
     envelope = Envelope.reopen(data, outcomes)
     value = reparse_canonical(envelope.payload)
@@ -135,7 +136,7 @@ def reopen_statement(data: bytes, outcomes: Outcomes, sid: str | None = None) ->
         issued=value["issued"],
         body=value["body"],
         envelope=envelope,
-        sid=sha256_hex(envelope.payload) if sid is None else sid,
+        sid=sid,
     )
     return statement
 
