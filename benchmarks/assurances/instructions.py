@@ -130,8 +130,11 @@ def _writer(
     registry: Registry, keyset: bytes, envelopes: list[bytes], verdicts: list[Verdict], batch: int
 ) -> Callable[[], object]:
     registry.submit_batch([Request(keyset, (), True)])
-    outcomes = [v for v in verdicts if not isinstance(v, InputError)]  # none is: see prepare
-    opened = [partial(reopen_statement, e, *v) for e, v in zip(envelopes, outcomes, strict=True)]
+    checked = [v for v in verdicts if not isinstance(v, InputError)]  # none is: see prepare
+    opened = [
+        partial(reopen_statement, e, outcomes, digest.hex())  # as the writer takes a worker's answer
+        for e, (outcomes, digest) in zip(envelopes, checked, strict=True)
+    ]
     requests = [Request(e, (), False, o) for e, o in zip(envelopes, opened, strict=True)]
 
     def work() -> object:

@@ -208,8 +208,18 @@ def test_a_worker_answers_the_outcomes_and_the_id_the_writer_would_find(w: World
     m1, _, _ = w.offer("RU", "US", "checked by a worker")
     keys = w.registry.projection.known_keys
     read = open_request(m1.envelope.encode(), keys)
-    assert check_request(m1.envelope.encode(), keys) == (read.envelope.outcomes(), read.sid)
+    outcomes, digest = check_request(m1.envelope.encode(), keys)
+    assert (outcomes, digest.hex()) == (read.envelope.outcomes(), read.sid)
     assert read.envelope.outcomes()  # the signature was checked
+
+
+def test_a_workers_answers_name_each_key_by_one_string(w: World) -> None:
+    """So that pickling a chunk's answers writes each key id once, not once an envelope."""
+    keys = w.registry.projection.known_keys
+    answers = [check_request(w.offer("RU", "US", f"offer {n}")[0].envelope.encode(), keys) for n in range(2)]
+    [first], [second] = (list(outcomes) for outcomes, _ in answers)
+    assert first == second
+    assert first is second
 
 
 def test_a_refusal_found_early_is_the_writers_refusal(
