@@ -54,6 +54,14 @@ def test_append_prove_and_reopen(new_store: StoreFactory) -> None:
     assert open_checkpoint(reader.signed_checkpoint, SIGNER.verifier()).checkpoint.size == 700
 
 
+def test_a_batch_of_several_insert_statements_is_stored_whole(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    data = entries(600)  # SQLite inserts 256 rows a statement: two full and a remainder
+    log.append(data)
+    log.close()
+    assert Log.open(new_store(), SIGNER.verifier()).entries(0, 600) == data
+
+
 def test_tiles_served_match_every_tile_of_the_tree(new_store: StoreFactory) -> None:
     log = Log.create(new_store(), SIGNER)
     log.append(entries(600))

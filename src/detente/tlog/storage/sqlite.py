@@ -11,6 +11,8 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 from detente.errors import ConfigError, ConflictError, WriterBusyError
@@ -89,18 +91,11 @@ class SQLiteStore:
             ).rowcount
             if swapped != 1:
                 raise ConflictError("the checkpoint changed under this writer; reopen the log")
-            db.executemany(
-                "INSERT INTO entries (idx, data) VALUES (?, ?)",
-                zip(
-                    range(batch.first_index, batch.first_index + len(batch.entries)),
-                    batch.entries,
-                    strict=True,
-                ),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO tiles (level, idx, data) VALUES (?, ?, ?)",
-                [(r.level, r.index, d) for r, d in batch.tiles.items()],
-            )
+            first = batch.first_index
+            indexes = range(first, first + len(batch.entries))
+            insert_rows(db, "INSERT INTO entries (idx, data)", list(zip(indexes, batch.entries, strict=True)))
+            tiles = [(r.level, r.index, d) for r, d in batch.tiles.items()]
+            insert_rows(db, "INSERT OR REPLACE INTO tiles (level, idx, data)", tiles)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -126,3 +121,28 @@ class SQLiteStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+ROWS_A_STATEMENT = 256  # 768 parameters at most: within SQLite's oldest limit (999)
+
+
+def insert_rows(
+    db: sqlite3.Connection, insert: str, rows: Sequence[tuple[object, ...]], group: int = ROWS_A_STATEMENT
+) -> None:
+    """Run ``insert`` (``INSERT ... INTO table (columns)``) for ``rows``, ``group`` rows a statement.
+
+    Not ``executemany``: it releases the GIL around every row's step and must take it back after each,
+    and while another thread of the process keeps the GIL busy, each taking back waits for the
+    interpreter's switch interval (5 ms). A writer batch of 3,333 entries took 10-13 s so beside one
+    busy thread, against 0.12 s a statement of 256 rows at a time (docs/performance.md, nineteenth
+    session); alone, a little less CPU too.
+    """
+    for start in range(0, len(rows), group):
+        part = rows[start : start + group]
+        db.execute(_values(insert, len(part), len(part[0])), list(chain.from_iterable(part)))
+
+
+@lru_cache(maxsize=64)
+def _values(insert: str, rows: int, columns: int) -> str:
+    row = "(" + ", ".join("?" * columns) + ")"
+    return f"{insert} VALUES {', '.join([row] * rows)}"
