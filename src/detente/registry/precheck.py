@@ -178,8 +178,8 @@ class _Chunk:
             raise result
         if isinstance(result, Statement):
             return result
-        outcomes, sid = result
-        return reopen_statement(self.envelopes[index], outcomes, sid.hex())  # a worker read these very bytes
+        outcomes, digest = result
+        return reopen_statement(self.envelopes[index], outcomes, digest.hex())  # a worker read these bytes
 
 
 class Prechecks:

@@ -139,8 +139,8 @@ def insert_rows(
 
     Not ``executemany``: it releases the GIL around every row's step and must take it back after each,
     and while another thread of the process keeps the GIL busy, each taking back waits for the
-    interpreter's switch interval (5 ms). A writer batch of 3,333 entries took 10-13 s so beside one
-    busy thread, against 0.12 s a statement of 256 rows at a time (docs/performance.md, nineteenth
+    interpreter's switch interval (5 ms). A writer batch of 3,333 entries took 9.9-13.5 s so beside a
+    thread spinning in Python, against 0.12 s at 256 rows a statement (docs/performance.md, nineteenth
     session); alone, a little less CPU too.
     """
     for start in range(0, len(rows), group):
