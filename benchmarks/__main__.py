@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = [
     "benchmarks.tlog_bench",
+    "benchmarks.sqlite_rows",
     "benchmarks.http_bench",
     "benchmarks.assurances.submit_rate",
     "benchmarks.assurances.instructions",

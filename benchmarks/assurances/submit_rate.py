@@ -34,12 +34,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import product
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import nacl.signing
 
 from detente.accords.acts import Authority
 from detente.registry.core import Request
+from detente.registry.precheck import CHUNK, _check_all
 from detente.service.core import RegistryService, tune_collector
 from detente.service.home import ServiceHome, Settings
 from detente.statements.canonical import format_time, sha256_hex
@@ -182,6 +184,22 @@ def _best_us(step: Callable[[], object]) -> float:
     return min(timeit.repeat(step, number=2000, repeat=5)) / 2000 * 1e6
 
 
+def answers_kb() -> tuple[float, float]:
+    """KB of a chunk of incidents' answers as a pre-verifier pickles them back (each key id one shared
+    string, the statement id its raw digest), and as they went before the nineteenth session (each key
+    id a string of its own, as each envelope's decoding makes it, the id in hex)."""
+    key = SigningKey.generate(os.urandom)
+    now = format_time(datetime.now(UTC))
+    answers = _check_all(
+        [_incident(Authority("RU", (key,)), n, now) for n in range(CHUNK)], {key.keyid: key.public}
+    )
+    spelled_out = [
+        ({"".join(list(keyid)): outcome for keyid, outcome in outcomes.items()}, digest.hex())
+        for outcomes, digest in (a for a in answers if not isinstance(a, Exception))
+    ]
+    return len(ForkingPickler.dumps(answers)) / 1e3, len(ForkingPickler.dumps(spelled_out)) / 1e3
+
+
 def opening_cost() -> tuple[float, float, float]:
     """Microseconds to read one signed incident's envelope, to open its statement (envelope, canonical
     payload, schema: the writer's reading), and to check it as a pre-verifier does (the payload read
@@ -278,6 +296,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  opening an incident, one core: the envelope {envelope:.1f} us, the statement {statement:.1f} us "
         f"(the writer's reading), its checks alone {checked:.1f} us (the pre-verifiers' typed reading)"
+    )
+    small, spelled = answers_kb()
+    print(
+        f"  a chunk's answers from a pre-verifier ({CHUNK} incidents), pickled: {small:.1f} KB, against "
+        f"{spelled:.1f} KB with each key id its own string and the ids in hex"
     )
     kept, derived = signing_cost()
     print(

@@ -45,9 +45,9 @@ class SQLiteStore:
         try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             # A new file gets 16 KiB pages (an existing one keeps its own: the pragma does nothing
-            # there): an entry of about 1 KB is appended in 3.5-4.2 us of CPU instead of 5.7-7.3 us
-            # with 4 KiB pages (docs/performance.md, nineteenth session), and a full tile (8 KiB) fits
-            # in one page instead of spilling into overflow pages.
+            # there): an entry of about 1 KB is appended in 3.2-3.4 us of CPU instead of 5.3-5.4 us
+            # with 4 KiB pages (`python -m benchmarks.sqlite_rows`), and a full tile (8 KiB) fits in
+            # one page instead of spilling into overflow pages.
             db.execute(f"PRAGMA page_size={PAGE_SIZE}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
@@ -139,9 +139,9 @@ def insert_rows(
 
     Not ``executemany``: it releases the GIL around every row's step and must take it back after each,
     and while another thread of the process keeps the GIL busy, each taking back waits for the
-    interpreter's switch interval (5 ms). A writer batch of 3,333 entries took 9.9-13.5 s so beside a
-    thread spinning in Python, against 0.12 s at 256 rows a statement (docs/performance.md, nineteenth
-    session); alone, a little less CPU too.
+    interpreter's switch interval (5 ms). A writer batch of 3,333 entries took 3.2-6.5 s so beside a
+    thread spinning in Python, against 0.13-0.16 s at 256 rows a statement; alone, 11.0-12.6 ms
+    against 11.7-13.6 (`python -m benchmarks.sqlite_rows`, medians of 3, two runs).
     """
     for start in range(0, len(rows), group):
         part = rows[start : start + group]
