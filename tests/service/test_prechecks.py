@@ -52,7 +52,7 @@ def test_a_warm_start_has_its_workers_before_the_first_burst(tmp_path: Path) -> 
         assert os.getpid() not in pids
         assert 1 <= len(pids) <= 2  # the workers started by the warm start, and no more
         # each worker's collector is tuned as the service's own is (tune_collector)
-        assert service.pool.submit(gc.get_threshold).result() == (50_000, 20, 100)
+        assert service.pool.submit(gc.get_threshold).result() == (500_000, 20, 100)
     with RegistryService.open(home, verifiers=0) as alone:
         assert alone.pool is None
         assert alone.prechecks is None
