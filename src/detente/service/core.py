@@ -75,7 +75,7 @@ def tune_collector() -> None:
     after the replay and in each pre-verifier process; measured in docs/performance.md.
 
     The young generation is collected once 500,000 more tracked objects are alive than at the last
-    collection (the count falls again as objects are freed). A waiting submission holds about fifteen
+    collection (the count falls again as objects are freed). A waiting submission holds about sixteen
     (its future alone eleven, with its ``Condition``), all freed once it is answered: at 50,000, a burst
     of 20,000 submissions set off two collections in the writer's thread, each walking 96,000-249,000
     of them for nothing (26-127 ms a burst). Over HTTP the count grows about six a submission, so
