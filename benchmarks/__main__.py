@@ -13,6 +13,7 @@ BENCHMARKS = [
     "benchmarks.assurances.submit_rate",
     "benchmarks.assurances.instructions",
     "benchmarks.assurances.in_force",
+    "benchmarks.assurances.replay",
     "benchmarks.service_bench",
     "benchmarks.monitor.scan_speed",
     "benchmarks.monitor.parse_cost",

@@ -20,7 +20,7 @@ from detente.errors import MalformedError, TooLargeError
 from detente.statements.canonical import format_time, parse_canonical, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
 from detente.statements.schema import TIME
-from detente.statements.statement import Statement, open_statement
+from detente.statements.statement import Statement, open_statement, read_statement
 
 MAX_ENTRY = 0xFFFF
 
@@ -49,7 +49,18 @@ class LogEntry(msgspec.Struct, frozen=True):
 
     @classmethod
     def decode(cls, data: bytes) -> LogEntry:
-        """Parse and open a log entry strictly."""
+        """Parse and open a log entry: typed first (:func:`_read_typed`), strictly where that declines.
+
+        Both accept the same entries and give the same entry (a test holds them together on every
+        byte changed), so the replay reads most entries at the typed reading's cost; a refusal always
+        comes from :meth:`decode_strictly`, which names the fault.
+        """
+        typed = _read_typed(data)
+        return typed if typed is not None else cls.decode_strictly(data)
+
+    @classmethod
+    def decode_strictly(cls, data: bytes) -> LogEntry:
+        """Parse and open a log entry strictly: the reference the typed reading is held to."""
         value = parse_canonical(data, "log entry")
         if not isinstance(value, dict) or set(value) != {"envelope", "received"}:
             raise MalformedError("a log entry has exactly envelope and received")
@@ -57,6 +68,42 @@ class LogEntry(msgspec.Struct, frozen=True):
             raise MalformedError("a log entry's received time is not YYYY-MM-DDTHH:MM:SSZ")
         statement = open_statement(Envelope.from_json(value["envelope"]))
         return cls(parse_time(value["received"]), statement)
+
+
+class _EntryWire(msgspec.Struct, forbid_unknown_fields=True):
+    """A log entry as its canonical JSON spells it: the envelope's bytes kept as they are."""
+
+    envelope: msgspec.Raw
+    received: str
+
+
+_ENTRY_DECODER = msgspec.json.Decoder(_EntryWire)
+_RECEIVED = re.compile(TIME)
+
+
+def _read_typed(data: bytes) -> LogEntry | None:
+    """The entry in ``data`` if it is exactly the splice :meth:`LogEntry.encode` writes, of a time in
+    its one spelling and an envelope :func:`read_statement` accepts (so canonical, its payload valid);
+    else None, and the strict reading decides."""
+    try:
+        wire = _ENTRY_DECODER.decode(data)
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+    envelope, received = bytes(wire.envelope), wire.received
+    if not _RECEIVED.fullmatch(received):  # ASCII digits and separators: written as read
+        return None
+    if data != b'{"envelope":%s,"received":"%s"}' % (envelope, received.encode("ascii")):
+        return None  # another order, a space, an escape: not the entry's canonical bytes
+    try:
+        return LogEntry(_received_at(received), read_statement(envelope))
+    except Exception:  # declining decides nothing: the strict reading names the fault
+        return None
+
+
+@lru_cache(maxsize=16)
+def _received_at(text: str) -> datetime:
+    """The parsed time (a batch's entries share one ``received``: parsed once, as it is formatted)."""
+    return parse_time(text)
 
 
 @lru_cache(maxsize=16)
