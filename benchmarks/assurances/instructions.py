@@ -46,7 +46,6 @@ from typing import Any
 
 import nacl.signing
 
-from detente.accords.acts import Authority
 from detente.errors import InputError
 from detente.registry.core import Registry, Request
 from detente.registry.precheck import Keys, Prechecks, Verdict, _check_all
@@ -54,12 +53,10 @@ from detente.service.core import RegistryService, collector_paused, tune_collect
 from detente.service.home import ServiceHome, Settings
 from detente.statements.canonical import format_time
 from detente.statements.dsse import Envelope, pae
-from detente.statements.keys import SigningKey
-from detente.statements.keysets import keyset_body, sign_keyset
 from detente.statements.statement import reopen_statement
 from detente.tlog.sequencer import GroupCommit
 
-from .submit_rate import _incident
+from .submit_rate import _incident, ru_keyset
 
 CASES = ("verify", "check", "front", "writer")
 TOGGLE = "_operator_call"  # operator.call's C function in libpython: the only place counting is on
@@ -74,11 +71,9 @@ def _registry(folder: Path) -> tuple[RegistryService, Registry]:
 
 def prepare(statements: int, out: Path) -> None:
     """Sign a keyset and ``statements`` incidents, pre-verify them as a worker would, and pickle it all."""
-    root, cert = SigningKey.generate(os.urandom), SigningKey.generate(os.urandom)
-    roles = {"root": ([root.public], 1), "foreign-minister": ([root.public], 1), "cert": ([cert.public], 1)}
     now = format_time(datetime.now(UTC))
-    keyset = sign_keyset("RU", now, keyset_body(1, None, roles), [root]).envelope.encode()
-    envelopes = [_incident(Authority("RU", (cert,)), n, now) for n in range(statements)]
+    keyset, cert = ru_keyset(now)
+    envelopes = [_incident(cert, n, now) for n in range(statements)]
     with tempfile.TemporaryDirectory() as tmp:
         service, registry = _registry(Path(tmp) / "registry")
         try:

@@ -64,7 +64,7 @@ class LogEntry(msgspec.Struct, frozen=True):
         value = parse_canonical(data, "log entry")
         if not isinstance(value, dict) or set(value) != {"envelope", "received"}:
             raise MalformedError("a log entry has exactly envelope and received")
-        if not isinstance(value["received"], str) or not re.fullmatch(TIME, value["received"]):
+        if not isinstance(value["received"], str) or not _RECEIVED.fullmatch(value["received"]):
             raise MalformedError("a log entry's received time is not YYYY-MM-DDTHH:MM:SSZ")
         statement = open_statement(Envelope.from_json(value["envelope"]))
         return cls(parse_time(value["received"]), statement)

@@ -77,9 +77,10 @@ def tune_collector() -> None:
     The young generation is collected once 500,000 more tracked objects are alive than at the last
     collection (the count falls again as objects are freed). A waiting submission holds about sixteen
     (its future alone eleven, with its ``Condition``), all freed once it is answered: at 50,000, a burst
-    of 20,000 submissions set off two collections in the writer's thread, each walking 96,000-249,000
-    of them for nothing (26-127 ms a burst). Over HTTP the count grows about six a submission, so
-    unreachable cycles wait at most some 80,000 submissions for their collection.
+    of 20,000 submissions set off collections in the writer's thread that walked them all for nothing;
+    at 500,000 it sets off none (tests/service/test_collector.py). Over HTTP the count grows about six
+    a submission, so unreachable cycles still meet a collection every 80,000 or so submissions
+    (docs/performance.md, twentieth session, with the figures and how they were measured).
     """
     gc.collect()
     gc.freeze()
