@@ -173,17 +173,24 @@ class Registry:
         try:
             for request in requests:
                 results.append(self._prepare(request, now, pending, in_batch, entries))
+            # The blobs before the entries that cite them: a crash or a full disk in between then leaves
+            # only an unused blob (content-addressed, harmless), never an entry whose blob is missing,
+            # which the replay would refuse.
+            self._store(pending)
             integration = self.log.append(entries) if entries else None
         except BaseException:
             self.rebuild()  # the batch was not written: forget what the checks assumed
             raise
         finally:
             self.projection.blobs = self.blobs.get
-        for digest, blob in pending.items.items():
-            if self.blobs.get(digest) is None:
-                self.blobs.put(blob)
         self.last_received = now
         return [self._receipt(r, integration) for r in results]
+
+    def _store(self, blobs: MemoryBlobs) -> None:
+        """Store durably the blobs the batch's accepted statements cite (those not stored yet)."""
+        for digest, blob in blobs.items.items():
+            if self.blobs.get(digest) is None:
+                self.blobs.put(blob)
 
     def _receipt(self, result: Result | tuple[int, Statement, str | None], done: Integrated | None) -> Result:
         if isinstance(result, Receipt | DetenteError):

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from detente.errors import ConfigError, TamperError
+from detente.files import replace_durably
 from detente.statements.canonical import sha256_hex
 from detente.statements.keys import SigningKey
 from detente.tlog.home import PRIVATE_FOLDER, LogHome, read_secret, write_secret
@@ -57,12 +58,8 @@ class FileBlobs:
         target = self.path / digest
         if not target.exists():
             self.path.mkdir(parents=True, exist_ok=True)
-            tmp = self.path / f".{digest}.{os.getpid()}.tmp"
-            with tmp.open("wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(target)
+            # durable before the registry appends an entry that cites it (Registry.submit_batch)
+            replace_durably(target, data, self.path / f".{digest}.{os.getpid()}.tmp")
         self._cache[digest] = data
         return digest
 

@@ -7,9 +7,10 @@ and refuses to serve or append when the store is behind or disagrees (fail close
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from detente.files import replace_durably
 
 
 @dataclass(frozen=True)
@@ -28,13 +29,4 @@ class PublishedCheckpoint:
     def record(self, signed_checkpoint: str) -> None:
         """Replace the recorded checkpoint atomically and durably (write, fsync, rename, fsync dir)."""
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as out:
-            out.write(signed_checkpoint)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        replace_durably(self.path, signed_checkpoint.encode("utf-8"), tmp)
