@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from detente.registry.cli import app
 from detente.registry.client import operator_signature
 from detente.service.app import create_app
+from detente.service.home import Settings
 from detente.statements.keys import SigningKey
 from detente.tlog.home import write_secret
 from tests.accords.world import PartyKeys
@@ -60,3 +61,38 @@ def test_the_operator_registers_a_party_from_the_command_line(tmp_path: Path, st
         assert done.exit_code == 0, done.output
         assert "registered at index" in done.output
         assert "DE" in s.service.read(lambda reg: reg.projection.keysets)
+
+
+def test_a_registration_slower_than_the_wait_is_pending_not_failed(tmp_path: Path, store_url: str) -> None:
+    with (
+        scene(tmp_path, store_url, Settings(wait=0.0), record=False) as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        de = PartyKeys.make("DE").keyset(s.clock.text())
+        body = de.envelope.encode()
+        signed = {"Detente-Operator": operator_signature(s.service.registry.notary, body)}
+        with s.service.lock:  # the writer cannot log it while we hold the readers' lock
+            answer = http.post("/v1/operator/parties", content=body, headers=signed)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {"status": "pending", "sid": de.sid, "location": f"/v1/statements/{de.sid}"}
+        s.service.lapse()  # queued behind the registration: once it returns, the keyset is logged
+        assert http.get(answer.headers["location"]).json()["sid"] == de.sid
+        assert "DE" in s.service.read(lambda reg: reg.projection.keysets)
+
+
+def test_the_command_line_says_a_slow_registration_is_pending(tmp_path: Path, store_url: str) -> None:
+    with (
+        scene(tmp_path, store_url, Settings(wait=0.0), record=False) as s,
+        serve(create_app(s.service)) as url,
+    ):
+        keyset = tmp_path / "pl-keyset.json"
+        pl = PartyKeys.make("PL").keyset(s.clock.text())
+        keyset.write_bytes(pl.envelope.encode() + b"\n")
+        operator = tmp_path / "notary.key"
+        write_secret(operator, s.service.registry.notary.to_file().decode())
+        command = ["party", "register", str(keyset), "--registry", url, "--operator-key", str(operator)]
+        with s.service.lock:
+            done = CliRunner().invoke(app, command)
+        assert done.exit_code == 0, done.output
+        assert f"keyset received, not yet integrated (sid {pl.sid})" in done.output

@@ -217,7 +217,6 @@ def party_register(
     """Register a party's first, self-signed keyset (the operator's trust-on-first-use act, public)."""
     with reported():
         data = envelope.read_bytes()
-        index: int | None
         if registry is None:
             with _open(directory) as reg:
                 index = reg.submit(data, register=True).index
@@ -227,7 +226,11 @@ def party_register(
             import httpx
 
             with httpx.Client(base_url=registry.rstrip("/"), timeout=60) as http:
-                index = HttpClient(http).register(data, _keys([operator_key])[0]).index
+                answer = HttpClient(http).register(data, _keys([operator_key])[0])
+            if answer.index is None:
+                _report(answer)
+                return
+            index = answer.index
         out.print(f"registered at index {index}")
 
 

@@ -255,6 +255,8 @@ class HttpClient:
         headers = {"Detente-Operator": operator_signature(operator, envelope)}
         value = self._check(lambda: self.http.post("/v1/operator/parties", content=envelope, headers=headers))
         answer = value.json()
+        if answer.get("status") == "pending":
+            return Submitted(str(answer["sid"]), "keyset", None)
         return Submitted(str(answer["sid"]), str(answer["kind"]), int(answer["index"]))
 
     def statement(self, sid: str) -> Statement:

@@ -72,6 +72,12 @@ class Pending(BaseModel):
     location: str
 
 
+def pending(sid: str) -> JSONResponse:
+    """202: the statement is queued but its batch took longer than the service waits; ask by ``sid``."""
+    answer = Pending(status="pending", sid=sid, location=f"/v1/statements/{sid}")
+    return JSONResponse(answer.model_dump(), status_code=202, headers={"Location": answer.location})
+
+
 def logged(registry: Registry, index: int, decision: str | None = None) -> Logged:
     """The answer for the entry at ``index``, proven against the newest checkpoint."""
     log = registry.log
@@ -139,8 +145,7 @@ def api_router(service: RegistryService) -> APIRouter:
         try:
             done = await asyncio.wait_for(asyncio.shield(future), service.settings.wait)
         except TimeoutError:
-            pending = Pending(status="pending", sid=sid, location=f"/v1/statements/{sid}")
-            return JSONResponse(pending.model_dump(), status_code=202, headers={"Location": pending.location})
+            return pending(sid)
         assert isinstance(done, Receipt)
         return await run_in_threadpool(read, lambda reg: logged(reg, done.index, done.decision))
 

@@ -21,14 +21,21 @@ from detente.errors import ConflictError, VerificationError
 from detente.registry.client import OPERATOR_CONTEXT
 from detente.registry.core import Receipt
 from detente.registry.core import Request as Submission
+from detente.service.api import pending
 from detente.service.core import RegistryService
+from detente.statements.canonical import sha256_hex
+from detente.statements.dsse import Envelope
 
 
 def operator_router(service: RegistryService) -> APIRouter:
     """The operator's routes."""
     router = APIRouter(tags=["operator"])
 
-    @router.post("/v1/operator/parties", status_code=201)
+    @router.post(
+        "/v1/operator/parties",
+        status_code=201,
+        responses={202: {"description": "Not yet logged; ask for the keyset by the sid in Location"}},
+    )
     async def register_party(
         request: Request, detente_operator: Annotated[str, Header(description="Operator signature")]
     ) -> JSONResponse:
@@ -44,7 +51,10 @@ def operator_router(service: RegistryService) -> APIRouter:
                 "the operator signature does not verify: only the operator registers parties"
             )
         future = asyncio.wrap_future(service.submit(Submission(body, (), True)))
-        done = await asyncio.wait_for(asyncio.shield(future), timeout=service.settings.wait)
+        try:
+            done = await asyncio.wait_for(asyncio.shield(future), timeout=service.settings.wait)
+        except TimeoutError:  # queued, and it may still be logged: never a failure
+            return pending(sha256_hex(Envelope.decode(body).payload))
         if not isinstance(done, Receipt):
             raise ConflictError("the registration was not logged")
         return JSONResponse({"index": done.index, "sid": done.sid, "kind": done.kind}, status_code=201)
