@@ -92,6 +92,18 @@ def test_refusals_are_problem_details_and_append_nothing(site: tuple[Scene, http
         assert (answer.status_code, answer.json()["type"]) == (status, kind), answer.text
     broken = client.post("/v1/statements", content=b"{not", headers={"content-type": "application/json"})
     assert broken.status_code == 422
+    unreadable = [
+        (b'{"envelope": {"payload": "\xff"}}', "not UTF-8 text (invalid start byte at byte 26)"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        (b'{"blobs": [' + b"9" * 5000 + b"]}", "Exceeds the limit (4300 digits)"),
+    ]
+    for content, reason in unreadable:
+        answer = client.post("/v1/statements", content=content, headers={"content-type": "application/json"})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "/problems#validation"
+        assert reason in answer.json()["detail"]
+        assert "sys.set_int_max_str_digits" not in answer.json()["detail"]
     first = client.post("/v1/statements", json=submission(m1, doc))
     assert first.status_code == 201
     replay = client.post("/v1/statements", json=submission(m1, doc))
@@ -265,3 +277,31 @@ def test_deadline_timer_waits_for_the_earliest_deadline(tmp_path: Path, store_ur
         assert s.service.seconds_to_next_deadline() == pytest.approx(36 + 1.0)
         s.clock.advance(hours=1)
         assert s.service.seconds_to_next_deadline() == 1.0
+
+
+def test_a_method_not_allowed_says_which_are(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    answer = client.delete("/v1/parties")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"
+    assert answer.json()["type"] == "/problems#http-405"
+
+
+def test_a_failure_inside_the_service_is_a_problem_that_tells_no_secret(
+    site: tuple[Scene, httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s, client = site
+    m1, _, doc = s.offer("RU", "FR", "disk full")
+    before = size(s)
+
+    def full(data: bytes) -> str:
+        raise OSError(28, "No space left on device", "/srv/secret/path")
+
+    monkeypatch.setattr(s.service.registry.blobs, "put", full)
+    answer = client.post("/v1/statements", json=submission(m1, doc))
+    assert answer.status_code == 500
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["type"] == "/problems#internal"
+    assert "secret" not in answer.text
+    assert "No space" not in answer.text
+    assert size(s) == before, "nothing was appended"

@@ -50,7 +50,6 @@ EXTRA_TYPES: list[tuple[str, int, str, str]] = [
         "The request does not match the API.",
         "A parameter or body field is missing or has the wrong form.",
     ),
-    ("too-large", 413, "The request is over a size limit.", "The request body is over the service's limit."),
     (
         "rate-limit",
         429,
@@ -58,7 +57,22 @@ EXTRA_TYPES: list[tuple[str, int, str, str]] = [
         "This client is over its rate; retry after the Retry-After header.",
     ),
     ("http-404", 404, "Not Found", "No such page or endpoint."),
+    (
+        "http-405",
+        405,
+        "Method Not Allowed",
+        "The endpoint exists, but not for this method: the Allow header lists those it takes.",
+    ),
+    (
+        "internal",
+        500,
+        "Internal error.",
+        "Something failed inside the service (a full disk, say); nothing secret is told. Retry later.",
+    ),
 ]
+# FastAPI's answer to a body it could not decode (bytes that are not UTF-8, JSON nested too deeply, an
+# integer too long to convert), which it gives as a bare 400 with this text and the error as the cause.
+_UNREADABLE = "There was an error parsing the body"
 
 
 def slug(kind: type[BaseException]) -> str:
@@ -95,6 +109,16 @@ def from_error(error: DetenteError) -> tuple[int, str, str, str]:
     return 500, "Internal error.", str(error), "detente"
 
 
+def unreadable(cause: BaseException) -> str:
+    """What is wrong with a request body that could not be decoded at all."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not UTF-8 text ({cause.reason} at byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply"
+    first = str(cause).split(";")[0]  # Python's advice for its own limits is no use to a client
+    return f"the body is not JSON this API can read: {first}"
+
+
 def install(app: FastAPI) -> None:
     """Answer library errors, HTTP errors and request validation errors as problem details."""
 
@@ -104,7 +128,17 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return _answer(request, exc.status_code, str(exc.detail), str(exc.detail), f"http-{exc.status_code}")
+        if exc.detail == _UNREADABLE and exc.__cause__ is not None:
+            detail = unreadable(exc.__cause__)
+            return problem(422, "The request does not match the API.", detail, "validation")
+        status, detail = exc.status_code, str(exc.detail)
+        answer = _answer(request, status, detail, detail, f"http-{status}")
+        answer.headers.update(exc.headers or {})  # a 405's Allow, above all
+        return answer
+
+    async def on_anything_else(request: Request, exc: Exception) -> Response:
+        # Never the exception's text: it may name a file, a query or worse. The server logs it whole.
+        return _answer(request, 500, "Internal error.", "the service failed; retry later", "internal")
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -126,3 +160,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DetenteError, on_detente)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(Exception, on_anything_else)
