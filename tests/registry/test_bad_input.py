@@ -204,6 +204,17 @@ def test_decisions_and_first_keysets_come_only_from_the_operator(w: World) -> No
     refused(w.registry, de.envelope.encode(), ConflictError, "registered by the operator")
 
 
+def test_the_operator_registers_first_keysets_and_nothing_else(w: World) -> None:
+    m1, _, doc = w.offer("RU", "US", "registered as a party")
+    size = w.registry.log.size
+    with pytest.raises(InputError, match="first keyset only; submit this offer as any other statement"):
+        w.registry.submit(m1.envelope.encode(), (doc,), register=True)
+    assert w.registry.log.size == size
+    again = w.keysets["RU"]
+    with pytest.raises(ConflictError, match="RU is already registered"):
+        w.registry.submit(again.envelope.encode(), register=True)
+
+
 def test_missing_blob_and_wrong_terms(w: World) -> None:
     m1, _, doc = w.offer("RU", "US", "blob")
     refused(w.registry, m1.envelope.encode(), NotFoundError, "not supplied")

@@ -232,6 +232,11 @@ class Registry:
     def _gate(self, st: Statement, request: Request) -> None:
         if st.kind == "decision":
             raise ConflictError("decisions are made by the registry's notary, not submitted")
+        if request.register and st.kind != "keyset":
+            raise InputError(
+                "the operator registers a party's first keyset only; "
+                f"submit this {st.kind} as any other statement"
+            )
         first = st.kind == "keyset" and st.party not in self.projection.keysets
         if first and not request.register:
             raise ConflictError(
