@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from detente.http import problems
-from detente.http.limits import BodyLimit, RateLimit, TokenBuckets
+from detente.http.limits import BodyLimit, RateLimit, TokenBuckets, client_key
 from detente.http.logapi import SharedLog, log_router
 from detente.tlog import merkle
 from detente.tlog.log import Log
@@ -115,3 +115,26 @@ def test_rate_limit_per_client_with_an_injected_clock() -> None:
         assert limited.headers["retry-after"] == "1"
         now[0] += 1.0
         assert http.post("/echo", content=b"").status_code == 200
+
+
+def test_an_ipv6_client_is_its_64_and_an_ipv4_client_its_address() -> None:
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1:2") == "2001:db8::/64"
+    assert client_key("2001:db8:0:1::1") == "2001:db8:0:1::/64"
+    assert client_key("192.0.2.7") == client_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert client_key("testclient") == "testclient"
+    buckets = TokenBuckets(rate=1.0, burst=3, clock=lambda: 0.0)
+    waits = [buckets.take(client_key(f"2001:db8::{n:x}")) for n in range(1, 5)]
+    assert waits == [0.0, 0.0, 0.0, 1.0], "four addresses of one /64 share one burst"
+
+
+def test_the_buckets_of_clients_gone_quiet_are_dropped() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(rate=10.0, burst=20, clock=lambda: now[0])
+    for n in range(20_000):
+        buckets.take(f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}")
+    assert buckets.clients == 20_000, "within their refill time, every client is remembered"
+    now[0] += 2.0  # everyone above has refilled (20 tokens at 10 a second)
+    for n in range(20_000):
+        buckets.take(f"172.16.{n >> 8}.{n & 255}")  # others, each once
+    assert buckets.clients == 20_000, "the buckets of the first 20,000, full again, were dropped"
+    assert [buckets.take("172.16.0.0") == 0.0 for _ in range(20)] == [True] * 19 + [False]

@@ -3,10 +3,16 @@
 Both are plain ASGI middleware answering with problem details (413; 429 with Retry-After) before a
 route runs. The body cap counts bytes as they arrive, so a chunked body cannot grow past it either. The
 clock is passed in so that tests can drive time without sleeping.
+
+A client is its IPv4 address, or the /64 network of its IPv6 address (one host commonly holds a whole
+/64, and would otherwise get a fresh burst from each address it picks). The buckets of clients that
+have refilled completely are dropped (a new client starts full, so nothing is lost), so the table holds
+about the clients of the last ``burst / rate`` seconds, not every address ever seen.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import threading
 import time
@@ -16,6 +22,8 @@ from dataclasses import dataclass, field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from detente.errors import TooLargeError
+
+PRUNE_FROM = 4096  # clients kept before the first pruning
 
 
 @dataclass
@@ -27,6 +35,7 @@ class TokenBuckets:
     clock: Callable[[], float] = time.monotonic
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _prune_at: int = PRUNE_FROM
 
     def take(self, client: str) -> float:
         """Take a token; return 0 if allowed, else the seconds until one is available."""
@@ -34,11 +43,39 @@ class TokenBuckets:
             now = self.clock()
             tokens, last = self._buckets.get(client, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[client] = (tokens - 1, now)
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1 - tokens) / self.rate
+            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+            self._buckets[client] = (tokens - 1 if tokens >= 1 else tokens, now)
+            if len(self._buckets) > self._prune_at:
+                self._prune(now)
+            return wait
+
+    @property
+    def clients(self) -> int:
+        """The clients whose buckets are kept."""
+        return len(self._buckets)
+
+    def _prune(self, now: float) -> None:
+        """Drop the buckets that are full again; prune next when the table has doubled (so the work,
+        over many takes, is a constant a take)."""
+        self._buckets = {
+            client: (tokens, last)
+            for client, (tokens, last) in self._buckets.items()
+            if tokens + (now - last) * self.rate < self.burst
+        }
+        self._prune_at = max(PRUNE_FROM, 2 * len(self._buckets))
+
+
+def client_key(host: str) -> str:
+    """The key a client's requests are counted under: an IPv4 address, or an IPv6 address's /64."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an address (a test client, a Unix socket): counted as it is
+    if isinstance(address, ipaddress.IPv4Address):
+        return host
+    if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, 64), strict=False))
 
 
 async def _send_problem(
@@ -64,7 +101,7 @@ class RateLimit:
         """Check the client's bucket, then pass the request on."""
         if scope["type"] == "http":
             client = scope.get("client") or ("unknown", 0)
-            wait = self.buckets.take(str(client[0]))
+            wait = self.buckets.take(client_key(str(client[0])))
             if wait > 0:
                 retry = {"retry-after": str(max(1, round(wait)))}
                 await _send_problem(

@@ -48,6 +48,8 @@ def create_app(service: RegistryService, buckets: TokenBuckets | None = None) ->
 
     app.mount("/static", static_files(), name="static")
     app.add_middleware(BodyLimit, max_body=settings.max_body)
-    app.add_middleware(RateLimit, buckets=buckets or TokenBuckets(settings.rate, settings.burst))
+    if buckets is None:
+        buckets = TokenBuckets(settings.rate, settings.burst)
+    app.add_middleware(RateLimit, buckets=buckets)
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer
     return app
