@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from detente.errors import DetenteError, SecurityError, exit_code
+from detente.errors import DetenteError, MalformedError, SecurityError, exit_code
 
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long (docs/cli.md)
 
@@ -77,4 +77,13 @@ def log_key_text(value: str) -> str:
     existing file is read; anything else is taken as the key itself (and refused if it is not one).
     """
     path = Path(value)
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else value.strip()
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long key's text is too long for a file name: it is the key itself
+        is_file = False
+    if not is_file:
+        return value.strip()
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise MalformedError(f"{path} is not a verifier key: it is not even text") from exc

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from detente.accords import acts
-from detente.errors import DetenteError, NotFoundError
+from detente.errors import DetenteError, NotFoundError, TooLargeError, VerificationError
 from detente.registry.bundle import build_bundle, verify_bundle
+from detente.statements.canonical import canonical
 from tests.accords.world import LOG_SIGNER, rand, world
 from tests.registry.example_world import example
 
@@ -74,3 +78,27 @@ def test_a_bundle_checked_with_another_log_key_is_refused() -> None:
     other = Signer("registry.test", bytes(32)).verifier()
     with pytest.raises(DetenteError):
         verify_bundle(data, other)
+
+
+def test_a_second_signature_line_by_the_log_key_is_refused() -> None:
+    """A signed-note reader passes over a repeated key's line unverified; a bundle must not hold one."""
+    registry, record, _ = example()
+    data = build_bundle(registry, "offered", record.ids["offer-2018"])
+    value = json.loads(data)
+    line = value["checkpoint"].rstrip("\n").rsplit("\n", 1)[1]  # the log key's line: "— name base64"
+    prefix, encoded = line.rsplit(" ", 1)
+    bogus = f"{prefix} {base64.b64encode(base64.b64decode(encoded)[:4] + bytes(64)).decode()}\n"
+    old, new = value["checkpoint"], value["checkpoint"] + bogus
+    value["checkpoint"] = new
+    for item in value["entries"]:
+        item["proof"] = item["proof"].replace(old, new)
+    with pytest.raises(VerificationError, match="not one verified signature"):
+        verify_bundle(canonical(value) + b"\n", LOG_SIGNER.verifier())
+
+
+def test_a_bundle_over_the_size_limit_is_refused_before_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry, record, _ = example()
+    data = build_bundle(registry, "offered", record.ids["offer-2018"])
+    monkeypatch.setattr("detente.registry.bundle.MAX_BUNDLE", len(data) - 1)
+    with pytest.raises(TooLargeError, match=f"the bundle is {len(data)} bytes"):
+        verify_bundle(data, LOG_SIGNER.verifier())

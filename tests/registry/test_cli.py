@@ -32,6 +32,16 @@ def test_example_bundle_and_offline_verify(tmp_path: Path) -> None:
     said = run("verify", str(bundle), "--log-key", str(home / "log" / "log.vkey"))
     assert "PROVEN as of checkpoint" in said
     assert "SU and US was concluded" in said
+    binary = tmp_path / "binary.vkey"
+    binary.write_bytes(b"\xff\xfe")
+    assert "not even text" in run("verify", str(bundle), "--log-key", str(binary), code=65)
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as sparse:
+        sparse.truncate(64 * 1024 * 1024 + 1)  # a hole: nothing written, nothing to read
+    key = str(home / "log" / "log.vkey")
+    assert "at most 67108864 bytes" in run("verify", str(huge), "--log-key", key, code=65)
+    too_long_for_a_file_name = "a" * 300
+    assert "error" in run("verify", str(bundle), "--log-key", too_long_for_a_file_name, code=65)
     bundle.write_bytes(bundle.read_bytes().replace(b'"SU"', b'"RU"', 1))
     assert "error" in run("verify", str(bundle), "--log-key", str(home / "log" / "log.vkey"), code=65)
 

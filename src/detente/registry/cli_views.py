@@ -20,7 +20,7 @@ from detente.statements.canonical import parse_time
 from detente.tlog.home import write_secret
 from detente.tlog.note import parse_ed25519_vkey
 
-from .bundle import verify_bundle
+from .bundle import check_bundle_size, verify_bundle
 from .cli_common import (
     DEFAULT_DIR,
     Dir,
@@ -117,6 +117,7 @@ def verify(path: Path, log_key: Annotated[str, typer.Option("--log-key", help=LO
     """Verify an evidence bundle offline: no server, no database. Says plainly what is proven, as of when."""
     with reported():
         key = parse_ed25519_vkey(log_key_text(log_key))
+        check_bundle_size(path.stat().st_size)  # before reading a hostile file whole
         result = verify_bundle(path.read_bytes(), key)
         out.print(result.describe(), highlight=False)
 

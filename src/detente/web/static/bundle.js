@@ -118,7 +118,7 @@ async function nextKeyset(current, st) {
 async function checkpointOf(note, logVkey, witnesses) {
   const cp = await openCheckpoint(note, logVkey, witnesses);
   const lines = note.slice(note.lastIndexOf("\n\n") + 2, -1).split("\n");
-  if (cp.signatures !== lines.length) throw new Error("the checkpoint carries a signature by a key the bundle does not list");
+  if (cp.signatures !== lines.length) throw new Error("the checkpoint carries a signature line that is not one verified signature by the log key or a listed witness");
   return cp;
 }
 
