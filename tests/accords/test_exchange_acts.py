@@ -9,6 +9,8 @@ import pytest
 from detente.accords import acts
 from detente.accords.exchange import Phase
 from detente.errors import ConflictError, VerificationError
+from detente.registry.claims import recompute_claim
+from detente.registry.entry import LogEntry
 from detente.statements.canonical import format_time, sha256_hex
 from tests.accords.world import World, rand, world, xid
 
@@ -129,6 +131,12 @@ def test_declaration_protest_reply_and_incident_records() -> None:
     bad = {**body, "iid": xid("i2"), "clauses": ["M4"]}
     with pytest.raises(VerificationError, match="not in force"):
         w.registry.submit(w.parties["US"].certs.sign("incident", w.clock.text(), bad).envelope.encode())
+    elsewhere = {**body, "iid": xid("i3"), "origin": {"country": "CN", "requests": 1, "sources": 1}}
+    signed = w.parties["US"].certs.sign("incident", w.clock.text(), elsewhere)
+    with pytest.raises(VerificationError, match=r"its origin state: to is RU, origin\.country CN"):
+        w.registry.submit(signed.envelope.encode())
+    with pytest.raises(VerificationError, match="origin state is not the state it is addressed to"):
+        recompute_claim("incident", [(0, LogEntry(w.clock.now, signed))])
     pid = xid("p")
     protest = acts.protest(
         w.parties["US"].fm, w.clock.text(), pid=pid, to="RU", ref=did, clauses=["M2"], summary="breach",

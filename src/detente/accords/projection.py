@@ -252,6 +252,11 @@ class Projection:
         self._fresh_id(b["iid"])
         if b["to"] == st.party:
             raise VerificationError("an incident names an origin state other than the reporting party")
+        if b["origin"]["country"] != b["to"]:
+            raise VerificationError(
+                f"an incident is addressed to its origin state: to is {b['to']}, "
+                f"origin.country {b['origin']['country']}"
+            )
         # most incidents cite no clause: what is in force is then not asked
         cited = set(b["clauses"])
         extra = sorted(cited - set(self.clauses_in_force(st.party, b["to"], received))) if cited else []

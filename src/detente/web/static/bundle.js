@@ -194,6 +194,7 @@ export async function recomputeClaim(type, claimed) {
   if (single) {
     kinds(sts, [single]);
     const b = sts[0].body;
+    if (single === "incident" && b.origin.country !== b.to) throw new Error("the incident's origin state is not the state it is addressed to");
     return { type, ref: b.did || b.pid || b.iid, party: sts[0].party, counterparty: b.to, on };
   }
   if (type === "replied") {
