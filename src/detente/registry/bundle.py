@@ -3,12 +3,14 @@
 Invariants of :func:`verify_bundle` (docs/formats.md, section 7):
 - the file is exactly RFC 8785 JSON plus one newline, with exactly the documented fields, so changing
   any byte of it makes the verifier refuse it;
-- every signature line of the checkpoint is by the log key or a listed witness and verifies;
+- every signature line of the checkpoint is by the log key or a listed witness and verifies, one line a
+  key;
 - every entry is proven included in that checkpoint, in strictly increasing log order;
 - each party's keysets form a chain from version 1, and each statement is checked against the keyset in
-  force at its place in the log; decisions against the notary key that the offer names;
-- the claim is recomputed from the statements and must equal the stated one; the entries and blobs are
-  exactly those the claim needs.
+  force at its place in the log; decisions against the notary key that the offer names (a keyset
+  version the bundle leaves out cannot be seen: docs/assurances.md says who would see it);
+- the claim is recomputed from the statements and must equal the stated one; the statements other than
+  keysets are exactly those the claim needs, and the blobs exactly those they cite.
 """
 
 from __future__ import annotations
