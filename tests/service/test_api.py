@@ -269,6 +269,32 @@ def test_a_slow_batch_answers_202_and_the_statement_is_found_later(tmp_path: Pat
         assert client.get(answer.headers["location"]).json()["sid"] == answer.json()["sid"]
 
 
+def test_a_statement_answered_202_then_refused_is_answered_with_its_refusal(
+    tmp_path: Path, store_url: str
+) -> None:
+    with (
+        scene(tmp_path, store_url, Settings(wait=0.0), record=False) as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        m1, _, doc = s.offer("RU", "US", "forged, then pending")
+        forged = submission(m1, doc)
+        envelope = forged["envelope"]
+        assert isinstance(envelope, dict)
+        envelope["signatures"][0]["sig"] = b64e(bytes(64))
+        with s.service.lock:
+            answer = client.post("/v1/statements", json=forged)
+        assert answer.status_code == 202
+        s.service.lapse()  # queued behind the pending batch: once it returns, that batch is decided
+        later = client.get(answer.headers["location"])
+        assert later.status_code == 422, later.text
+        assert later.json()["type"] == "/problems#verification"
+        assert "does not verify" in later.json()["detail"]
+        assert client.post("/v1/statements", json=submission(m1, doc)).status_code == 202  # waits for nothing
+        s.service.lapse()
+        assert client.get(answer.headers["location"]).status_code == 200, "the log comes first"
+
+
 def test_deadline_timer_waits_for_the_earliest_deadline(tmp_path: Path, store_url: str) -> None:
     with scene(tmp_path, store_url, Settings(lapse_interval=600.0), record=False) as s:
         assert s.service.seconds_to_next_deadline() == 600.0

@@ -24,7 +24,7 @@ from detente.registry import views
 from detente.registry.bundle import build_bundle
 from detente.registry.claims import CLAIM_TYPES
 from detente.registry.core import Receipt, Registry, Request
-from detente.service.core import RegistryService
+from detente.service.core import RecentRefusals, RegistryService
 from detente.statements.canonical import b64d, b64e, format_time, parse_time, sha256_hex
 from detente.statements.dsse import Envelope
 from detente.tlog.proof import format_tlog_proof
@@ -108,10 +108,12 @@ def _request(sub: Submission) -> tuple[Request, str]:
     return Request(envelope.encode(), blobs), sha256_hex(envelope.payload)
 
 
-def _found(registry: Registry, sid: str) -> int:
+def _found(registry: Registry, sid: str, refusals: RecentRefusals) -> int:
+    """The index of statement ``sid``; if it is not in the log, the refusal of a submission of it answered
+    202 earlier, or NotFoundError."""
     index = registry.projection.sids.get(sid)
     if index is None:
-        raise NotFoundError(f"no statement {sid} in the log (yet)")
+        raise refusals.get(sid) or NotFoundError(f"no statement {sid} in the log (yet)")
     return index
 
 
@@ -141,10 +143,12 @@ def api_router(service: RegistryService) -> APIRouter:
     async def submit(submission: Submission) -> Any:
         """Submit a signed statement; wait (bounded) for it to be integrated and proven."""
         request, sid = _request(submission)
-        future = asyncio.wrap_future(service.submit(request))
+        queued = service.submit(request)
+        future = asyncio.wrap_future(queued)
         try:
             done = await asyncio.wait_for(asyncio.shield(future), service.settings.wait)
         except TimeoutError:
+            service.refusals.watch(sid, queued)
             return pending(sid)
         assert isinstance(done, Receipt)
         return await run_in_threadpool(read, lambda reg: logged(reg, done.index, done.decision))
@@ -152,7 +156,7 @@ def api_router(service: RegistryService) -> APIRouter:
     @router.get("/statements/{sid}")
     def statement(sid: Hash) -> Logged:
         """A logged statement by its id (SHA-256 of its payload), with its proof."""
-        return read(lambda reg: logged(reg, _found(reg, sid)))
+        return read(lambda reg: logged(reg, _found(reg, sid, service.refusals)))
 
     @router.get("/entries/{index}")
     def entry(index: Annotated[int, Path(ge=0, le=2**62)]) -> Logged:

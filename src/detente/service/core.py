@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -106,6 +107,38 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+class RecentRefusals:
+    """The refusals of submissions that were answered 202 (still queued), by statement id: the last
+    ``limit`` of them, so that a client asking later learns why instead of "not in the log (yet)".
+
+    Thread-safe: refusals are noted from the writer's thread, read from the API's.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, DetenteError] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def watch(self, sid: str, future: Future[Done]) -> None:
+        """Remember the refusal of ``future``'s statement ``sid``, if it is refused."""
+        future.add_done_callback(lambda done: self._note(sid, done))
+
+    def _note(self, sid: str, done: Future[Done]) -> None:
+        refusal = None if done.cancelled() else done.exception()
+        if isinstance(refusal, DetenteError):
+            with self._lock:
+                self._items[sid] = refusal
+                self._items.move_to_end(sid)
+                while len(self._items) > self.limit:
+                    self._items.popitem(last=False)
+
+    def get(self, sid: str) -> DetenteError | None:
+        """A fresh copy of the refusal of ``sid`` (to raise again), or None if none is remembered."""
+        with self._lock:
+            refusal = self._items.get(sid)
+        return None if refusal is None else type(refusal)(str(refusal))
+
+
 def utc_now() -> datetime:
     """The wall clock, in UTC to the second (``received`` times are to the second)."""
     return datetime.now(UTC).replace(microsecond=0)
@@ -133,6 +166,7 @@ class RegistryService:
         self.webhooks: WebhookNotifier | None = None
         self.writer: GroupCommit[Work, Done] = GroupCommit(self._process)
         self.batches = 0
+        self.refusals = RecentRefusals()
         self._kick = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -50,11 +50,14 @@ def operator_router(service: RegistryService) -> APIRouter:
             raise VerificationError(
                 "the operator signature does not verify: only the operator registers parties"
             )
-        future = asyncio.wrap_future(service.submit(Submission(body, (), True)))
+        queued = service.submit(Submission(body, (), True))
+        future = asyncio.wrap_future(queued)
         try:
             done = await asyncio.wait_for(asyncio.shield(future), timeout=service.settings.wait)
         except TimeoutError:  # queued, and it may still be logged: never a failure
-            return pending(sha256_hex(Envelope.decode(body).payload))
+            sid = sha256_hex(Envelope.decode(body).payload)
+            service.refusals.watch(sid, queued)
+            return pending(sid)
         if not isinstance(done, Receipt):
             raise ConflictError("the registration was not logged")
         return JSONResponse({"index": done.index, "sid": done.sid, "kind": done.kind}, status_code=201)
