@@ -55,6 +55,21 @@ def test_forged_signature(w: World) -> None:
     refused(w.registry, forged.encode(), VerificationError, "does not verify", (doc,))
 
 
+@pytest.mark.parametrize("key", ["root", "cert"])
+def test_a_forged_signature_by_another_key_of_the_party_is_refused(w: World, key: str) -> None:
+    """Beside a valid signature of the role the kind needs, a signature by any other key of the party's
+    keyset in force that does not verify makes the envelope a forgery (formats.md, section 2)."""
+    m1, _, doc = w.offer("RU", "US", f"forged {key} beside")
+    ru = w.parties["RU"]
+    other = ru.roots[0] if key == "root" else ru.cert
+    forged = Envelope(
+        m1.envelope.payload_type,
+        m1.envelope.payload,
+        (*m1.envelope.signatures, Signature(other.keyid, bytes(64))),
+    )
+    refused(w.registry, forged.encode(), VerificationError, "does not verify", (doc,))
+
+
 def test_wrong_role(w: World) -> None:
     m1, _, doc = w.offer("RU", "US", "role")
     by_cert = sign_envelope(m1.envelope.payload_type, m1.envelope.payload, [w.parties["RU"].cert])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from detente.errors import MalformedError, VerificationError
@@ -55,21 +54,17 @@ class Keyset:
         roles = {name: _role(name, spec, keys) for name, spec in body["roles"].items()}
         return cls(statement.party, body["version"], body["previous"], keys, roles, statement.sid)
 
-    @cached_property
-    def _role_keys(self) -> dict[str, dict[str, PublicKey]]:
-        """Each role's keys by id, built once (asked for every statement the party signs)."""
-        return {name: {k: self.keys[k] for k in spec.keys} for name, spec in self.roles.items()}
-
-    def signers(self, envelope: Envelope, role: str) -> frozenset[str]:
-        """Key ids of ``role`` that validly signed ``envelope`` (raises on a forged known signature)."""
-        keys = self._role_keys.get(role)
-        return frozenset() if keys is None else envelope.verified_by(keys)
-
     def authorised(self, envelope: Envelope, roles: Iterable[str]) -> str | None:
-        """Return the first of ``roles`` whose threshold the envelope's signatures meet, or None."""
+        """Return the first of ``roles`` whose threshold the envelope's valid signatures meet, or None.
+
+        Raises:
+            VerificationError: a signature by any key of this keyset does not verify, whatever role is
+                asked (formats.md: a known key's failed signature makes the whole envelope a forgery).
+        """
+        valid = envelope.verified_by(self.keys)
         for role in roles:
             spec = self.roles.get(role)
-            if spec is not None and len(self.signers(envelope, role)) >= spec.threshold:
+            if spec is not None and len(valid & spec.keys) >= spec.threshold:
                 return role
         return None
 
