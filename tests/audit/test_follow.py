@@ -132,3 +132,25 @@ def test_an_unreachable_registry_is_unavailable_not_an_alarm(tmp_path: Path) -> 
     assert result.exit_code == 75, result.output
     assert "unavailable:" in result.output
     assert "ALARM" not in result.output
+
+
+def test_a_static_mirror_is_followed_as_it_grows(audit: Callable[[str], Auditor], tmp_path: Path) -> None:
+    """The auditor needs only the C2SP tiles: no consistency endpoint (a static mirror has none; a
+    registry that fails it could otherwise turn a fork into mere unavailability)."""
+    log = Log.create(MemoryStore(), KEY)
+    grow(log, 5)
+    export_tiles(log, tmp_path / "static")
+    app = FastAPI()
+    app.mount("/", StaticFiles(directory=tmp_path / "static"))
+    with serve(app) as url:
+        auditor = audit(url)
+        assert auditor.step().alarms == ()
+        grow(log, 3)
+        export_tiles(log, tmp_path / "static")
+        report = auditor.step()
+        assert (report.unavailable, report.alarms, report.new_entries, report.size) == (None, (), 3, 8)
+        forked = Log.create(MemoryStore(), KEY)
+        grow(forked, 9, tag="rewritten")
+        export_tiles(forked, tmp_path / "static")
+        alarms = auditor.step().alarms
+    assert any("does not extend checkpoint 8" in a for a in alarms), alarms

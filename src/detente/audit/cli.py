@@ -45,7 +45,7 @@ def audit_command(
         mirror = Mirror(state / "mirror.db")
         try:
             with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
-                check = None if notary_key is None else projection_check(PublicKey.from_b64(notary_key))
+                check = None if notary_key is None else projection_check(PublicKey.from_b64(notary_key), key)
                 auditor = Auditor(http, key, mirror, check)
                 while True:
                     report = auditor.step()

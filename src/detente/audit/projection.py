@@ -20,6 +20,8 @@ from detente.registry import views
 from detente.registry.entry import LogEntry
 from detente.statements.canonical import sha256_hex
 from detente.statements.keys import PublicKey
+from detente.tlog.checkpoint import open_checkpoint
+from detente.tlog.note import Ed25519Verifier
 
 ProjectionCheck = Callable[[Sequence[bytes], httpx.Client], list[str]]
 
@@ -66,14 +68,16 @@ def _served(http: httpx.Client, path: str) -> Any:
     return body
 
 
-def projection_check(notary: PublicKey) -> ProjectionCheck:
-    """A check for :class:`~detente.audit.follow.Auditor`, given the notary key obtained independently."""
+def projection_check(notary: PublicKey, log_key: Ed25519Verifier) -> ProjectionCheck:
+    """A check for :class:`~detente.audit.follow.Auditor`, given the notary key obtained independently
+    and the log's key (the check reads the log's size from a checkpoint it verifies: an unsigned one
+    could otherwise claim the log moved, and silence every comparison)."""
 
     def check(entries: Sequence[bytes], http: httpx.Client) -> list[str]:
         expected = _expected(rebuild(entries, notary, http))
         served = {path: _served(http, path) for path in expected}
-        size = int(http.get("/checkpoint").raise_for_status().text.split("\n")[1])
-        if size != len(entries):
+        note = http.get("/checkpoint").raise_for_status().text
+        if open_checkpoint(note, log_key).checkpoint.size != len(entries):
             return []  # the log moved while comparing: compare at the next step
         return [
             f"{path}: the registry serves {_short(served[path])}, the log implies {_short(want)}"
