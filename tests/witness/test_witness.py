@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from detente.errors import VerificationError
+from detente.errors import ConfigError, VerificationError
+from detente.tlog.checkpoint import Checkpoint
 from detente.tlog.cosignature import parse_cosignature_vkey, require_cosignatures
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
 from detente.tlog.storage import MemoryStore
-from detente.witness.app import create_app
+from detente.witness.app import MAX_BODY, create_app
 from detente.witness.client import Witness, WitnessClient, request_body
 from detente.witness.core import Seen, decide
 from detente.witness.home import WitnessHome
@@ -54,6 +57,23 @@ def test_the_status_codes_of_the_spec() -> None:
     impostor = Signer("registry.example/log", Signer.generate("x").seed)
     assert ask(request_body(12, [], Log.create(MemoryStore(), impostor).signed_checkpoint))[0] == 403
     assert ask(b"old 01\n\n" + second.encode())[0] == 400
+
+
+def test_a_second_root_for_size_zero_is_a_fork_and_an_empty_tree_has_the_empty_root() -> None:
+    seen: dict[str, Seen] = {}
+
+    def ask(root: bytes) -> int:
+        note = Checkpoint(LOG_KEY.name, 0, root).sign([LOG_KEY])
+        outcome = decide(request_body(0, [], note), LOGS, seen, WITNESS_KEY, 1_800_000_000)
+        if outcome.record is not None:
+            seen[outcome.record.origin] = Seen(outcome.record.size, outcome.record.root)
+        return outcome.status
+
+    assert ask(hashlib.sha256(b"").digest()) == 200
+    assert ask(hashlib.sha256(b"").digest()) == 200, "the same checkpoint again is cosigned again"
+    assert ask(hashlib.sha256(b"fork").digest()) == 422, "no tree of size 0 has this root"
+    seen[LOG_KEY.name] = Seen(0, hashlib.sha256(b"an earlier lie").digest())
+    assert ask(hashlib.sha256(b"").digest()) == 409, "another root for a size already seen"
 
 
 @pytest.fixture
@@ -107,3 +127,26 @@ def test_the_witness_refuses_a_fork_and_remembers_across_restarts(witness_url: s
     state = WitnessHome(tmp_path / "w").state()
     assert state.seen()["registry.example/log"] == Seen(4, honest.checkpoint.root)
     state.close()
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(witness_url: str) -> None:
+    """A body declared at 10 GB is refused at once, none of it read (the witness held bodies whole)."""
+    url = httpx.URL(witness_url)
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as raw:
+        raw.sendall(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: 10000000000\r\n\r\nold 0\n")
+        assert raw.recv(64).startswith(b"HTTP/1.1 413")
+    with httpx.Client(base_url=witness_url) as http:
+        streamed = http.post("/add-checkpoint", content=iter([b"x" * MAX_BODY, b"x"]))
+        assert streamed.status_code == 413
+        assert http.get("/").status_code == 200, "the witness still serves"
+
+
+@pytest.mark.parametrize("damage", [b'{"registry.example/log": "trunc', b"\xff\xfe", b'["a list"]'])
+def test_a_damaged_list_of_logs_is_a_clear_configuration_error(tmp_path: Path, damage: bytes) -> None:
+    home = WitnessHome(tmp_path / "w")
+    home.init("witness.example/w1")
+    home.add_log(LOG_KEY.vkey)
+    assert list(home.logs()) == [LOG_KEY.name]
+    (tmp_path / "w/logs.json").write_bytes(damage)
+    with pytest.raises(ConfigError, match=r"logs\.json"):
+        home.logs()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from detente.http.limits import BodyLimit
 from detente.tlog.note import Ed25519Verifier, Signer
 from detente.witness.core import Outcome, Seen, decide
 from detente.witness.state import WitnessState
@@ -26,9 +27,7 @@ def create_app(
 
     @app.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse(f"request body over {MAX_BODY} bytes\n", status_code=413)
+        body = await request.body()  # at most MAX_BODY bytes: BodyLimit refuses more as it arrives
 
         def judge(seen: Mapping[str, Seen]) -> Outcome:
             return decide(body, logs, seen, witness, int(clock()))
@@ -41,4 +40,6 @@ def create_app(
         lines = [f"witness {witness.vkey}", *(f"log {v.vkey}" for v in logs.values())]
         return PlainTextResponse("\n".join(lines) + "\n")
 
+    # counted as the bytes arrive (or from the declared length), so a huge body is never held whole
+    app.add_middleware(BodyLimit, max_body=MAX_BODY)
     return app

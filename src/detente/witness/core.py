@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from detente.errors import InputError, MalformedError, VerificationError
 from detente.tlog.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
 from detente.tlog.cosignature import cosign
-from detente.tlog.merkle import HASH_SIZE, verify_consistency
+from detente.tlog.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from detente.tlog.note import Ed25519Verifier, Signer, b64decode, split_note
 
 MAX_PROOF_LINES = 63
@@ -108,12 +108,14 @@ def _check_consistency(
     known = 0 if last is None else last.size
     if request.old != known:
         return Outcome(409, f"{known}\n", "text/x.tlog.size")
+    if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
+        return Outcome(422, "a checkpoint of size 0 has the empty tree's root (SHA-256 of nothing)\n")
+    if last is not None and checkpoint.size == last.size and checkpoint.root != last.root:
+        return Outcome(409, f"{known}\n", "text/x.tlog.size")  # another root for a size seen: a fork
     if request.old == 0:
         if request.proof:
             return Outcome(422, "the consistency proof must be empty when the old size is 0\n")
     elif last is not None and request.old == checkpoint.size:
-        if checkpoint.root != last.root:
-            return Outcome(409, f"{known}\n", "text/x.tlog.size")
         if request.proof:
             return Outcome(422, "the consistency proof must be empty when the sizes are equal\n")
     elif last is not None:

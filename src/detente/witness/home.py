@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detente.errors import ConfigError
+from detente.files import replace_durably
 from detente.tlog.home import PRIVATE_FOLDER, read_secret, write_secret
 from detente.tlog.note import (
     ALG_COSIGNATURE_V1,
@@ -48,10 +49,15 @@ class WitnessHome:
 
     def logs(self) -> dict[str, Ed25519Verifier]:
         """The logs this witness cosigns, by origin."""
+        path = self.path / "logs.json"
         try:
-            data = json.loads((self.path / "logs.json").read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"{self.path} is not a witness folder: run `detente witness init`") from exc
+        except ValueError as exc:  # not UTF-8, not JSON
+            raise ConfigError(f"{path} is damaged ({exc}); restore it or add the logs again") from exc
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise ConfigError(f"{path} is not an object of origins and log keys; restore it")
         return {origin: parse_ed25519_vkey(vkey) for origin, vkey in data.items()}
 
     def add_log(self, vkey: str) -> str:
@@ -59,7 +65,8 @@ class WitnessHome:
         verifier = parse_ed25519_vkey(vkey)
         logs = {origin: v.vkey for origin, v in self.logs().items()}
         logs[verifier.name] = verifier.vkey
-        (self.path / "logs.json").write_text(json.dumps(logs, indent=2) + "\n", encoding="utf-8")
+        text = json.dumps(logs, indent=2) + "\n"
+        replace_durably(self.path / "logs.json", text.encode("utf-8"), self.path / "logs.json.tmp")
         return verifier.name
 
     def state(self) -> WitnessState:
