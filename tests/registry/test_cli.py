@@ -58,7 +58,12 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
         "--minister", k["fm"], "--out", str(ks))  # fmt: skip
     copy = tmp_path / "copy.json"
     copy.write_bytes(ks.read_bytes())
-    run("keys", "sign", str(copy), "--key", k["r2"])
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(b"\xff\xfe\x00")
+    binary.chmod(0o600)
+    said = run("keys", "sign", str(copy), "--key", str(binary), code=65)
+    assert "is not a key file: it is not text" in said
+    run("keys", "sign", str(copy), "--key", k["r2"], "--key", k["r2"])  # the same key given twice signs once
     run("keys", "collect", str(ks), str(copy), "--out", str(ks))
     run("party", "register", str(ks), "--dir", str(home))
     us = tmp_path / "us-keyset.json"

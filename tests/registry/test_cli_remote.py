@@ -102,6 +102,11 @@ def test_accept_reveal_timeline_and_a_bundle_verified_offline(target: Target) ->
     assert "accept logged at index" in t.run(
         "accept", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb")
     )
+    not_hex = t.tmp / "not-hex"
+    write_secret(not_hex, "zz-not-a-nonce\n")
+    refused = t.run("reveal", xid, "--party", "RU", "--key", t.keys["RU"], "--nonce", str(not_hex), code=65)
+    assert "not a nonce file" in refused
+    assert "zz-not" not in refused, "a nonce file's text is never printed"
     t.run("reveal", xid, "--party", "RU", "--key", t.keys["RU"], "--nonce", str(t.tmp / "na"))
     t.run("reveal", xid, "--party", "US", "--key", t.keys["US"], "--nonce", str(t.tmp / "nb"))
     assert "concluded" in t.run("status", "--xid", xid)

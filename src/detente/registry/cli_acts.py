@@ -14,6 +14,7 @@ import typer
 from detente.accords import acts
 from detente.accords.acts import Authority
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
+from detente.errors import MalformedError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.statement import Statement
@@ -178,7 +179,11 @@ def reveal(
     """Reveal your nonce (originator first, once m2 is logged; responder once it has the originator's)."""
 
     def sign(by: Authority, now: str, m1: Statement) -> Statement:
-        return acts.reveal(by, now, m1, bytes.fromhex(read_secret(nonce).strip()))
+        try:
+            value = bytes.fromhex(read_secret(nonce).strip())
+        except ValueError:  # never the file's text: a nonce is a secret until revealed
+            raise MalformedError(f"{nonce} is not a nonce file: it does not hold a nonce in hex") from None
+        return acts.reveal(by, now, m1, value)
 
     _on_offer(xid, party, key, directory, registry, out_file, sign)
 

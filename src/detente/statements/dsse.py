@@ -232,10 +232,15 @@ class Envelope:
         return valid
 
     def add(self, keys: Iterable[SigningKey]) -> Envelope:
-        """Return the envelope with signatures by ``keys`` added (those already present are kept)."""
+        """Return the envelope with signatures by ``keys`` added (those already present are kept, and a
+        key given twice signs once)."""
         message = pae(self.payload_type, self.payload)
         have = {s.keyid for s in self.signatures}
-        new = [Signature(k.keyid, k.sign(message)) for k in keys if k.keyid not in have]
+        new = []
+        for key in keys:
+            if key.keyid not in have:
+                have.add(key.keyid)
+                new.append(Signature(key.keyid, key.sign(message)))
         return Envelope(self.payload_type, self.payload, (*self.signatures, *new))
 
 

@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from detente.errors import ConfigError
+from detente.errors import ConfigError, MalformedError
 from detente.tlog.log import Log
 from detente.tlog.note import Ed25519Verifier, Signer, parse_ed25519_vkey, parse_private_key
 from detente.tlog.published import PublishedCheckpoint
@@ -46,7 +46,10 @@ def read_secret(path: Path) -> str:
         raise ConfigError(f"key file {path} does not exist") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"key file {path} is readable by others; run: chmod 600 {path}")
-    return path.read_text(encoding="utf-8")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # never the bytes themselves: they may be a key
+        raise MalformedError(f"{path} is not a key file: it is not text") from None
 
 
 @dataclass(frozen=True)
