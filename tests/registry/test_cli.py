@@ -94,3 +94,29 @@ def test_a_registry_is_private_to_its_owner_whatever_the_umask(tmp_path: Path) -
     assert stat.S_IMODE(home.stat().st_mode) == stat.S_IMODE((home / "log").stat().st_mode) == 0o750
     secrets = [home / "notary.key", home / "log" / "log.key", home / "log" / "config.json"]
     assert {stat.S_IMODE(f.stat().st_mode) for f in secrets} == {0o600}
+
+
+def test_a_keyset_whose_root_holders_never_meet(tmp_path: Path) -> None:
+    """Built from public keys alone (as `keys new` prints them), signed by each root holder on a copy,
+    merged, and registered: no machine ever holds two of the keys."""
+    home = tmp_path / "reg"
+    run("init", "--dir", str(home))
+    public = {}
+    for name in ("r1", "r2", "fm"):
+        public[name] = run("keys", "new", str(tmp_path / f"{name}.key")).split()[1]
+    ks = tmp_path / "de-keyset.json"
+    built = run("keys", "keyset", "--party", "DE", "--root", public["r1"], "--root", public["r2"],
+                "--root-threshold", "2", "--minister", public["fm"], "--out", str(ks))  # fmt: skip
+    assert "(0 signature(s))" in built
+    assert "lacks its own root threshold" in run("party", "register", str(ks), "--dir", str(home), code=65)
+    copies = []
+    for name in ("r1", "r2"):
+        copy = tmp_path / f"copy-{name}.json"
+        copy.write_bytes(ks.read_bytes())
+        run("keys", "sign", str(copy), "--key", str(tmp_path / f"{name}.key"))
+        copies.append(str(copy))
+    run("keys", "collect", *copies, "--out", str(ks))
+    assert "registered at index" in run("party", "register", str(ks), "--dir", str(home))
+    wrong = run("keys", "keyset", "--party", "DE", "--root", "no-such.key", "--minister", public["fm"],
+                "--out", str(tmp_path / "x.json"), code=65)  # fmt: skip
+    assert "neither a key file nor a public key" in wrong

@@ -20,11 +20,11 @@ import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConfigError, ConflictError
+from detente.errors import ConfigError, ConflictError, MalformedError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes
-from detente.statements.keys import SigningKey
+from detente.statements.keys import PublicKey, SigningKey
 from detente.statements.keysets import keyset_body, sign_keyset
 from detente.statements.statement import Statement
 from detente.tlog.home import read_secret, write_secret
@@ -154,13 +154,38 @@ def keys_new(path: Path) -> None:
         out.print(f"{key.keyid} {key.public.b64}")
 
 
+KeyOrPublic = Annotated[
+    list[str],
+    typer.Option(help="A key file (it signs too), or a public key in base64 (as `keys new` prints it)."),
+]
+
+
+def _listed(values: list[str]) -> tuple[list[PublicKey], list[SigningKey]]:
+    """The keys a keyset lists, each given as a key file or as a public key in base64, and the key files
+    among them. A keyset's keys need not meet: the key files given sign it, the other holders sign
+    copies of it (`keys sign`) that `keys collect` merges."""
+    public, files = [], []
+    for value in values:
+        path = Path(value)
+        if path.is_file():
+            key = SigningKey.from_file(read_secret(path).encode())
+            public.append(key.public)
+            files.append(key)
+            continue
+        try:
+            public.append(PublicKey.from_b64(value))
+        except MalformedError:
+            raise MalformedError(f"{value[:60]} is neither a key file nor a public key in base64") from None
+    return public, files
+
+
 @keys_app.command("keyset")
 def keys_keyset(
     party: Party,
-    root: Annotated[list[Path], typer.Option()],
+    root: KeyOrPublic,
     out_file: Annotated[Path, typer.Option("--out")],
-    minister: Annotated[list[Path], typer.Option()],
-    cert: Annotated[list[Path] | None, typer.Option()] = None,
+    minister: KeyOrPublic,
+    cert: Annotated[list[str] | None, typer.Option(help="As --root: a key file or a public key.")] = None,
     root_threshold: int = 1,
     version: int = 1,
     previous: Annotated[Path | None, typer.Option()] = None,
@@ -168,22 +193,19 @@ def keys_keyset(
         list[Path] | None, typer.Option(help="Current root keys (for a new version).")
     ] = None,
 ) -> None:
-    """Build and sign a keyset version (roles: root, foreign-minister, cert)."""
+    """Build a keyset version (roles: root, foreign-minister, cert), signed by the root key files given."""
     with reported():
         prev = Envelope.decode(previous.read_bytes()) if previous else None
-        roots, ministers, certs = _keys(root), _keys(minister), _keys(cert or [])
-        roles = {
-            "root": ([k.public for k in roots], root_threshold),
-            "foreign-minister": ([k.public for k in ministers], 1),
-        }
+        (roots, signers), (ministers, _), (certs, _) = (_listed(v) for v in (root, minister, cert or []))
+        roles = {"root": (roots, root_threshold), "foreign-minister": (ministers, 1)}
         if certs:
-            roles["cert"] = ([k.public for k in certs], 1)
+            roles["cert"] = (certs, 1)
         prev_sid = sha256_hex(prev.payload) if prev else None
-        st = sign_keyset(
-            party, _now(), keyset_body(version, prev_sid, roles), (*roots, *_keys(sign_with or []))
-        )
+        body = keyset_body(version, prev_sid, roles)
+        st = sign_keyset(party, _now(), body, (*signers, *_keys(sign_with or [])))
         out_file.write_bytes(st.envelope.encode() + b"\n")
-        out.print(f"keyset v{version} of {party} -> {out_file}")
+        signed = len(st.envelope.signatures)
+        out.print(f"keyset v{version} of {party} -> {out_file} ({signed} signature(s))")
 
 
 @keys_app.command("sign")
