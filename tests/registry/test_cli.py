@@ -113,10 +113,16 @@ def test_a_keyset_whose_root_holders_never_meet(tmp_path: Path) -> None:
     for name in ("r1", "r2"):
         copy = tmp_path / f"copy-{name}.json"
         copy.write_bytes(ks.read_bytes())
-        run("keys", "sign", str(copy), "--key", str(tmp_path / f"{name}.key"))
+        said = run("keys", "sign", str(copy), "--key", str(tmp_path / f"{name}.key"))
+        assert "signed the keyset version 1 of DE issued" in said, "a signer sees what it signs"
         copies.append(str(copy))
     run("keys", "collect", *copies, "--out", str(ks))
     assert "registered at index" in run("party", "register", str(ks), "--dir", str(home))
     wrong = run("keys", "keyset", "--party", "DE", "--root", "no-such.key", "--minister", public["fm"],
                 "--out", str(tmp_path / "x.json"), code=65)  # fmt: skip
     assert "neither a key file nor a public key" in wrong
+    three_of_two = run("keys", "keyset", "--party", "DE", "--root", public["r1"], "--root", public["r2"],
+                       "--root-threshold", "3", "--minister", public["fm"], "--out", str(tmp_path / "y.json"),
+                       code=65)  # fmt: skip
+    assert "threshold 3 but 2 keys" in three_of_two
+    assert not (tmp_path / "y.json").exists()

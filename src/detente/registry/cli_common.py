@@ -25,8 +25,8 @@ from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes
 from detente.statements.keys import PublicKey, SigningKey
-from detente.statements.keysets import keyset_body, sign_keyset
-from detente.statements.statement import Statement
+from detente.statements.keysets import Keyset, keyset_body, sign_keyset
+from detente.statements.statement import Statement, open_statement
 from detente.tlog.home import read_secret, write_secret
 
 from .client import HttpClient, RegistryClient, Submitted, connect
@@ -203,6 +203,7 @@ def keys_keyset(
         prev_sid = sha256_hex(prev.payload) if prev else None
         body = keyset_body(version, prev_sid, roles)
         st = sign_keyset(party, _now(), body, (*signers, *_keys(sign_with or [])))
+        Keyset.from_statement(st)  # a threshold above its keys would be refused only when registered
         out_file.write_bytes(st.envelope.encode() + b"\n")
         signed = len(st.envelope.signatures)
         out.print(f"keyset v{version} of {party} -> {out_file} ({signed} signature(s))")
@@ -210,10 +211,17 @@ def keys_keyset(
 
 @keys_app.command("sign")
 def keys_sign(envelope: Path, key: KeyFiles) -> None:
-    """Add signatures to an envelope file, offline (for a threshold, each signer signs its copy)."""
+    """Add signatures to an envelope file, offline (for a threshold, each signer signs its copy).
+
+    It says what is signed (kind, party, date, and a keyset's version) and signs only a statement that
+    opens: a signer offline sees what it vouches for.
+    """
     with reported():
-        signed = Envelope.decode(envelope.read_bytes()).add(_keys(key))
+        st = open_statement(Envelope.decode(envelope.read_bytes()))
+        signed = st.envelope.add(_keys(key))
         envelope.write_bytes(signed.encode() + b"\n")
+        version = f" version {st.body['version']}" if st.kind == "keyset" else ""
+        out.print(f"signed the {st.kind}{version} of {st.party} issued {st.issued} (sid {st.sid})")
         out.print(f"{len(signed.signatures)} signature(s) on {envelope}")
 
 
