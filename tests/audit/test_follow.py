@@ -120,6 +120,11 @@ def test_the_audit_command_reports_alarms_with_exit_code_3(tmp_path: Path) -> No
         second = runner.invoke(detente_app, args)
     assert second.exit_code == 3
     assert "ALARM" in second.output
+    assert "evidence (signed checkpoints) kept in" in second.output
+    (evidence,) = (tmp_path / "a").glob("evidence-*.txt")
+    text = evidence.read_text()
+    assert forked.signed_checkpoint in text, "the checkpoint served, signed by the log key"
+    assert log.signed_checkpoint in text, "and the one the auditor had accepted before"
 
 
 def test_an_unreachable_registry_is_unavailable_not_an_alarm(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,17 @@ from detente.tlog.note import parse_ed25519_vkey
 
 ALARM_EXIT = 3
 UNAVAILABLE_EXIT = 75  # EX_TEMPFAIL: the registry could not be reached; nothing is known against it
+
+
+def keep_evidence(state: Path, served: str, held: str | None) -> Path:
+    """Write the signed checkpoints of an alarm to a new file in ``state``; return its path."""
+    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = state / f"evidence-{moment}.txt"
+    held_text = held if held is not None else "(none accepted before)\n"
+    path.write_text(
+        f"served by the registry:\n{served}\nlast accepted by this auditor:\n{held_text}", encoding="utf-8"
+    )
+    return path
 
 
 def audit_command(
@@ -51,6 +63,11 @@ def audit_command(
                     report = auditor.step()
                     for alarm in report.alarms:
                         err.print(f"[bold red]ALARM:[/] {escape(alarm)}", highlight=False)
+                    if report.evidence is not None:
+                        kept = keep_evidence(state, *report.evidence)
+                        err.print(
+                            f"evidence (signed checkpoints) kept in {escape(str(kept))}", highlight=False
+                        )
                     if report.unavailable is not None:
                         why = escape(report.unavailable)
                         err.print(f"[yellow]unavailable:[/] {why}; try again", highlight=False)

@@ -33,6 +33,9 @@ class Report:
     new_entries: int
     alarms: tuple[str, ...] = ()
     unavailable: str | None = None  # why nothing could be fetched this step
+    # With an alarm: the signed checkpoint the registry served, and the last one the auditor had accepted
+    # (both signed by the log key, so together they prove a fork or a rollback to anyone, offline).
+    evidence: tuple[str, str | None] | None = None
 
 
 @dataclass
@@ -45,10 +48,13 @@ class Auditor:
     check_projection: ProjectionCheck | None = None
     alarms: list[str] = field(default_factory=list)
     _edge: TreeEdge | None = None
+    _served: str | None = None  # the checkpoint served in this step
 
     def step(self) -> Report:
         """Fetch and check the registry's newest state; return what was seen."""
         self.alarms = []
+        self._served = None
+        held = self.mirror.checkpoint()
         try:
             new = self._step()
         except httpx.HTTPError as exc:  # nothing was accepted from this step: the mirror is as it was
@@ -56,11 +62,13 @@ class Auditor:
         except (DetenteError, ValueError, KeyError, TypeError, IndexError) as exc:  # malformed answers too
             self.alarms.append(f"{type(exc).__name__}: {exc}")
             new = 0
-        return Report(self.mirror.size, new, tuple(self.alarms))
+        evidence = (self._served, held) if self.alarms and self._served is not None else None
+        return Report(self.mirror.size, new, tuple(self.alarms), evidence=evidence)
 
     def _step(self) -> int:
         note = self.http.get("/checkpoint").raise_for_status().text
         cp = open_checkpoint(note, self.log_key).checkpoint
+        self._served = note  # signed by the log key: evidence if this step finds something wrong
         held = self.mirror.size
         old_note = self.mirror.checkpoint()
         if cp.size < held:
