@@ -63,6 +63,14 @@ def test_dates_no_server_writes_are_malformed_lines_not_crashes(tmp_path: Path) 
     assert result.timeline["site"]  # and the ten years between the two are not filled in bucket by bucket
 
 
+def test_a_line_whose_time_cannot_be_read_is_sampled_with_the_other_rejected() -> None:
+    unreadable = [LINE.replace("12/Jun/2026:10:00:00 +0200", t) for t in ("30/Feb/2026:10:00:00 +0200",
+                  "12/Jun/2026:25:61:61 +0200", "12/Jun/2026:10:00:00 +9999")]  # fmt: skip
+    _, stats = _parser().parse("".join([LINE, *unreadable]).encode())
+    assert (stats.parsed, stats.rejected) == (1, 3)
+    assert stats.samples == [line.strip()[:300] for line in unreadable]
+
+
 def test_json_time_local_is_read_in_the_common_log_format() -> None:
     when = "12/Jun/2026:10:00:00 +0200"
     row = {"remote_addr": "203.0.113.7", "time_local": when, "request": "GET / HTTP/1.1", "status": 200}

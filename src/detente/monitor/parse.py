@@ -153,7 +153,7 @@ class Parser:
             & pl.col("ts").is_between(EARLIEST, LATEST)  # null, or a date no server wrote: malformed
             & pl.col("status").is_not_null()
             & pl.col("path").is_not_null()
-        )
+        ).fill_null(False)  # a time not read is null, and so would the verdict be: rejected, and sampled
         return frame.with_columns(ok.alias("ok"))
 
     def times(self, raw: pl.DataFrame) -> pl.Series:
