@@ -193,6 +193,21 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
     assert "incident" in t.run("timeline", "RU", "US")
     # The foreign minister's key has no `cert` role: refused as bad input, here and there.
     t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU"], "--all", code=65)
+    cut = t.tmp / "cut.json"
+    cut.write_text(document.read_text()[:40])
+    said = t.run(
+        "incident", "submit", str(cut), "--party", "RU", "--key", t.keys["RU-cert"], "--all", code=65
+    )
+    assert "is not a monitor incidents document" in said
+    mistyped = ["--approve", "deadbeefdeadbeef"]
+    said = t.run(
+        "incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], *mistyped, code=65
+    )
+    assert "no incident deadbeefdeadbeef in the document" in said
+    handed.write_bytes(b"\xff\xfe")
+    assert "is not a monitor evidence file" in t.run(
+        "incident", "check-evidence", match.group(1), str(handed), code=65
+    )
 
 
 def test_every_problem_type_of_the_service_becomes_the_librarys_error_kind() -> None:

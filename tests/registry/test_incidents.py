@@ -91,3 +91,46 @@ def test_the_counterparty_checks_the_evidence_file_against_the_signed_digest() -
         check_evidence(st, evidence)
     with pytest.raises(MalformedError, match="evidence/1"):
         check_evidence(st, {"schema": "something else"})
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda i: i["origins"].update(countries=[]), None),  # no origin abroad: nothing to sign, no error
+        (lambda i: i.update(origins=[]), "AttributeError"),
+        (lambda i: i.pop("requests"), "KeyError"),
+        (lambda i: i["requests"].update(total="lots"), "ValueError"),
+        (lambda i: i["origins"]["networks"][0].update(key="AS64500"), "ValueError"),
+    ],
+)
+def test_a_document_edited_by_hand_is_refused_with_a_reason(edit: Any, reason: str | None) -> None:
+    w = world()
+    doc = document()
+    edit(doc["incidents"][0])
+    sign = (w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("x"))
+    if reason is None:
+        assert incident_statements(doc, None, *sign) == []
+        return
+    with pytest.raises(MalformedError, match=f"incident 3f0c9a1b2c3d4e5f cannot be read \\({reason}"):
+        incident_statements(doc, None, *sign)
+
+
+def test_an_unknown_approved_id_and_a_document_of_another_shape_are_refused() -> None:
+    w = world()
+    sign = (w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("x"))
+    with pytest.raises(MalformedError, match="no incident deadbeefdeadbeef in the document"):
+        incident_statements(document(), ["3f0c9a1b2c3d4e5f", "deadbeefdeadbeef"], *sign)
+    with pytest.raises(MalformedError, match="must be a list of objects"):
+        incident_statements({"schema": "detente.monitor.incidents/1", "incidents": ["x"]}, None, *sign)
+
+
+def test_an_evidence_file_of_another_shape_is_refused_with_a_reason() -> None:
+    w = world()
+    (st, *_) = incident_statements(
+        document(), None, w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("e")
+    )
+    with pytest.raises(MalformedError, match="must be a list"):
+        check_evidence(st, {"schema": EVIDENCE_SCHEMA, "incidents": 5})
+    lone = {"incident": "3f0c9a1b2c3d4e5f", "sources": [], "sample": ["\ud800"]}
+    with pytest.raises(MalformedError, match="cannot be read"):
+        check_evidence(st, {"schema": EVIDENCE_SCHEMA, "incidents": [lone]})

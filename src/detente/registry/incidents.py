@@ -51,17 +51,29 @@ def incident_statements(
     """
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise MalformedError(f"not a {SCHEMA} document")
+    incidents = document.get("incidents", [])
+    if not isinstance(incidents, list) or not all(isinstance(i, dict) for i in incidents):
+        raise MalformedError("the document's incidents must be a list of objects")
     wanted = None if approved is None else set(approved)
+    unknown = sorted((wanted or set()) - {str(i.get("id")) for i in incidents})
+    if unknown:
+        raise MalformedError(f"no incident {unknown[0]} in the document (a mistyped id?); nothing was signed")
     out = []
-    for incident in document.get("incidents", []):
+    for incident in incidents:
         if wanted is not None and incident.get("id") not in wanted:
             continue
         if incident.get("party") != by.party:
             raise MalformedError(
                 f"incident {incident.get('id')} protects {incident.get('party')}, not {by.party}"
             )
-        for origin in _origins(incident, by.party):
-            out.append(_statement(incident, origin, by, projection, now, random))
+        try:
+            out += [
+                _statement(incident, o, by, projection, now, random) for o in _origins(incident, by.party)
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a document edited by hand
+            raise MalformedError(
+                f"incident {incident.get('id')} cannot be read ({type(exc).__name__}: {exc})"
+            ) from None
     return out
 
 
@@ -112,12 +124,16 @@ def check_evidence(incident: Statement, evidence_document: Any) -> dict[str, Any
     if not isinstance(evidence_document, dict) or evidence_document.get("schema") != EVIDENCE_SCHEMA:
         raise MalformedError(f"the evidence file is not a {EVIDENCE_SCHEMA} document")
     want = incident.body["evidence"]
-    for entry in evidence_document.get("incidents", []):
+    entries = evidence_document.get("incidents", [])
+    if not isinstance(entries, list):
+        raise MalformedError("the evidence file's incidents must be a list")
+    for entry in entries:
         try:
             found = Evidence(str(entry["incident"]), list(entry["sources"]), list(entry["sample"]))
-        except (KeyError, TypeError) as exc:
-            raise MalformedError(f"an evidence entry lacks incident, sources or sample: {exc}") from exc
-        if found.digest() == want:
+            digest = found.digest()
+        except (KeyError, TypeError, ValueError) as exc:  # missing fields, wrong types, unencodable text
+            raise MalformedError(f"an evidence entry cannot be read ({type(exc).__name__}: {exc})") from None
+        if digest == want:
             return dict(entry)
     raise VerificationError(
         f"no entry of the evidence file hashes to {want[:16]}..., the digest {incident.party} signed"
