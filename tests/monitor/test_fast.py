@@ -708,6 +708,16 @@ def test_evidence_sample_does_not_depend_on_row_order() -> None:
         assert sample_lines(rows.sample(fraction=1.0, shuffle=True, seed=seed)) == first
 
 
+def test_evidence_samples_never_carry_credentials_of_an_absolute_target() -> None:
+    rows = _rows([("a", 0, "s0"), ("a", 1, "s1")], [5, 5])
+    targets = ["http://admin:hunter2@cec.example/admin;jsessionid=ABC", "https://tok@cec.example:8443"]
+    (first, second) = sample_lines(rows.with_columns(pl.Series("path", targets)))
+    assert '"GET http://cec.example/admin HTTP/1.1"' in first
+    assert '"GET https://cec.example:8443 HTTP/1.1"' in second
+    assert "hunter2" not in first + second
+    assert "tok@" not in second
+
+
 def test_every_tuning_setting_is_documented_with_its_default() -> None:
     text = DOCS.read_text(encoding="utf-8")
     documented = dict(re.findall(r"^\| `(\w+)` \| ([\d.]+) \|", text, flags=re.MULTILINE))

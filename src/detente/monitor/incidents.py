@@ -159,6 +159,16 @@ def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
     return order.unique("src", keep="first", maintain_order=True)
 
 
+def _without_credentials(target: str) -> str:
+    """A request target in absolute form (``http://user:password@host/path``, RFC 9112 section 3.2.2)
+    keeps its scheme and host, never a user or password."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or "/" in scheme:
+        return target
+    authority, slash, tail = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+
+
 def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
     """Redacted request lines, rebuilt in combined format from the sample of each source and bucket.
 
@@ -168,7 +178,7 @@ def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
     picked = busiest_per_source(rows).sort(["ts", "src"]).head(limit)
     out = []
     for r in picked.iter_rows(named=True):
-        path = str(r["path"]).split(";", 1)[0] + ("?REDACTED" if r["query"] else "")
+        path = _without_credentials(str(r["path"])).split(";", 1)[0] + ("?REDACTED" if r["query"] else "")
         stamp = r["ts"].strftime("%d/%b/%Y:%H:%M:%S +0000")
         agent = str(r["agent"] or "-").replace('"', "'")
         out.append(
