@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from detente.accords import acts
-from detente.errors import MalformedError, VerificationError
+from detente.errors import ConflictError, MalformedError, VerificationError
 from detente.monitor import EVIDENCE_SCHEMA
 from detente.monitor.evidence import Evidence
 from detente.registry.incidents import check_evidence, incident_statements
@@ -134,3 +134,20 @@ def test_an_evidence_file_of_another_shape_is_refused_with_a_reason() -> None:
     lone = {"incident": "3f0c9a1b2c3d4e5f", "sources": [], "sample": ["\ud800"]}
     with pytest.raises(MalformedError, match="cannot be read"):
         check_evidence(st, {"schema": EVIDENCE_SCHEMA, "incidents": [lone]})
+
+
+def test_an_incident_is_reported_once() -> None:
+    w = world()
+    sign = (w.parties["RU"].certs, w.registry.projection, w.clock.now)
+    first = incident_statements(document(), None, *sign, seeded("first run"))
+    for st in first:
+        w.registry.submit(st.envelope.encode())
+    again = incident_statements(document(), None, *sign, seeded("second run"))  # other random ids
+    size = w.registry.log.size
+    with pytest.raises(ConflictError, match="RU already reported this incident to US as incident"):
+        w.registry.submit(again[0].envelope.encode())
+    assert w.registry.log.size == size
+    doubled = document()
+    doubled["incidents"] *= 2
+    with pytest.raises(MalformedError, match="appears twice in the document"):
+        incident_statements(doubled, None, *sign, seeded("x"))

@@ -73,6 +73,8 @@ class Projection:
     declared: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     protests: dict[str, Protest] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    # incident ids by (reporter, origin state, evidence digest): one incident is reported once
+    reported: dict[tuple[str, str, str], str] = field(default_factory=dict)
     terminations: dict[str, datetime] = field(default_factory=dict)
     acts: list[Act] = field(default_factory=list)
     sids: dict[str, int] = field(default_factory=dict)
@@ -262,8 +264,19 @@ class Projection:
         extra = sorted(cited - set(self.clauses_in_force(st.party, b["to"], received))) if cited else []
         if extra:
             raise VerificationError(f"the incident cites clauses not in force between the parties: {extra}")
+        key = (st.party, b["to"], b["evidence"])
+        if key in self.reported:
+            raise ConflictError(
+                f"{st.party} already reported this incident to {b['to']} as incident {self.reported[key]} "
+                f"(the same evidence, {b['evidence'][:16]}...)"
+            )
         incident = Incident(b["iid"], st.party, b["to"], tuple(b["clauses"]), b["evidence"], st.sid)
-        return lambda: self.incidents.__setitem__(incident.iid, incident)
+
+        def commit() -> None:
+            self.incidents[incident.iid] = incident
+            self.reported[key] = incident.iid
+
+        return commit
 
     def _incident_reply(self, st: Statement, received: datetime) -> Callable[[], None]:
         incident = self.incidents.get(st.body["iid"])

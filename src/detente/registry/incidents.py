@@ -54,8 +54,12 @@ def incident_statements(
     incidents = document.get("incidents", [])
     if not isinstance(incidents, list) or not all(isinstance(i, dict) for i in incidents):
         raise MalformedError("the document's incidents must be a list of objects")
+    ids = [str(i.get("id")) for i in incidents]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise MalformedError(f"incident {twice[0]} appears twice in the document; nothing was signed")
     wanted = None if approved is None else set(approved)
-    unknown = sorted((wanted or set()) - {str(i.get("id")) for i in incidents})
+    unknown = sorted((wanted or set()) - set(ids))
     if unknown:
         raise MalformedError(f"no incident {unknown[0]} in the document (a mistyped id?); nothing was signed")
     out = []
