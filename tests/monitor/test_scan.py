@@ -8,6 +8,8 @@ import math
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,14 +74,9 @@ def test_a_log_gives_the_same_incidents_however_it_is_cut(
         assert ev["incidents"] == evidence["incidents"], how
 
 
-def test_the_heavy_rate_is_learned_each_half_hour_and_not_while_an_episode_is_open(
-    dev_log: tuple[Path, dict[str, Any]],
-) -> None:
-    log, _ = dev_log
-    tuning = Tuning(flood_factor=8.0)  # 8 times the 99th percentile of this log's sources: above the floor
-    scanner = Scanner(
-        Parser(resolve("combined"), [default_asset()]), Engine([default_asset()], load(), tuning)
-    )
+@contextmanager
+def learned_bars() -> Iterator[dict[datetime, float]]:
+    """The heavy-rate bars the engine learns while the block runs, by half hour."""
     bars: dict[datetime, float] = {}
     learned = Engine._bars
 
@@ -88,8 +85,20 @@ def test_the_heavy_rate_is_learned_each_half_hour_and_not_while_an_episode_is_op
         bars.update(found)
         return found
 
-    with inputs.open_log(log) as stream, pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Engine, "_bars", spy)
+        yield bars
+
+
+def test_the_heavy_rate_is_learned_each_half_hour_and_not_while_an_episode_is_open(
+    dev_log: tuple[Path, dict[str, Any]],
+) -> None:
+    log, _ = dev_log
+    tuning = Tuning(flood_factor=8.0)  # 8 times the 99th percentile of this log's sources: above the floor
+    scanner = Scanner(
+        Parser(resolve("combined"), [default_asset()]), Engine([default_asset()], load(), tuning)
+    )
+    with inputs.open_log(log) as stream, learned_bars() as bars:
         for chunk in inputs.chunks(stream):
             scanner.feed(chunk)
             scanner.advance()
@@ -101,6 +110,20 @@ def test_the_heavy_rate_is_learned_each_half_hour_and_not_while_an_episode_is_op
     ramp = bars[datetime(2026, 6, 14, 3, 30, tzinfo=UTC)]
     assert ramp > 2 * max(b for at, b in bars.items() if at.hour < 3)
     assert scanner.engine.bar < ramp
+
+
+def test_a_line_dated_far_ahead_learns_the_bar_only_where_lines_are(tmp_path: Path) -> None:
+    """The heavy-rate bar is learned for the half hours that hold lines, not for every half hour between
+    the log and a line dated decades ahead (one line dated in the year 9000 made a scan walk 122 million)."""
+    line = '203.0.113.{n} - - [{when}] "GET / HTTP/1.1" 200 10 "-" "ua"\n'
+    stamps = [f"14/Jun/2026:10:{s // 60:02d}:{s % 60:02d} +0000" for s in range(0, 3600, 3)]
+    stamps.insert(600, "14/Jun/2100:10:00:00 +0000")  # amid the others, as a bad clock writes it
+    log = tmp_path / "access.log"
+    log.write_text("".join(line.format(n=n % 250, when=when) for n, when in enumerate(stamps)))
+    with learned_bars() as bars:
+        scan([log], resolve("combined"), [default_asset()], load)
+    half_hours = [datetime(2026, 6, 14, 10, 0, tzinfo=UTC), datetime(2026, 6, 14, 10, 30, tzinfo=UTC)]
+    assert sorted(bars) == [*half_hours, datetime(2100, 6, 14, 10, 0, tzinfo=UTC)]
 
 
 def test_every_attack_kind_is_found_and_nothing_else(dev_log: tuple[Path, dict[str, Any]]) -> None:

@@ -210,7 +210,7 @@ class Engine:
         return self.incidents
 
     def _bars(self, rows: pl.DataFrame) -> list[tuple[datetime, float]]:
-        """The heavy rate each whole :data:`BAR_PERIOD` within ``rows`` would bring, were it learned.
+        """The heavy rate each whole :data:`BAR_PERIOD` holding rows of ``rows`` would bring, were it learned.
 
         That is the floor, or the factor times the 99th percentile of the rate of sources under the
         floor over the half hour before (rows, not one small batch: a flood, even a slow ramp, cannot
@@ -232,13 +232,18 @@ class Engine:
         if np.any(buckets[1:] < buckets[:-1]):  # the history and the batch are each in bucket order
             order = np.argsort(buckets, kind="stable")
             buckets, rates = buckets[order], rates[order]
+        # Only the half hours that hold rows of this batch: a half hour without any would start a segment
+        # of no rows, and skipping it cuts the rows the same way. Walking every half hour instead let one
+        # line dated in the year 9000 make a scan walk 122 million of them.
+        step_ms, history_ms, first_ms = step * 1000, HISTORY // timedelta(milliseconds=1), ms_of(at)
+        wanted = np.unique(bucket_ms(rows) // step_ms) * step_ms
         bars = []
-        while at <= last:
-            # the rows of the HISTORY before ``at`` (as bucket_range takes them)
-            start, end = np.searchsorted(buckets, [ms_of(at - HISTORY), ms_of(at)], side="left")
+        for boundary in (int(b) for b in wanted[wanted >= first_ms]):
+            # the rows of the HISTORY before the boundary (as bucket_range takes them)
+            start, end = np.searchsorted(buckets, [boundary - history_ms, boundary], side="left")
             q = nearest_quantile(rates[start:end], 0.99)
-            bars.append((at, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * q)))
-            at += BAR_PERIOD
+            when = at + timedelta(milliseconds=boundary - first_ms)
+            bars.append((when, self.bar if q is None else max(t.flood_rpm_floor, t.flood_factor * q)))
         return bars
 
     def _batch(self, final: pl.DataFrame) -> None:
