@@ -198,14 +198,14 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
     said = t.run(
         "incident", "submit", str(cut), "--party", "RU", "--key", t.keys["RU-cert"], "--all", code=65
     )
-    assert "is not a monitor incidents document" in said
+    assert "not a readable JSON document" in said
     mistyped = ["--approve", "deadbeefdeadbeef"]
     said = t.run(
         "incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], *mistyped, code=65
     )
     assert "no incident deadbeefdeadbeef in the document" in said
     handed.write_bytes(b"\xff\xfe")
-    assert "is not a monitor evidence file" in t.run(
+    assert "not a readable JSON document" in t.run(
         "incident", "check-evidence", match.group(1), str(handed), code=65
     )
 

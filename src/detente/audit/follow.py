@@ -48,13 +48,12 @@ class Auditor:
     check_projection: ProjectionCheck | None = None
     alarms: list[str] = field(default_factory=list)
     _edge: TreeEdge | None = None
-    _served: str | None = None  # the checkpoint served in this step
+    _evidence: tuple[str, str | None] | None = None  # this step's checkpoint served, and the one held
 
     def step(self) -> Report:
         """Fetch and check the registry's newest state; return what was seen."""
         self.alarms = []
-        self._served = None
-        held = self.mirror.checkpoint()
+        self._evidence = None
         try:
             new = self._step()
         except httpx.HTTPError as exc:  # nothing was accepted from this step: the mirror is as it was
@@ -62,15 +61,16 @@ class Auditor:
         except (DetenteError, ValueError, KeyError, TypeError, IndexError) as exc:  # malformed answers too
             self.alarms.append(f"{type(exc).__name__}: {exc}")
             new = 0
-        evidence = (self._served, held) if self.alarms and self._served is not None else None
-        return Report(self.mirror.size, new, tuple(self.alarms), evidence=evidence)
+        return Report(
+            self.mirror.size, new, tuple(self.alarms), evidence=self._evidence if self.alarms else None
+        )
 
     def _step(self) -> int:
         note = self.http.get("/checkpoint").raise_for_status().text
         cp = open_checkpoint(note, self.log_key).checkpoint
-        self._served = note  # signed by the log key: evidence if this step finds something wrong
         held = self.mirror.size
         old_note = self.mirror.checkpoint()
+        self._evidence = (note, old_note)  # both signed by the log key: evidence if this step goes wrong
         if cp.size < held:
             self.alarms.append(f"the log shrank: it served size {cp.size} after {held}")
             return 0

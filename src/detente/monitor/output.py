@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detente.errors import MalformedError
-
 from . import EVIDENCE_SCHEMA, SCHEMA
 from .attribution import Attribution, attribution_note
+from .documents import read_document
 from .incidents import iso
 from .pipeline import ScanResult
 
@@ -64,17 +63,6 @@ def evidence_document(result: ScanResult, now: datetime) -> dict[str, Any]:
 def write_json(path: Path, doc: dict[str, Any]) -> None:
     """Write a document as indented UTF-8 JSON."""
     path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def read_document(path: Path, schema: str) -> dict[str, Any]:
-    """Read a JSON document of the monitor (incidents, evidence, truth), refusing any other schema."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise MalformedError(f"{path}: not a readable JSON document ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != schema:
-        raise MalformedError(f"{path}: not a document of schema {schema}")
-    return doc
 
 
 def read_incidents(path: Path) -> dict[str, Any]:

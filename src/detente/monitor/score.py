@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ATTACK_KINDS, EVIDENCE_SCHEMA, SCHEMA, TRUTH_SCHEMA
-from .output import read_document
+from .documents import read_document
 
 
 def _time(text: str) -> datetime:

@@ -15,7 +15,9 @@ import typer
 from rich.table import Table
 
 from detente.accords.projection import Projection
-from detente.errors import MalformedError
+from detente.monitor import EVIDENCE_SCHEMA
+from detente.monitor import SCHEMA as INCIDENTS_SCHEMA
+from detente.monitor.documents import read_document
 from detente.shell import LOG_KEY_HELP, log_key_text, reported
 from detente.statements.canonical import parse_time
 from detente.tlog.home import write_secret
@@ -152,14 +154,6 @@ class _ClausesInForce:
         return list(self.reg.between(a, b, at)["clauses"])
 
 
-def _json_file(path: Path, what: str) -> Any:
-    """The JSON value in ``path``, or MalformedError naming the file and what it should be."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:  # not UTF-8, not JSON
-        raise MalformedError(f"{path} is not a {what}: {exc}") from None
-
-
 @incident_app.command("submit")
 def incident_submit(
     incidents: Path, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
@@ -168,7 +162,7 @@ def incident_submit(
 ) -> None:  # fmt: skip
     """Sign approved monitor incidents as `incident` statements (one per origin state) with a `cert` key."""
     with reported(), Where(directory, registry).connect() as reg:
-        document = _json_file(incidents, "monitor incidents document")
+        document = read_document(incidents, INCIDENTS_SCHEMA)
         chosen = None if approve_all else (approve or [])
         clauses = cast(Projection, _ClausesInForce(reg))
         statements = incident_statements(
@@ -191,7 +185,7 @@ def incident_check_evidence(
     """Check an evidence file received from the reporting party against the digest it signed in public."""
     with reported(), Where(directory, registry).connect() as reg:
         statement = reg.statement(sid)
-        entry = check_evidence(statement, _json_file(evidence, "monitor evidence file"))
+        entry = check_evidence(statement, read_document(evidence, EVIDENCE_SCHEMA))
         out.print(
             f"OK: the evidence of monitor incident {entry['incident']} is what {statement.party} signed in "
             f"{sid[:16]}...: {len(entry['sources'])} sources, {len(entry['sample'])} sample lines"

@@ -15,12 +15,10 @@ from typing import Any
 from detente.accords.acts import Authority
 from detente.accords.projection import Projection
 from detente.errors import MalformedError, VerificationError
-from detente.monitor import EVIDENCE_SCHEMA
+from detente.monitor import EVIDENCE_SCHEMA, SCHEMA
 from detente.monitor.evidence import Evidence
 from detente.statements.canonical import format_time
 from detente.statements.statement import Statement
-
-SCHEMA = "detente.monitor.incidents/1"
 
 
 def _origins(incident: dict[str, Any], reporter: str) -> list[dict[str, Any]]:
