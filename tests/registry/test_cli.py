@@ -10,6 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from detente.registry.cli import app
+from detente.statements.canonical import canonical
 
 runner = CliRunner()
 
@@ -78,6 +79,57 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
     out = run("accept", xid, "--party", "US", "--key", k["us-fm"], "--nonce", str(tmp_path / "nb"),
               "--dir", str(home), code=75)  # fmt: skip
     assert "refused" in out
+
+
+def _with_signature(envelope: Path, keyid: str, sig: str, out: Path) -> Path:
+    """A copy of ``envelope`` whose signature by ``keyid`` is replaced by ``sig`` (base64)."""
+    value = json.loads(envelope.read_bytes())
+    for signature in value["signatures"]:
+        if signature["keyid"] == keyid:
+            signature["sig"] = sig
+    out.write_bytes(canonical(value) + b"\n")
+    return out
+
+
+def test_collect_verifies_the_signatures_it_can_and_names_a_bad_copy(tmp_path: Path) -> None:
+    ids, public = {}, {}
+    for name in ("r1", "r2", "fm", "other"):
+        ids[name], public[name] = run("keys", "new", str(tmp_path / f"{name}.key")).split()
+    ks = tmp_path / "keyset.json"
+    run("keys", "keyset", "--party", "DE", "--root", public["r1"], "--root", public["r2"],
+        "--root-threshold", "2", "--minister", public["fm"], "--out", str(ks))  # fmt: skip
+    copies = {}
+    for name in ("r1", "r2"):
+        copies[name] = tmp_path / f"copy-{name}.json"
+        copies[name].write_bytes(ks.read_bytes())
+        run("keys", "sign", str(copies[name]), "--key", str(tmp_path / f"{name}.key"))
+    said = run("keys", "collect", str(copies["r1"]), str(copies["r2"]), "--out", str(tmp_path / "ok.json"))
+    assert "2 signature(s) -> " in said
+    assert "(2 verified)" in said, "a keyset's own keys are known"
+
+    r1_sig = json.loads(copies["r1"].read_bytes())["signatures"][0]["sig"]
+    forged = _with_signature(copies["r2"], ids["r2"], r1_sig, tmp_path / "forged.json")
+    out = tmp_path / "merged.json"
+    said = run("keys", "collect", str(copies["r1"]), str(forged), "--out", str(out), code=65)
+    assert f"signature by key {ids['r2'][:16]}... in {forged} does not verify" in said
+    assert not out.exists(), "nothing is written"
+    said = run("keys", "collect", str(copies["r2"]), str(forged), "--out", str(out), code=65)
+    assert "different signatures by key" in said
+    assert not out.exists()
+
+    # another kind: the signer's key is known from the party's keyset given with --keyset
+    run("keys", "collect", str(copies["r1"]), str(copies["r2"]), "--out", str(ks))
+    decl, text = tmp_path / "decl.json", tmp_path / "text.txt"
+    text.write_text("We shall not interfere.")
+    run("declare", "--party", "DE", "--key", str(tmp_path / "fm.key"), "--clauses", "L1", "--text", str(text),
+        "non-interference", "--out", str(decl))  # fmt: skip
+    assert "(0 verified; 1 by keys not given" in run("keys", "collect", str(decl), "--out", str(out))
+    assert "(1 verified)" in run("keys", "collect", str(decl), "--keyset", str(ks), "--out", str(out))
+    stranger = tmp_path / "fr.json"
+    run("keys", "keyset", "--party", "FR", "--root", public["other"], "--minister", public["other"],
+        "--out", str(stranger))  # fmt: skip
+    said = run("keys", "collect", str(decl), "--keyset", str(stranger), "--out", str(out), code=65)
+    assert "is a keyset of FR, not of DE" in said
 
 
 def test_a_registry_is_private_to_its_owner_whatever_the_umask(tmp_path: Path) -> None:

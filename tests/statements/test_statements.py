@@ -69,6 +69,10 @@ def test_threshold_signatures_collected_offline_merge() -> None:
     other = sign_envelope(payload_type("withdraw"), payload.replace(b'"RU"', b'"US"'), [b])
     with pytest.raises(MalformedError, match="same payload"):
         merge_envelopes([merged, other])
+    b_sig = next(s.sig for s in merged.signatures if s.keyid == b.keyid)
+    swapped = Envelope(payload_type("withdraw"), payload, (Signature(a.keyid, b_sig),))
+    with pytest.raises(VerificationError, match="different signatures by key"):
+        merge_envelopes([merged, swapped])  # a's signature in one copy, b's bytes under a's id in the other
 
 
 def test_envelope_refuses_duplicate_key_ids_and_bad_shapes() -> None:

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConfigError, ConflictError, MalformedError
+from detente.errors import ConfigError, ConflictError, MalformedError, VerificationError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes
@@ -226,12 +226,52 @@ def keys_sign(envelope: Path, key: KeyFiles) -> None:
 
 
 @keys_app.command("collect")
-def keys_collect(files: list[Path], out_file: Annotated[Path, typer.Option("--out")]) -> None:
-    """Merge the signatures of several copies of one envelope (threshold collection)."""
+def keys_collect(
+    files: list[Path],
+    out_file: Annotated[Path, typer.Option("--out")],
+    keyset: Annotated[
+        list[Path] | None,
+        typer.Option(help="A keyset file of the party whose keys sign (a keyset's own keys are known)."),
+    ] = None,
+) -> None:
+    """Merge the signatures of several copies of one envelope (threshold collection).
+
+    Each signature by a key it knows is verified first (the keys a keyset statement lists, and those of
+    the --keyset files): a copy changed after signing, or signed over another statement, is named and
+    nothing is written.
+    """
     with reported():
-        merged = merge_envelopes(Envelope.decode(f.read_bytes()) for f in files)
+        copies = {f: Envelope.decode(f.read_bytes()) for f in files}
+        merged = merge_envelopes(copies.values())
+        st = open_statement(merged)
+        known = _signers_known(st, keyset or [])
+        for signature in merged.signatures:
+            key = known.get(signature.keyid)
+            try:
+                merged.verified_by({signature.keyid: key} if key is not None else {})
+            except VerificationError:
+                came = [str(f) for f, env in copies.items() if signature in env.signatures]
+                raise VerificationError(
+                    f"the signature by key {signature.keyid[:16]}... in {', '.join(came)} does not verify: "
+                    "that copy was changed after it was signed; nothing was written"
+                ) from None
         out_file.write_bytes(merged.encode() + b"\n")
-        out.print(f"{len(merged.signatures)} signature(s) -> {out_file}")
+        checked = sum(s.keyid in known for s in merged.signatures)
+        unknown = len(merged.signatures) - checked
+        note = f"; {unknown} by keys not given (--keyset checks them)" if unknown else ""
+        out.print(f"{len(merged.signatures)} signature(s) -> {out_file} ({checked} verified{note})")
+
+
+def _signers_known(st: Statement, keyset_files: list[Path]) -> dict[str, PublicKey]:
+    """The keys that may sign ``st`` and that ``keys collect`` can know: a keyset statement's own, and
+    those of the party's keyset files given."""
+    known = dict(Keyset.from_statement(st).keys) if st.kind == "keyset" else {}
+    for path in keyset_files:
+        version = Keyset.from_statement(open_statement(Envelope.decode(path.read_bytes())))
+        if version.party != st.party:
+            raise MalformedError(f"{path} is a keyset of {version.party}, not of {st.party}")
+        known.update(version.keys)
+    return known
 
 
 @party_app.command("register")

@@ -261,8 +261,12 @@ def sign_envelope(payload_type: str, payload: bytes, keys: Iterable[SigningKey])
 def merge_envelopes(envelopes: Iterable[Envelope]) -> Envelope:
     """Merge signatures collected offline over the same payload (threshold collection).
 
+    Ed25519 signatures are deterministic: one key signing one payload always gives the same bytes, so
+    two copies carrying different signatures by one key cannot both be genuine.
+
     Raises:
         MalformedError: the envelopes are not over the same type and payload, or none is given.
+        VerificationError: two envelopes carry different signatures by the same key.
     """
     items = list(envelopes)
     if not items:
@@ -273,5 +277,10 @@ def merge_envelopes(envelopes: Iterable[Envelope]) -> Envelope:
         if (env.payload_type, env.payload) != (first.payload_type, first.payload):
             raise MalformedError("signatures to merge must be over the same payload and type")
         for sig in env.signatures:
-            sigs.setdefault(sig.keyid, sig)
+            if sigs.setdefault(sig.keyid, sig).sig != sig.sig:
+                raise VerificationError(
+                    f"two copies carry different signatures by key {sig.keyid[:16]}...: at most one of "
+                    "them is genuine (the same key signs the same statement the same way); sign again "
+                    "from the key file"
+                )
     return Envelope(first.payload_type, first.payload, tuple(sigs[k] for k in sorted(sigs)))
