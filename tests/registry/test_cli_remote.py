@@ -204,6 +204,12 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
         "incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], *mistyped, code=65
     )
     assert "no incident deadbeefdeadbeef in the document" in said
+    # the digest covers one reading of each entry: a key given twice would let readers disagree
+    genuine = json.dumps({**asdict(EVIDENCE), "sha256": EVIDENCE.digest()})
+    doubled = genuine.replace('"sources":', '"sources": [], "sources":', 1)
+    handed.write_text(f'{{"schema": "{EVIDENCE_SCHEMA}", "incidents": [{doubled}]}}')
+    said = t.run("incident", "check-evidence", match.group(1), str(handed), code=65)
+    assert "the key 'sources' appears twice in one object" in said
     handed.write_bytes(b"\xff\xfe")
     assert "not a readable JSON document" in t.run(
         "incident", "check-evidence", match.group(1), str(handed), code=65
