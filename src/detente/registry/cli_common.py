@@ -23,7 +23,7 @@ from detente.accords.acts import Authority
 from detente.errors import ConfigError, ConflictError, MalformedError, VerificationError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
-from detente.statements.dsse import Envelope, merge_envelopes
+from detente.statements.dsse import Envelope, merge_envelopes, pae
 from detente.statements.keys import PublicKey, SigningKey
 from detente.statements.keysets import Keyset, keyset_body, sign_keyset
 from detente.statements.statement import Statement, open_statement
@@ -245,16 +245,15 @@ def keys_collect(
         merged = merge_envelopes(copies.values())
         st = open_statement(merged)
         known = _signers_known(st, keyset or [])
+        message = pae(merged.payload_type, merged.payload)
         for signature in merged.signatures:
             key = known.get(signature.keyid)
-            try:
-                merged.verified_by({signature.keyid: key} if key is not None else {})
-            except VerificationError:
+            if key is not None and not key.verify(message, signature.sig):
                 came = [str(f) for f, env in copies.items() if signature in env.signatures]
                 raise VerificationError(
                     f"the signature by key {signature.keyid[:16]}... in {', '.join(came)} does not verify: "
                     "that copy was changed after it was signed; nothing was written"
-                ) from None
+                )
         out_file.write_bytes(merged.encode() + b"\n")
         checked = sum(s.keyid in known for s in merged.signatures)
         unknown = len(merged.signatures) - checked
