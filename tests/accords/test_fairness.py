@@ -8,10 +8,10 @@ offline verifier (:func:`find_contract`) over a party's store plus the public lo
   can still resolve with the notary before the deadline (and its timer makes it do so);
 - the notary never gives two decisions for one exchange, and a refused request appends nothing.
 
-Honest rules follow the protocol (A logs m2 before revealing nA; B reveals nB only after nA; each
-resolves before the deadline if it lacks the contract). Dishonest parties may do anything they can sign:
-stop, withhold a nonce, reveal only directly, abort late, refuse after accepting, replay old messages,
-resolve twice.
+Honest rules follow the protocol (A logs m2 before revealing nA; B reveals nB after nA, or early to
+the log once m2 is logged; each resolves before the deadline if it lacks the contract). Dishonest
+parties may do anything they can sign: stop, withhold a nonce, reveal only directly, abort late, refuse
+after accepting, replay old messages, resolve twice.
 """
 
 from __future__ import annotations
@@ -174,10 +174,17 @@ class Fairness(RuleBasedStateMachine):
         return self._submit(self.m2)
 
     @precondition(lambda self: self.b.accepted)
-    @rule(direct=st.booleans())
-    def b_reveals(self, direct: bool) -> None:
+    @rule(direct=st.booleans(), early=st.booleans())
+    def b_reveals(self, direct: bool, early: bool) -> None:
         if self.b.honest and not self.holds(self.b):
-            return  # honest B reveals only once it has nA (then it holds the contract)
+            # Honest B reveals once it has nA (then it holds the contract), or, trusting, early: to the
+            # log while the exchange is undecided, and to A only once logged. Fairness must hold for B.
+            ex = self.w.registry.projection.exchanges[self.xid]
+            undecided = self._m2_logged() and ex.decision is None and ex.closed is None
+            reveal = acts.reveal(self._fm(self.b), self._now_text(), self.m1, self.nb)
+            if early and undecided and self._submit(reveal):
+                self.a.nonces.add(self.nb)
+            return
         if direct or self.b.honest:
             self.a.nonces.add(self.nb)
         if self.b.honest or not direct:

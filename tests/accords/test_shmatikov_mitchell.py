@@ -7,6 +7,7 @@ import pytest
 from detente.accords import acts
 from detente.accords.contract import Trust, find_contract
 from detente.errors import ConflictError, VerificationError
+from detente.statements.dsse import Envelope
 from detente.statements.keys import SigningKey
 from detente.statements.statement import Statement
 from tests.accords.world import NOTARY, World, key, rand, world
@@ -81,3 +82,39 @@ def test_message_replayed_into_another_exchange() -> None:
     assert w.registry.log.size == size
     store = [n1.envelope, m2.envelope]
     assert find_contract(store, [na, nb, nc], trust(w), n1.body["xid"]) is None
+
+
+def _log(w: World) -> list[Envelope]:
+    return [w.registry.entry(i).statement.envelope for i in range(w.registry.log.size)]
+
+
+def test_no_abort_once_the_responder_revealed_first() -> None:
+    """A responder that reveals before the originator hands it the contract: an abort would then leave
+    the originator holding the contract (m1, nA, m2, nB), the responder none, and the record saying
+    aborted."""
+    w = world()
+    m1, m2, na, nb = concluded(w, "early")
+    w.registry.submit(acts.reveal(w.parties["US"].fm, w.clock.text(), m1, nb).envelope.encode())
+    assert find_contract(_log(w), [na], trust(w), m1.body["xid"]) is not None, "RU holds it now"
+    size = w.registry.log.size
+    with pytest.raises(ConflictError, match=r"US already revealed its nonce .*: RU holds the contract"):
+        w.registry.submit(acts.abort(w.parties["RU"].fm, w.clock.text(), m1).envelope.encode())
+    assert w.registry.log.size == size
+    resolve = acts.resolve(w.parties["US"].fm, w.clock.text(), m1, m2)
+    assert w.registry.submit(resolve.envelope.encode()).decision == "resolved"
+    assert find_contract(_log(w), [nb], trust(w), m1.body["xid"]) is not None, "and US obtains it"
+
+
+def test_an_acceptance_cannot_reuse_the_offers_commitment() -> None:
+    """With the offer's commitment in m2, the originator's reveal alone would open both: a contract in
+    the log that the registry, still waiting for nB, would later log as lapsed."""
+    w = world()
+    m1, na, doc = w.offer("RU", "US", "copied")
+    w.registry.submit(m1.envelope.encode(), [doc])
+    body = {"xid": m1.body["xid"], "offer": m1.sid, "commitment": m1.body["commitment"]}
+    m2 = w.parties["US"].fm.sign("accept", w.clock.text(), body)
+    size = w.registry.log.size
+    with pytest.raises(VerificationError, match="commit to a nonce of its own"):
+        w.registry.submit(m2.envelope.encode())
+    assert w.registry.log.size == size
+    assert find_contract([m1.envelope, m2.envelope], [na], trust(w), m1.body["xid"]) is None

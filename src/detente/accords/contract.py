@@ -108,7 +108,8 @@ def find_contract(
         for m2 in accepts:
             if m2.body["xid"] != xid or m2.party != m1.body["to"] or not check(m2):
                 continue
-            if m1.body["commitment"] in hashes and m2.body["commitment"] in hashes:
+            commitments = (m1.body["commitment"], m2.body["commitment"])
+            if commitments[0] != commitments[1] and hashes.issuperset(commitments):
                 return Contract(xid, m1, m2, "nonces")
             for d in statements:
                 if (

@@ -142,6 +142,11 @@ def _accept(ex: Exchange, st: Statement, received: datetime) -> Exchange:
     if st.party != ex.responder:
         raise VerificationError(f"only {ex.responder}, the addressee, can accept offer {ex.xid}")
     _require_open(ex, st, received)
+    if st.body["commitment"] == ex.commit_a:
+        # nB would then be nA: the originator's reveal alone would complete the contract
+        raise VerificationError(
+            f"an acceptance must commit to a nonce of its own: this commitment is offer {ex.xid}'s"
+        )
     return replace(ex, accept=st.sid, commit_b=st.body["commitment"])
 
 
@@ -203,6 +208,13 @@ def notary_decision(ex: Exchange, st: Statement, received: datetime) -> Phase:
         if ex.nonce_a:
             raise ConflictError(
                 f"{ex.originator} already revealed its nonce in exchange {ex.xid}: too late to abort"
+            )
+        if ex.nonce_b:
+            # the log already holds m1, m2 and nB: with its own nA the originator holds the contract,
+            # so an abort would leave the responder without one and the record saying the opposite
+            raise ConflictError(
+                f"{ex.responder} already revealed its nonce in exchange {ex.xid}: {ex.originator} holds "
+                "the contract; reveal your nonce instead of aborting"
             )
         return Phase.ABORTED
     if st.party not in (ex.originator, ex.responder):
