@@ -267,3 +267,29 @@ def test_clock_going_back_never_moves_received_back(w: World) -> None:
     m1, _, doc = w.offer("RU", "US", "clock")
     receipt = w.registry.submit(m1.envelope.encode(), [doc])
     assert w.registry.entry(receipt.index).received == w.clock.now + timedelta(hours=5)
+
+
+@pytest.mark.parametrize(
+    "day", ["2018-02-29", "2018-02-30", "2016-02-30", "1900-02-29", "2018-04-31", "0000-01-01"]
+)
+def test_a_day_that_does_not_exist_is_refused(w: World, day: str) -> None:
+    """Every reader of a logged time (the projection, the web pages, other implementations) parses it:
+    a time the calendar does not hold is refused at the door, in the header and in the body."""
+    body: dict[str, Any] = {
+        "iid": "1" * 32, "to": "US", "monitor_id": "3f0c9a1b2c3d4e5f",
+        "asset": {"kind": "election-body", "name": "cec"}, "attack": "flood", "attributed_actor": None,
+        "start": f"{day}T03:00:00Z", "end": "2018-03-01T03:40:00Z", "requests": 12, "peak_per_minute": 9,
+        "sources": 8, "origin": {"country": "US", "requests": 5, "sources": 3}, "networks": [],
+        "clauses": [], "evidence": "ab" * 32,
+    }  # fmt: skip
+    certs = w.parties["RU"].certs
+
+    def signed(issued: str) -> bytes:  # signed without the signer's own checks, as a hostile party may
+        payload = canonical({"kind": "incident", "party": "RU", "issued": issued, "body": body})
+        return sign_envelope(payload_type("incident"), payload, certs.keys).encode()
+
+    with pytest.raises(MalformedError, match="start is not a real UTC time"):
+        certs.sign("incident", "2018-03-01T00:00:00Z", body)  # an honest signer is stopped first
+    refused(w.registry, signed("2018-03-01T00:00:00Z"), MalformedError, "start is not a real UTC time")
+    body["start"] = "2018-03-01T03:00:00Z"
+    refused(w.registry, signed(f"{day}T00:00:00Z"), MalformedError, "issued is not a real UTC time")

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from detente.errors import MalformedError
-from detente.statements.schema import _TYPES, MAX_INT, Schema  # the same type table as the compiler
+from detente.statements.schema import _TYPES, MAX_INT, Schema, mismatch  # the same type table as the compiler
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -48,7 +48,7 @@ def _validate_string(value: str, schema: Schema, path: str) -> None:
         )
     pattern = schema.get("pattern")
     if pattern is not None and not re.fullmatch(pattern, value):
-        raise MalformedError(f"{path} does not match {pattern}")
+        raise MalformedError(f"{path}{mismatch(pattern)}")
 
 
 def _validate_object(value: dict[str, Any], schema: Schema, path: str) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import strategies as st
 
 from detente.errors import MalformedError
 from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, header_schema
-from detente.statements.schema import MAX_INT, Schema, compile_schema, validate
+from detente.statements.schema import MAX_INT, TIME, Schema, compile_schema, validate
 from tests.statements.golden import golden_statements
 from tests.statements.schema_oracle import reference_validate
 
@@ -167,3 +169,30 @@ def test_a_minimum_length_alone_is_enforced() -> None:
     # The interpreter crashed here (its message read maxLength); the compiler names the implied maximum.
     with pytest.raises(MalformedError, match=rf"^\$ has a length outside 2\.\.{MAX_INT}$"):
         validate("a", {"type": "string", "minLength": 2})
+
+
+def test_the_time_pattern_holds_exactly_the_days_of_the_calendar() -> None:
+    """29 February of every year 0-9999 (the Gregorian leap rule, and no year 0), and every month and
+    day number 0-32 of years around each rule's edge, against Python's calendar."""
+    matches = re.compile(TIME).fullmatch
+
+    def real(year: int, month: int, day: int) -> bool:
+        try:
+            datetime(year, month, day)
+        except ValueError:
+            return False
+        return True
+
+    days = [(y, 2, 29) for y in range(10000)]
+    days += [
+        (y, m, d)
+        for y in (0, 1, 4, 100, 400, 1900, 2000, 2018, 2100, 9999)
+        for m in range(14)
+        for d in range(33)
+    ]
+    wrong = [
+        (y, m, d)
+        for y, m, d in days
+        if (matches(f"{y:04d}-{m:02d}-{d:02d}T00:00:00Z") is not None) != real(y, m, d)
+    ]
+    assert wrong == []

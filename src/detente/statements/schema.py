@@ -30,11 +30,22 @@ KEYWORDS = {
 
 HEX64 = "^[0-9a-f]{64}$"
 ID = "^[0-9a-f]{32}$"
-TIME = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
+# RFC 3339 UTC to the second, real calendar dates only (years 0001-9999, Gregorian leap years): the
+# pattern alone says it, so every reader of the published schemas refuses 30 February as the registry does.
+_DAY = "(0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8])"
+_LEAP_YEAR = "[0-9]{2}(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00"
+TIME = f"^(?!0000)([0-9]{{4}}-({_DAY})|({_LEAP_YEAR})-02-29)T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 PARTY = "^[A-Z]{2}$"
 CLAUSE = "^(L[1-4]|R1|C0|M[1-6])$"
 B64_32 = "^[A-Za-z0-9+/]{43}=$"
 MAX_INT = 2**53 - 1  # RFC 8785 (I-JSON) safe integers
+
+
+def mismatch(pattern: str) -> str:
+    """What a string not matching ``pattern`` is told (a time's pattern is too long to be read)."""
+    if pattern == TIME:
+        return " is not a real UTC time of the form YYYY-MM-DDTHH:MM:SSZ"
+    return f" does not match {pattern}"
 
 
 def string(pattern: str | None = None, max_length: int = 200, min_length: int = 0) -> Schema:
@@ -266,7 +277,7 @@ def _string(schema: Schema, type_tail: str | None) -> Check | None:
     length_tail = f" has a length outside {low}..{high}"
     pattern = schema.get("pattern")
     match = re.compile(pattern).fullmatch if pattern is not None else None
-    pattern_tail = f" does not match {pattern}"
+    pattern_tail = mismatch(pattern) if pattern is not None else ""
     if type_tail is None and not sized and match is None:
         return None
 
