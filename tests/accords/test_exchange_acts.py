@@ -11,6 +11,7 @@ from detente.accords.exchange import Phase
 from detente.errors import ConflictError, VerificationError
 from detente.registry.claims import recompute_claim
 from detente.registry.entry import LogEntry
+from detente.registry.views import concerning
 from detente.statements.canonical import format_time, sha256_hex
 from tests.accords.world import World, rand, world, xid
 
@@ -160,3 +161,70 @@ def test_declaration_protest_reply_and_incident_records() -> None:
         acts.termination(w.parties["RU"].fm, w.clock.text(), did, "revoked", revoke_at).envelope.encode()
     )
     assert p.in_force_between("RU", "US", w.clock.now + timedelta(days=31)) == []
+    revoked = p.timeline("RU", "US")[-1]  # the revocation is an act between them, as the declaration
+    assert (revoked.kind, revoked.counterparty, revoked.ref) == ("termination", "US", did)
+    assert "termination" in [act.kind for act in concerning(w.registry, "US")]
+    to_all = acts.declaration(
+        w.parties["RU"].fm, w.clock.text(), did=xid("all"), to=None, clauses=["L1"], summary="s",
+        text=sha256_hex(text), effective=w.clock.text(), notice_days=0,
+    )  # fmt: skip
+    w.registry.submit(to_all.envelope.encode(), [text])
+    w.registry.submit(
+        acts.termination(
+            w.parties["RU"].fm, w.clock.text(), xid("all"), "revoked", w.clock.text()
+        ).envelope.encode()
+    )
+    assert [a.kind for a in p.timeline("FR", "RU")] == ["declaration", "termination"]
+    assert [a.kind for a in concerning(w.registry, "FR")][:2] == ["termination", "declaration"]
+
+
+def test_a_protest_cites_only_what_binds_the_two_parties() -> None:
+    """An exchange that never took effect binds no one; another pair's incident is not this pair's; a
+    declaration to a third state pledged nothing to the protester; and no one declares to itself."""
+    w = world(("RU", "US", "FR", "DE"))
+    m1, _, doc = w.offer("RU", "US", "refused")
+    w.registry.submit(m1.envelope.encode(), [doc])
+    w.registry.submit(acts.refuse(w.parties["US"].fm, w.clock.text(), m1, "no").envelope.encode())
+    body = {
+        "iid": xid("fr-de"), "to": "DE", "monitor_id": "0" * 16,
+        "asset": {"name": "a", "kind": "election-body"}, "attack": "flood", "start": w.clock.text(),
+        "end": w.clock.text(), "requests": 1, "peak_per_minute": 1, "sources": 1,
+        "origin": {"country": "DE", "requests": 1, "sources": 1}, "networks": [], "clauses": [],
+        "evidence": "0" * 64, "attributed_actor": None,
+    }  # fmt: skip
+    w.registry.submit(w.parties["FR"].certs.sign("incident", w.clock.text(), body).envelope.encode())
+    text = b"We declare."
+    decl = acts.declaration(
+        w.parties["RU"].fm, w.clock.text(), did=xid("to-fr"), to="FR", clauses=["L1"], summary="s",
+        text=sha256_hex(text), effective=w.clock.text(), notice_days=30,
+    )  # fmt: skip
+    w.registry.submit(decl.envelope.encode(), [text])
+
+    def protest(label: str, ref: str, incidents: tuple[str, ...] = ()) -> bytes:
+        return acts.protest(
+            w.parties["US"].fm, w.clock.text(), pid=xid(label), to="RU", ref=ref, clauses=["L1"],
+            summary="breach", incidents=incidents,
+        ).envelope.encode()  # fmt: skip
+
+    size = w.registry.log.size
+    with pytest.raises(ConflictError, match="was never concluded: RU pledged nothing"):
+        w.registry.submit(protest("p1", m1.body["xid"]))
+    with pytest.raises(ConflictError, match="addressed to FR, not to US"):
+        w.registry.submit(protest("p2", xid("to-fr")))
+    assert w.registry.log.size == size
+    ok_decl = acts.declaration(
+        w.parties["RU"].fm, w.clock.text(), did=xid("to-us"), to="US", clauses=["L1"], summary="s",
+        text=sha256_hex(text), effective=w.clock.text(), notice_days=30,
+    )  # fmt: skip
+    w.registry.submit(ok_decl.envelope.encode(), [text])
+    size = w.registry.log.size
+    with pytest.raises(VerificationError, match=f"incident {xid('fr-de')}, which is not between US and RU"):
+        w.registry.submit(protest("p3", xid("to-us"), (xid("fr-de"),)))
+    to_itself = acts.declaration(
+        w.parties["RU"].fm, w.clock.text(), did=xid("self"), to="RU", clauses=["L1"], summary="s",
+        text=sha256_hex(text), effective=w.clock.text(), notice_days=30,
+    )  # fmt: skip
+    with pytest.raises(VerificationError, match="cannot address a declaration to itself"):
+        w.registry.submit(to_itself.envelope.encode(), [text])
+    assert w.registry.log.size == size
+    w.registry.submit(protest("p4", xid("to-us")))  # what does bind them is protested

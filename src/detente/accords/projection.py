@@ -167,6 +167,8 @@ class Projection:
     def _declaration(self, st: Statement, received: datetime) -> Callable[[], None]:
         b = st.body
         self._fresh_id(b["did"])
+        if b["to"] == st.party:
+            raise VerificationError("a party cannot address a declaration to itself (to: null addresses all)")
         decl = Declaration(
             b["did"],
             st.party,
@@ -225,15 +227,25 @@ class Projection:
         missing = [i for i in b["incidents"] if i not in self.incidents]
         if missing:
             raise NotFoundError(f"the protest cites unknown incident {missing[0]}")
+        pair = {st.party, b["to"]}
+        foreign = [i for i in b["incidents"] if {self.incidents[i].party, self.incidents[i].to} != pair]
+        if foreign:
+            raise VerificationError(
+                f"the protest cites incident {foreign[0]}, which is not between {st.party} and {b['to']}"
+            )
         protest = Protest(b["pid"], st.party, b["to"], b["ref"], tuple(b["clauses"]), st.sid)
         return lambda: self.protests.__setitem__(protest.pid, protest)
 
     def _instrument_clauses(self, ref: str, party: str, to: str) -> tuple[str, ...]:
         ex = self.exchanges.get(ref)
         if ex is not None and {ex.originator, ex.responder} == {party, to}:
+            if ex.concluded is None:
+                raise ConflictError(f"exchange {ref} was never concluded: {to} pledged nothing by it")
             return ex.clauses
         decl = self.declarations.get(ref)
-        if decl is not None and decl.party == to and decl.to in (None, party):
+        if decl is not None and decl.party == to:
+            if decl.to not in (None, party):
+                raise ConflictError(f"declaration {ref} by {to} is addressed to {decl.to}, not to {party}")
             return decl.clauses
         raise NotFoundError(f"{ref} is no exchange between {party} and {to} nor a declaration by {to}")
 
@@ -327,8 +339,8 @@ class Projection:
         def between(act: Act) -> bool:
             if act.kind == "decision":
                 return act.ref in xids
-            if act.counterparty is None:  # a declaration to all, or a keyset (not an act between parties)
-                return act.kind == "declaration" and act.party in (a, b)
+            if act.counterparty is None:  # a declaration to all or its revocation, or a keyset (no pair)
+                return act.kind in ("declaration", "termination") and act.party in (a, b)
             return {act.party, act.counterparty} == {a, b}
 
         return [act for act in self.acts if between(act)]
@@ -360,8 +372,8 @@ def _summary(st: Statement, proj: Projection) -> tuple[str | None, str | None]:
         return proj.incidents[b["iid"]].party, b["iid"]
     if st.kind == "termination":
         target = proj.exchanges.get(b["ref"])
-        if target is None:
-            return None, b["ref"]
+        if target is None:  # a declaration revoked: its addressee, or all (None) as the declaration
+            return proj.declarations[b["ref"]].to, b["ref"]
         return (target.responder if st.party == target.originator else target.originator), b["ref"]
     return None, None
 

@@ -182,13 +182,14 @@ def between(registry: Registry, a: str, b: str, at: datetime) -> dict[str, Any]:
 
 
 def concerning(registry: Registry, party: str, limit: int = 100) -> list[Act]:
-    """The newest acts by or addressed to ``party`` (declarations to all included), newest first."""
+    """The newest acts by or addressed to ``party`` (declarations to all, and their revocations,
+    included), newest first."""
     found = [
         act
         for act in reversed(registry.projection.acts)
         if act.party == party
         or act.counterparty == party
-        or (act.kind == "declaration" and act.counterparty is None)
+        or (act.kind in ("declaration", "termination") and act.counterparty is None)
         or (act.kind == "decision" and _decision_concerns(registry, act, party))
     ]
     return found[:limit]
