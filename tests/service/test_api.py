@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +20,7 @@ from detente.service.home import Settings
 from detente.statements.canonical import b64e
 from detente.statements.keys import key_id
 from detente.tlog.proof import verify_tlog_proof
+from detente.web import logpages
 from tests.accords.world import rand
 from tests.httpserver import serve
 from tests.service.scene import Scene, scene, submission
@@ -206,6 +208,24 @@ def test_no_secret_is_ever_served(site: tuple[Scene, httpx.Client]) -> None:
     for path in paths:
         text = client.get(path).text
         assert not any(secret in text for secret in secrets), path
+
+
+def test_the_log_pages_lead_back_to_the_first_entry_and_no_further(
+    site: tuple[Scene, httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client = site
+    monkeypatch.setattr(logpages, "PAGE", 2)  # pages of two entries: 4 3, 2 1, 0
+    shown, path = [], "/log?before=5"
+    for _ in range(10):
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        shown += [int(i) for i in re.findall(r'href="/log/entry\?index=(\d+)"', answer.text)]
+        earlier = re.search(r'href="(/log\?before=\d+)">earlier', answer.text)
+        if earlier is None:
+            break
+        path = earlier.group(1)
+    assert shown == [4, 3, 2, 1, 0]
+    assert "the log begins at index 0" in client.get("/log?before=0").text  # not a 500
 
 
 def test_pages_carry_a_content_policy_and_no_answer_is_sniffed(site: tuple[Scene, httpx.Client]) -> None:

@@ -47,8 +47,14 @@ def log_pages(shared: SharedLog, summarize: Summarize = plain_summary) -> APIRou
                 {"index": i, "received": describe(e)[0], "summary": summarize(e)}
                 for i, e in reversed(list(enumerate(log.entries(start, stop), start)))
             ]
+            older = start if start > 0 else None  # the page of the entries before this one, if any
             return page(
-                "log.html", size=log.size, vkey=log.log_key.vkey, checkpoint=shared.checkpoint(), rows=rows
+                "log.html",
+                size=log.size,
+                vkey=log.log_key.vkey,
+                checkpoint=shared.checkpoint(),
+                rows=rows,
+                older=older,
             )
 
         return shared.read(read)
