@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,11 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detente.errors import MalformedError, VerificationError
-from detente.statements.canonical import b64e, canonical, parse_canonical, parse_json, reparse_canonical
+from detente.statements.canonical import (
+    b64e,
+    canonical,
+    format_time,
+    parse_canonical,
+    parse_json,
+    parse_time,
+    reparse_canonical,
+)
 from detente.statements.dsse import MAX_SIGNATURES, Envelope, Signature, merge_envelopes, pae, sign_envelope
 from detente.statements.keys import PublicKey, SigningKey, key_id
 from detente.statements.kinds import payload_type
-from detente.statements.schema import validate
+from detente.statements.schema import TIME, validate
 from detente.statements.statement import (
     Statement,
     make_payload,
@@ -302,3 +312,12 @@ def test_an_awkward_envelope_is_decoded_as_the_strict_reading_decodes_it(data: b
     assert type(fast) is type(strict)
     assert str(fast) == str(strict)
     assert not isinstance(strict, Envelope) or fast == strict
+
+
+@given(st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.replace(microsecond=0)))
+def test_times_are_written_and_read_back_exactly_in_every_year(moment: datetime) -> None:
+    """Years before 1000 too: strftime's %Y wrote year 1 as "1", which no reader takes for a time."""
+    text = format_time(moment)
+    assert re.fullmatch(TIME, text), text
+    assert parse_time(text) == moment
+    assert format_time(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"

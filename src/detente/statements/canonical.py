@@ -213,7 +213,9 @@ def format_time(moment: datetime) -> str:
     """RFC 3339 UTC to the second."""
     if moment.tzinfo is None:
         raise MalformedError("times must be timezone-aware (UTC)")
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    utc = moment.astimezone(UTC)
+    # by hand: strftime's %Y does not pad years before 1000 on every platform (glibc gives "1-01-01")
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def parse_time(text: str) -> datetime:
