@@ -79,6 +79,14 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
     out = run("accept", xid, "--party", "US", "--key", k["us-fm"], "--nonce", str(tmp_path / "nb"),
               "--dir", str(home), code=75)  # fmt: skip
     assert "refused" in out
+    assert not (tmp_path / "nb").exists(), "a refused commitment leaves no nonce behind, so a retry can run"
+    offer = ["offer", "--party", "RU", "--key", k["fm"], "--to", "US", "--nonce", str(tmp_path / "nc")]
+    said = run(*offer, "--clauses", "L1", "--deadline-days", "10000000", "--dir", str(home), code=65)
+    assert "--deadline-days takes 1 to 36500" in said
+    assert "no clause 'X9' in detente.clauses/1" in run(
+        *offer, "--clauses", "L1,X9", "--dir", str(home), code=65
+    )
+    assert not (tmp_path / "nc").exists()
 
 
 def _with_signature(envelope: Path, keyid: str, sig: str, out: Path) -> Path:

@@ -13,8 +13,9 @@ import typer
 
 from detente.accords import acts
 from detente.accords.acts import Authority
+from detente.accords.clauses import CLAUSES, LIBRARY_VERSION
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
-from detente.errors import MalformedError
+from detente.errors import ConflictError, InputError, MalformedError, NotFoundError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.statement import Statement
@@ -43,11 +44,19 @@ Nonce = Annotated[Path, typer.Option("--nonce", help="File (0600) holding this p
 Clauses = Annotated[str, typer.Option(help="Comma-separated clause ids, e.g. L1,M1,M2.")]
 
 
+MAX_DEADLINE_DAYS = 36_500  # a hundred years: beyond it, a deadline is a mistyped number
+
+
 def _terms(party: str, to: str, clauses: str, place: str, notice_days: int) -> bytes:
+    ids = tuple(c.strip() for c in clauses.split(","))
+    unknown = [c for c in ids if c not in {known.id for known in CLAUSES}]
+    if unknown:
+        library = ", ".join(known.id for known in CLAUSES)
+        raise MalformedError(f"no clause {unknown[0]!r} in {LIBRARY_VERSION} (it holds {library})")
     terms = Terms(
         Person(party, "Minister of Foreign Affairs", f"Minister of Foreign Affairs of {party}"),
         Person(to, "Minister of Foreign Affairs", f"Minister of Foreign Affairs of {to}"),
-        place, utc_now().date().isoformat(), tuple(c.strip() for c in clauses.split(",")), "C0", notice_days,
+        place, utc_now().date().isoformat(), ids, "C0", notice_days,
     )  # fmt: skip
     return terms_document(reciprocal_letters(terms), notice_days)
 
@@ -58,6 +67,8 @@ def _offer(
 ) -> None:  # fmt: skip
     import os
 
+    if not 1 <= days <= MAX_DEADLINE_DAYS:
+        raise MalformedError(f"--deadline-days takes 1 to {MAX_DEADLINE_DAYS} (a hundred years), not {days}")
     doc = _terms(party, to, clauses, place, notice_days)
     with where.connect() as reg:
         notary = reg.notary_keyid()
@@ -68,7 +79,20 @@ def _offer(
         terms=sha256_hex(doc), nonce=_new_nonce(nonce), answers=answers,
     )  # fmt: skip
     out.print(f"exchange {xid}")
-    _deliver(where, m1, out_file, (doc,))
+    _deliver_committed(where, m1, nonce, out_file, (doc,))
+
+
+def _deliver_committed(
+    where: Where, st: Statement, nonce: Path, out_file: Path | None, blobs: tuple[bytes, ...] = ()
+) -> None:
+    """Deliver a statement committing to the nonce in ``nonce``; if the registry refuses it, the
+    commitment was never logged and the nonce file is removed, so that the act can be retried as it was
+    typed (a nonce file is never overwritten). Kept on any other failure: the statement may be logged."""
+    try:
+        _deliver(where, st, out_file, blobs)
+    except (InputError, ConflictError, NotFoundError):
+        nonce.unlink(missing_ok=True)
+        raise
 
 
 Sign = Callable[[Authority, str, Statement], Statement]
@@ -76,14 +100,19 @@ Sign = Callable[[Authority, str, Statement], Statement]
 
 def _on_offer(
     xid: str, party: str, key: list[Path], directory: Path, registry: str | None, out_file: Path | None,
-    sign: Sign,
+    sign: Sign, nonce: Path | None = None,
 ) -> None:  # fmt: skip
-    """Read the offer (m1) of exchange ``xid``, sign this party's act on it, and deliver the act."""
+    """Read the offer (m1) of exchange ``xid``, sign this party's act on it, and deliver the act (one
+    committing to the nonce in the file ``nonce``, if given)."""
     with reported():
         where = Where(directory, registry)
         with where.connect() as reg:
             m1 = _m1(reg, xid)
-        _deliver(where, sign(_authority(party, key), _now(), m1), out_file)
+        st = sign(_authority(party, key), _now(), m1)
+        if nonce is None:
+            _deliver(where, st, out_file)
+        else:
+            _deliver_committed(where, st, nonce, out_file)
 
 
 @app.command("offer")
@@ -131,6 +160,7 @@ def accept(
         registry,
         out_file,
         lambda by, now, m1: acts.accept(by, now, m1, _new_nonce(nonce)),
+        nonce,
     )
 
 
