@@ -19,7 +19,9 @@ from detente.errors import (
     TooLargeError,
     VerificationError,
 )
+from detente.registry.claims import recompute_claim
 from detente.registry.core import Registry, Request
+from detente.registry.entry import LogEntry
 from detente.statements.canonical import canonical, sha256_hex
 from detente.statements.dsse import Envelope, Signature, sign_envelope
 from detente.statements.kinds import payload_type
@@ -293,3 +295,29 @@ def test_a_day_that_does_not_exist_is_refused(w: World, day: str) -> None:
     refused(w.registry, signed("2018-03-01T00:00:00Z"), MalformedError, "start is not a real UTC time")
     body["start"] = "2018-03-01T03:00:00Z"
     refused(w.registry, signed(f"{day}T00:00:00Z"), MalformedError, "issued is not a real UTC time")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"start": "2018-03-18T03:00:00Z", "end": "2018-03-01T00:00:00Z"}, "ends .* before it starts"),
+        ({"peak_per_minute": 13}, r"peak \(13 a minute\) is above its requests \(12\)"),
+        ({"origin": {"country": "US", "requests": 13, "sources": 3}}, r"more requests \(13\) than"),
+        ({"origin": {"country": "US", "requests": 5, "sources": 9}}, r"more sources \(9\) than"),
+    ],
+)
+def test_an_incident_whose_figures_contradict_each_other_is_refused(
+    w: World, change: dict[str, Any], reason: str
+) -> None:
+    """By the registry and by a bundle's verifier alike: such a report cannot be true as a whole."""
+    body = {
+        "iid": "2" * 32, "to": "US", "monitor_id": "3f0c9a1b2c3d4e5f",
+        "asset": {"kind": "election-body", "name": "cec"}, "attack": "flood", "attributed_actor": None,
+        "start": "2018-03-01T03:00:00Z", "end": "2018-03-01T03:40:00Z", "requests": 12, "peak_per_minute": 9,
+        "sources": 8, "origin": {"country": "US", "requests": 5, "sources": 3}, "networks": [],
+        "clauses": [], "evidence": "cd" * 32, **change,
+    }  # fmt: skip
+    signed = w.parties["RU"].certs.sign("incident", "2018-03-02T00:00:00Z", body)
+    refused(w.registry, signed.envelope.encode(), VerificationError, reason)
+    with pytest.raises(VerificationError, match=reason):
+        recompute_claim("incident", [(0, LogEntry(w.clock.now, signed))])

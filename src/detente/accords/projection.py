@@ -271,6 +271,7 @@ class Projection:
                 f"an incident is addressed to its origin state: to is {b['to']}, "
                 f"origin.country {b['origin']['country']}"
             )
+        check_incident_figures(b)
         # most incidents cite no clause: what is in force is then not asked
         cited = set(b["clauses"])
         extra = sorted(cited - set(self.clauses_in_force(st.party, b["to"], received))) if cited else []
@@ -354,6 +355,31 @@ class Projection:
         from .exchange import lapse_due
 
         return [ex for ex in self.exchanges.values() if lapse_due(ex, now)]
+
+
+def check_incident_figures(body: Mapping[str, Any]) -> None:
+    """Refuse an incident whose figures cannot all be true: it ends before it starts, its peak minute
+    holds more requests than the whole incident, or its origin state sent more requests, or from more
+    sources, than the whole incident counts. (Times compare as
+    text: the schema admits only ``YYYY-MM-DDTHH:MM:SSZ``.)
+
+    Raises:
+        VerificationError: the first figure that contradicts another.
+    """
+    if body["end"] < body["start"]:
+        raise VerificationError(f"the incident ends ({body['end']}) before it starts ({body['start']})")
+    if body["peak_per_minute"] > body["requests"]:
+        raise VerificationError(
+            f"the incident's peak ({body['peak_per_minute']} a minute) is above its requests "
+            f"({body['requests']})"
+        )
+    origin = body["origin"]
+    for figure in ("requests", "sources"):
+        if origin[figure] > body[figure]:
+            raise VerificationError(
+                f"the incident's origin state sent more {figure} ({origin[figure]}) than the incident "
+                f"counts ({body[figure]})"
+            )
 
 
 def _summary(st: Statement, proj: Projection) -> tuple[str | None, str | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detente.accords.contract import Trust, find_contract
+from detente.accords.projection import check_incident_figures
 from detente.errors import MalformedError, VerificationError
 from detente.statements.canonical import format_time
 from detente.statements.keys import PublicKey
@@ -115,6 +116,8 @@ def recompute_claim(
         ref = sts[0].body.get("did") or sts[0].body.get("pid") or sts[0].body["iid"]
         if kind == "incident" and sts[0].body["origin"]["country"] != sts[0].body["to"]:
             raise VerificationError("the incident's origin state is not the state it is addressed to")
+        if kind == "incident":
+            check_incident_figures(sts[0].body)
         return Claim(claim_type, ref, sts[0].party, sts[0].body["to"], on)
     if claim_type == "replied":
         _kinds(sts, ("protest", "reply"))
