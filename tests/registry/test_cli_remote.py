@@ -192,7 +192,10 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
     t.run("incident", "check-evidence", match.group(1), str(handed), code=65)
     assert "incident" in t.run("timeline", "RU", "US")
     # The foreign minister's key has no `cert` role: refused as bad input, here and there.
-    t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU"], "--all", code=65)
+    unreported = t.tmp / "unreported.json"
+    fresh = {**incident, "evidence": {"sha256": "0" * 64}}
+    unreported.write_text(json.dumps({"schema": "detente.monitor.incidents/1", "incidents": [fresh]}))
+    t.run("incident", "submit", str(unreported), "--party", "RU", "--key", t.keys["RU"], "--all", code=65)
     cut = t.tmp / "cut.json"
     cut.write_text(document.read_text()[:40])
     said = t.run(
@@ -214,6 +217,14 @@ def test_incident_submit_signs_with_the_cert_key_and_lands_in_the_timeline(targe
     assert "not a readable JSON document" in t.run(
         "incident", "check-evidence", match.group(1), str(handed), code=65
     )
+    # A run that stopped half way is finished by running it again: what is logged already is skipped.
+    incident["origins"] = {"countries": [origin, {**origin, "key": "CN", "name": "CN"}], "networks": []}
+    document.write_text(json.dumps({"schema": "detente.monitor.incidents/1", "incidents": [incident]}))
+    again = t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], "--all")
+    assert "monitor incident 3f0c9a1b2c3d4e5f (US): reported already as incident" in again
+    assert re.search(r"incident [0-9a-f]{32} \(CN\) at index \d+", again), again
+    third = t.run("incident", "submit", str(document), "--party", "RU", "--key", t.keys["RU-cert"], "--all")
+    assert third.count("reported already") == 2, third
 
 
 def test_every_problem_type_of_the_service_becomes_the_librarys_error_kind() -> None:

@@ -168,7 +168,15 @@ def incident_submit(
         statements = incident_statements(
             document, chosen, _authority(party, key), clauses, reg.now(), os.urandom
         )
+        # A run that stopped half way (killed, or refused after its first states) is finished by running
+        # it again: what was reported already is skipped, not refused.
+        reported_as = {(i["party"], i["to"], i["evidence"]): i["iid"] for i in reg.incidents()}
         for st in statements:
+            done = reported_as.get((st.party, st.body["to"], st.body["evidence"]))
+            if done is not None:
+                out.print(f"monitor incident {st.body['monitor_id']} ({st.body['to']}): reported already "
+                          f"as incident {done}, skipped")  # fmt: skip
+                continue
             receipt = reg.submit(st.envelope.encode())
             where = "not yet integrated" if receipt.index is None else f"at index {receipt.index}"
             out.print(f"incident {st.body['iid']} ({st.body['to']}) {where}, sid {st.sid}")

@@ -91,6 +91,10 @@ class RegistryClient(Protocol):
         """Every offer, counter-offer and refusal made by a party (``views.act_json``)."""
         ...
 
+    def incidents(self) -> list[dict[str, Any]]:
+        """Every incident reported (``views.incident_json``)."""
+        ...
+
     def bundle(self, claim: str, ref: str) -> bytes:
         """The evidence bundle of a claim."""
         ...
@@ -134,6 +138,9 @@ class LocalClient:
 
     def offers(self, party: str) -> list[dict[str, Any]]:
         return [views.act_json(a) for a in self.registry.projection.offers_and_refusals(party)]
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return [views.incident_json(i) for i in self.registry.projection.incidents.values()]
 
     def bundle(self, claim: str, ref: str) -> bytes:
         return build_bundle(self.registry, claim, ref)
@@ -286,6 +293,10 @@ class HttpClient:
 
     def offers(self, party: str) -> list[dict[str, Any]]:
         value: list[dict[str, Any]] = self._json(f"/v1/parties/{quote(party, safe='')}/offers")
+        return value
+
+    def incidents(self) -> list[dict[str, Any]]:
+        value: list[dict[str, Any]] = self._json("/v1/incidents")
         return value
 
     def bundle(self, claim: str, ref: str) -> bytes:
