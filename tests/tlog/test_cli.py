@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -112,6 +113,43 @@ def test_an_outdated_backup_is_refused_before_anything_changes(home: Path, tmp_p
     log = LogHome(home).open()
     assert log.size == 4
     log.close()
+
+
+def test_a_damaged_backup_is_refused_and_the_log_is_left_as_it_was(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\ne3\n")
+    code, out = detente("log", "backup", "--dir", home, tmp_path / "bk.db")
+    assert code == 0, out
+    with sqlite3.connect(tmp_path / "bk.db") as db:  # the backup's checkpoint and edge tiles still verify
+        db.execute("UPDATE entries SET data = ? WHERE idx = 2", (b"evil",))
+    db.close()
+
+    code, out = detente("log", "restore", "--dir", home, tmp_path / "bk.db", "--force")
+    assert code == 3, out
+    assert "the backup is damaged" in out
+    assert "entry 2" in out
+    vkey = (home / "log.vkey").read_text().strip()
+    code, out = detente("log", "verify", "--log-key", vkey, "--dir", home)
+    assert code == 0, out
+    assert "matches checkpoint 3" in out
+    code, out = detente("log", "append", "--dir", home, "--lines", stdin="e4\n")
+    assert code == 0, out
+
+
+def test_a_restore_is_refused_while_the_log_has_a_writer(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\n")
+    code, out = detente("log", "backup", "--dir", home, tmp_path / "bk.db")
+    assert code == 0, out
+    writer = LogHome(home).open(write=True)  # as `detente serve` holds it
+    try:
+        code, out = detente("log", "restore", "--dir", home, tmp_path / "bk.db", "--force")
+        assert code == 75, out
+        assert "cannot restore while a writer runs" in out
+        writer.append([b"e3"])  # the writer kept its log
+    finally:
+        writer.close()
+    code, out = detente("log", "checkpoint", "--dir", home)
+    assert code == 0, out
+    assert out.splitlines()[1] == "3"
 
 
 def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:

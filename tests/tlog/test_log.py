@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from detente.errors import (
@@ -9,12 +11,14 @@ from detente.errors import (
     ConflictError,
     ForkError,
     NotFoundError,
+    TamperError,
     TooLargeError,
     WriterBusyError,
 )
 from detente.tlog import merkle
-from detente.tlog.backup import copy_log
+from detente.tlog.backup import CHUNK, restore_log
 from detente.tlog.checkpoint import open_checkpoint
+from detente.tlog.edge import TreeEdge
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
 from detente.tlog.storage import MemoryStore
@@ -162,9 +166,64 @@ def test_a_reader_follows_the_writer_and_refuses_a_rewritten_history(new_store: 
 
     rewritten = Log.create(MemoryStore(), SIGNER)  # same key, another history of 20 entries
     rewritten.append(entries(20, 100))
-    other = new_store()
-    other.reset()
-    copy_log(rewritten, other)
+    restore_log(rewritten, new_store(), force=True)
     with pytest.raises(ForkError, match="does not extend"):
         reader.refresh()
     assert reader.size == 15
+
+
+def test_a_restore_swaps_the_whole_log_in_one_transaction(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    log.append(entries(300))
+    before = log.signed_checkpoint
+    log.close()
+    backup = Log.create(MemoryStore(), SIGNER)
+    backup.append(entries(40_000, 1_000))  # three chunks of the copy
+    target, reader = new_store(), new_store()
+    seen: list[str | None] = []
+
+    def batches_then_failure() -> Iterator[Batch]:
+        data = entries(600, 1_000)
+        _, tiles = TreeEdge.empty().extend([merkle.leaf_hash(e) for e in data])
+        yield Batch(0, data, tiles, "incomplete copy: 0\n", "incomplete copy: 600\n")
+        seen.append(reader.load_checkpoint())
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        target.replace("incomplete copy: 0\n", batches_then_failure())
+    assert seen == [before]  # readers never saw a half-swapped log
+    reopened = Log.open(new_store(), SIGNER.verifier())
+    assert reopened.signed_checkpoint == before
+    assert reopened.entries(0, 300) == entries(300)
+
+    restore_log(backup, target, force=True)
+    restored = Log.open(new_store(), SIGNER.verifier())
+    assert restored.signed_checkpoint == backup.signed_checkpoint
+    assert restored.entries(39_990, 40_000) == entries(10, 40_990)
+
+
+def test_a_damaged_backup_is_refused_before_the_log_changes(new_store: StoreFactory) -> None:
+    log = Log.create(new_store(), SIGNER)
+    log.append(entries(5))
+    before = log.signed_checkpoint
+    log.close()
+    store = MemoryStore()
+    damaged = Log.create(store, SIGNER)
+    damaged.append(entries(CHUNK + 10))
+    store.entries[CHUNK + 3] = b"evil"  # in the second chunk: the first would have been copied already
+    with pytest.raises(TamperError, match=f"entry {CHUNK + 3}"):
+        restore_log(damaged, new_store(), force=True)
+    reopened = Log.open(new_store(), SIGNER.verifier())
+    assert reopened.signed_checkpoint == before
+    assert reopened.entries(0, 5) == entries(5)
+
+
+def test_a_restore_is_refused_while_a_writer_runs(new_store: StoreFactory) -> None:
+    writer = Log.create(new_store(), SIGNER)
+    writer.append(entries(3))
+    backup = Log.create(MemoryStore(), SIGNER)
+    backup.append(entries(7))
+    with pytest.raises(WriterBusyError, match="stop it first"):
+        restore_log(backup, new_store(), force=True)
+    writer.append(entries(1, 3))  # the writer never noticed
+    assert Log.open(new_store(), SIGNER.verifier()).entries(0, 4) == entries(4)

@@ -1,16 +1,18 @@
 """Backups: a verified copy of a log into another store, and back.
 
 A copy is rebuilt from the source's checked entries: tiles are recomputed, and the copy is accepted only
-if its root equals the source's signed checkpoint, so a backup is never a copy of damage. Intermediate
-commits carry a placeholder checkpoint that no log key verifies, so an interrupted copy fails closed
-when opened instead of passing for a shorter log.
+if its root equals the source's signed checkpoint, so a backup is never a copy of damage. A backup's
+intermediate commits carry a placeholder checkpoint that no log key verifies, so an interrupted backup
+fails closed when opened instead of passing for a shorter log. A restore is stricter, because it replaces
+a live log: it holds the log's writer lock, checks the whole backup before it changes anything, and swaps
+the log's contents in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from detente.errors import ConflictError, TamperError
+from detente.errors import ConflictError, TamperError, WriterBusyError
 from detente.tlog import merkle
 from detente.tlog.edge import TreeEdge
 from detente.tlog.log import Log
@@ -28,19 +30,64 @@ def copy_log(source: Log, target: LogStore, progress: Progress | None = None) ->
         TamperError: the source's entries do not rebuild its signed root.
     """
     if target.load_checkpoint() is not None:
+        raise ConflictError("the target already holds a log; a backup goes into a new store")
+    first = _placeholder(source, 0)
+    target.create(first)
+    for batch in _batches(source, first, progress):
+        target.commit(batch)
+
+
+def restore_log(
+    source: Log, target: LogStore, *, force: bool = False, progress: Progress | None = None
+) -> None:
+    """Replace the log in ``target`` with a verified copy of the backup ``source``, as its one writer.
+
+    In order: take the target's writer lock (held until the target is closed); refuse a target that holds
+    a log unless ``force``; check every entry of the backup against its signed checkpoint; only then swap
+    the target's contents, in one transaction. A bad backup or a failure during the copy leaves the target
+    as it was, and readers see the old log until the new one is whole. ``progress`` counts both passes.
+
+    Raises:
+        WriterBusyError: another process writes the target (a running service, an append).
+        ConflictError: the target holds a log and ``force`` is not set.
+        TamperError: the backup's entries or tiles do not match its signed checkpoint.
+    """
+    try:
+        target.lock_writer()
+    except WriterBusyError as exc:
+        raise WriterBusyError(
+            f"cannot restore while a writer runs; stop it first (nothing was changed): {exc}"
+        ) from exc
+    if not force and target.load_checkpoint() is not None:
         raise ConflictError("the target already holds a log; restore refuses to overwrite without --force")
+    try:
+        rebuild_root(source, progress)  # the whole backup, before anything of the target changes
+    except TamperError as exc:
+        raise TamperError(f"the backup is damaged, restore refused (nothing was changed): {exc}") from exc
+    first = _placeholder(source, 0)
+    target.replace(first, _batches(source, first, progress))
+
+
+def _placeholder(source: Log, size: int) -> str:
+    """A checkpoint that no key verifies, for a copy that is not complete yet."""
+    return f"incomplete copy of {source.checkpoint.origin}: {size}\n"
+
+
+def _batches(source: Log, first: str, progress: Progress | None) -> Iterator[Batch]:
+    """The source's checked entries and their rebuilt tiles, a chunk a batch, after the checkpoint
+    ``first``; every checkpoint is a placeholder but the last, the source's own, which comes only if the
+    rebuilt root is the signed one."""
     size, final = source.size, source.signed_checkpoint
     edge = TreeEdge.empty()
-    previous = f"incomplete copy of {source.checkpoint.origin}: 0\n"
-    target.create(previous)
+    previous = first
     for start in range(0, max(size, 1), CHUNK):
         stop = min(size, start + CHUNK)
         entries = source.entries(start, stop)
         edge, tiles = edge.extend([merkle.leaf_hash(e) for e in entries])
-        note = final if stop == size else f"incomplete copy of {source.checkpoint.origin}: {stop}\n"
+        note = final if stop == size else _placeholder(source, stop)
         if stop == size and edge.root() != source.checkpoint.root:
-            raise TamperError("the copied entries do not rebuild the signed root; backup refused")
-        target.commit(Batch(start, entries, tiles, previous, note))
+            raise TamperError("the copied entries do not rebuild the signed root; copy refused")
+        yield Batch(start, entries, tiles, previous, note)
         previous = note
         if progress is not None:
             progress(stop - start)

@@ -11,7 +11,7 @@ import typer
 
 from detente.errors import ConflictError, MalformedError
 from detente.shell import LOG_KEY_HELP, log_key_text, progress_bar, reported
-from detente.tlog.backup import copy_log, rebuild_root
+from detente.tlog.backup import copy_log, rebuild_root, restore_log
 from detente.tlog.export import export_tiles, verify_tiles
 from detente.tlog.home import LogHome
 from detente.tlog.log import Log
@@ -177,20 +177,24 @@ def restore(
     backup_file: Annotated[Path, typer.Argument(help="A file written by `detente log backup`.")],
     force: Annotated[bool, typer.Option(help="Replace the log's current contents.")] = False,
 ) -> None:
-    """Restore a backup into the log's store; an outdated backup is refused before anything is replaced."""
+    """Restore a backup into the log's store, as its one writer (refused while another writer runs).
+
+    The whole backup is checked before anything is replaced (an outdated or damaged one is refused and
+    the log is left as it was), then the log's contents are swapped in one transaction.
+    """
     with reported():
         home = LogHome(directory)
-        # checked against the published checkpoint first: a backup older than what was published is a
-        # rollback (ForkError, exit 3), refused while the store still holds the newer log
-        source = Log.open(open_store(str(backup_file)), home.verifier(), published=home.published)
         target = home.store()
         try:
-            if force:
-                target.reset()
-            with progress_bar("restoring", source.size) as advance:
-                copy_log(source, target, advance)
+            # checked against the published checkpoint first: a backup older than what was published is a
+            # rollback (ForkError, exit 3), refused while the store still holds the newer log
+            source = Log.open(open_store(str(backup_file)), home.verifier(), published=home.published)
+            try:
+                with progress_bar("checking, then restoring", 2 * source.size) as advance:
+                    restore_log(source, target, force=force, progress=advance)
+            finally:
+                source.close()
         finally:
             target.close()
-            source.close()
         typer.echo(f"restored {source.size} entries into {directory}")
         home.open().close()  # fails closed (ForkError) if the backup is older than what was published

@@ -6,7 +6,7 @@ rewritten with different bytes and an entry index is never written twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from detente.errors import ConflictError, WriterBusyError
@@ -62,11 +62,13 @@ class MemoryStore:
             raise WriterBusyError("another writer holds this in-memory log")
         self.locked = True
 
-    def reset(self) -> None:
-        """Forget everything."""
-        self.entries.clear()
-        self.tiles.clear()
-        self.checkpoint = None
+    def replace(self, checkpoint: str, batches: Iterable[Batch]) -> None:
+        """Swap in another log, built aside first so that a failure changes nothing."""
+        other = MemoryStore()
+        other.create(checkpoint)
+        for batch in batches:
+            other.commit(batch)
+        self.entries, self.tiles, self.checkpoint = other.entries, other.tiles, other.checkpoint
 
     def close(self) -> None:
         """Release the writer lock."""

@@ -6,11 +6,13 @@ Invariants every adapter keeps:
   nothing and raises :class:`~detente.errors.ConflictError`.
 - :meth:`LogStore.lock_writer` gives one process the right to write; a second is refused at once with
   :class:`~detente.errors.WriterBusyError`, never queued. The lock dies with its process.
+- :meth:`LogStore.replace` swaps the whole log for another in one transaction: readers see the old log
+  or the new one, never a mixture, and a failure part way leaves the old log as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -57,8 +59,9 @@ class LogStore(Protocol):
         """Take the one writer lock of this log, or raise WriterBusyError."""
         ...
 
-    def reset(self) -> None:
-        """Delete the whole log (used only by restore)."""
+    def replace(self, checkpoint: str, batches: Iterable[Batch]) -> None:
+        """Delete the whole log, start it again at ``checkpoint`` and commit ``batches`` in turn, all in one
+        transaction (used only by restore); if anything raises, even ``batches`` itself, nothing changes."""
         ...
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -109,20 +109,37 @@ class PostgresStore:
     def commit(self, batch: Batch) -> None:
         """Write the batch in one transaction, compare-and-swap on the checkpoint."""
         with self.db.transaction():
-            swapped = self.db.execute(
-                "UPDATE checkpoint SET note = %s WHERE id = 1 AND note = %s",
-                (batch.new_checkpoint, batch.old_checkpoint),
-            ).rowcount
-            if swapped != 1:
-                raise ConflictError("the checkpoint changed under this writer; reopen the log")
-            with self.db.cursor().copy("COPY entries (idx, data) FROM STDIN") as copy:
-                for offset, entry in enumerate(batch.entries):
-                    copy.write_row((batch.first_index + offset, entry))
-            self.db.cursor().executemany(
-                "INSERT INTO tiles (level, idx, data) VALUES (%s, %s, %s) "
-                "ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
-                [(r.level, r.index, d) for r, d in batch.tiles.items()],
-            )
+            self._write(batch)
+
+    def replace(self, checkpoint: str, batches: Iterable[Batch]) -> None:
+        """Delete the whole log and write another in its place, in one transaction.
+
+        ``DELETE``, not ``TRUNCATE``: readers keep reading the old log until the new one is committed.
+        """
+        with self.db.transaction():
+            self.db.execute("DELETE FROM entries")
+            self.db.execute("DELETE FROM tiles")
+            self.db.execute("DELETE FROM checkpoint")
+            self.db.execute("INSERT INTO checkpoint (id, note) VALUES (1, %s)", (checkpoint,))
+            for batch in batches:
+                self._write(batch)
+
+    def _write(self, batch: Batch) -> None:
+        """Write a batch inside the open transaction, compare-and-swap on the checkpoint."""
+        swapped = self.db.execute(
+            "UPDATE checkpoint SET note = %s WHERE id = 1 AND note = %s",
+            (batch.new_checkpoint, batch.old_checkpoint),
+        ).rowcount
+        if swapped != 1:
+            raise ConflictError("the checkpoint changed under this writer; reopen the log")
+        with self.db.cursor().copy("COPY entries (idx, data) FROM STDIN") as copy:
+            for offset, entry in enumerate(batch.entries):
+                copy.write_row((batch.first_index + offset, entry))
+        self.db.cursor().executemany(
+            "INSERT INTO tiles (level, idx, data) VALUES (%s, %s, %s) "
+            "ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+            [(r.level, r.index, d) for r, d in batch.tiles.items()],
+        )
 
     def lock_writer(self) -> None:
         """Take the session advisory lock that makes this connection the one writer."""
@@ -132,13 +149,6 @@ class PostgresStore:
                 f"another process is writing log schema {self.schema}; one writer per log (a writer that"
                 " has just died holds the lock until the server notices, usually within a second: retry)"
             )
-
-    def reset(self) -> None:
-        """Delete the whole log."""
-        with self.db.transaction():
-            self.db.execute("DELETE FROM entries")
-            self.db.execute("DELETE FROM tiles")
-            self.db.execute("DELETE FROM checkpoint")
 
     def close(self) -> None:
         """Release the writer's advisory lock, if this session holds it, then close the connection.

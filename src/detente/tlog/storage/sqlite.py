@@ -9,7 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -88,24 +89,45 @@ class SQLiteStore:
 
     def commit(self, batch: Batch) -> None:
         """Write the batch in one transaction, compare-and-swap on the checkpoint."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
+            self._write(batch)
+
+    def replace(self, checkpoint: str, batches: Iterable[Batch]) -> None:
+        """Delete the whole log and write another in its place, in one transaction."""
+        with self._transaction():
+            # statement by statement: executescript would commit the open transaction first
+            self.db.execute("DELETE FROM entries")
+            self.db.execute("DELETE FROM tiles")
+            self.db.execute("DELETE FROM checkpoint")
+            self.db.execute("INSERT INTO checkpoint (id, note) VALUES (1, ?)", (checkpoint,))
+            for batch in batches:
+                self._write(batch)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed if the block ends, rolled back if it raises."""
+        self.db.execute("BEGIN IMMEDIATE")
         try:
-            swapped = db.execute(
-                "UPDATE checkpoint SET note = ? WHERE id = 1 AND note = ?",
-                (batch.new_checkpoint, batch.old_checkpoint),
-            ).rowcount
-            if swapped != 1:
-                raise ConflictError("the checkpoint changed under this writer; reopen the log")
-            first = batch.first_index
-            indexes = range(first, first + len(batch.entries))
-            insert_rows(db, "INSERT INTO entries (idx, data)", list(zip(indexes, batch.entries, strict=True)))
-            tiles = [(r.level, r.index, d) for r, d in batch.tiles.items()]
-            insert_rows(db, "INSERT OR REPLACE INTO tiles (level, idx, data)", tiles)
+            yield
         except BaseException:
-            db.execute("ROLLBACK")
+            self.db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")
+        self.db.execute("COMMIT")
+
+    def _write(self, batch: Batch) -> None:
+        """Write a batch inside the open transaction, compare-and-swap on the checkpoint."""
+        db = self.db
+        swapped = db.execute(
+            "UPDATE checkpoint SET note = ? WHERE id = 1 AND note = ?",
+            (batch.new_checkpoint, batch.old_checkpoint),
+        ).rowcount
+        if swapped != 1:
+            raise ConflictError("the checkpoint changed under this writer; reopen the log")
+        first = batch.first_index
+        indexes = range(first, first + len(batch.entries))
+        insert_rows(db, "INSERT INTO entries (idx, data)", list(zip(indexes, batch.entries, strict=True)))
+        tiles = [(r.level, r.index, d) for r, d in batch.tiles.items()]
+        insert_rows(db, "INSERT OR REPLACE INTO tiles (level, idx, data)", tiles)
 
     def lock_writer(self) -> None:
         """Take the exclusive writer lock on ``<file>.lock``."""
@@ -116,10 +138,6 @@ class SQLiteStore:
             os.close(fd)
             raise WriterBusyError(f"another process is writing {self.path}; one writer per log") from exc
         self._lock_fd = fd
-
-    def reset(self) -> None:
-        """Delete the whole log."""
-        self.db.executescript("DELETE FROM entries; DELETE FROM tiles; DELETE FROM checkpoint;")
 
     def close(self) -> None:
         """Close the database and release the writer lock."""
