@@ -8,9 +8,16 @@ import pytest
 
 from detente.errors import MalformedError, VerificationError
 from detente.tlog.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
-from detente.tlog.cosignature import CosignatureVerifier, cosign, parse_cosignature_vkey
+from detente.tlog.cosignature import (
+    CosignatureVerifier,
+    cosign,
+    cosigned_message,
+    parse_cosignature_vkey,
+    require_cosignatures,
+)
 from detente.tlog.merkle import EMPTY_ROOT, leaf_hash
 from detente.tlog.note import (
+    NoteSignature,
     Signer,
     open_note,
     parse_ed25519_vkey,
@@ -112,6 +119,23 @@ def test_cosignature_v1_signs_and_verifies() -> None:
         open_note(forged, [verifier])
     with pytest.raises(MalformedError, match="algorithm 1"):
         parse_cosignature_vkey(LOG.vkey)
+
+
+@pytest.mark.parametrize("timestamp", [1 << 63, (1 << 64) - 1])
+def test_a_cosignature_time_above_2_63_minus_1_is_never_signed_nor_accepted(timestamp: int) -> None:
+    witness = Signer.generate("witness.example", alg=0x04)
+    verifier = parse_cosignature_vkey(witness.vkey)
+    checkpoint = Checkpoint("example.org/log", 3, leaf_hash(b"y"))
+    body, signed = checkpoint.body(), checkpoint.sign([LOG])
+    with pytest.raises(ValueError, match="2\\^63-1"):
+        cosign(body, witness, timestamp)
+    # a witness that signs one all the same: good Ed25519, a time the spec forbids (C2SP tlog-cosignature)
+    ed25519 = witness.sign(cosigned_message(body, timestamp))
+    line = NoteSignature(witness.name, verifier.key_id, timestamp.to_bytes(8, "big") + ed25519).line()
+    with pytest.raises(VerificationError, match=r"invalid signature by witness\.example"):
+        require_cosignatures(signed + line, LOG.verifier(), [verifier], 1)
+    latest = cosign(body, witness, (1 << 63) - 1).line()
+    assert require_cosignatures(signed + latest, LOG.verifier(), [verifier], 1).checkpoint == checkpoint
 
 
 def test_tlog_proof_round_trip_and_refusals() -> None:

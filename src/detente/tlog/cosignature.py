@@ -1,7 +1,8 @@
 """C2SP tlog-cosignature: cosignature/v1, a witness's timestamped signature of a checkpoint.
 
 Key id = ``SHA-256(name || 0x0A || 0x04 || public key)[:4]``. The signature is an 8-byte big-endian UNIX
-time followed by Ed25519 over ``cosignature/v1\\ntime <T>\\n`` + the checkpoint body.
+time followed by Ed25519 over ``cosignature/v1\\ntime <T>\\n`` + the checkpoint body. The time is at most
+2^63 - 1: a larger one is never signed, and a cosignature claiming one does not verify.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from detente.tlog.note import (
     key_id,
     parse_vkey,
 )
+
+# C2SP tlog-cosignature, "timestamped_signature": the timestamp "MUST NOT exceed 2^63 - 1" (it fits a
+# signed 64-bit integer, as Go's int64 time does).
+MAX_TIMESTAMP = (1 << 63) - 1
 
 
 def cosigned_message(body: str, timestamp: int) -> bytes:
@@ -53,6 +58,8 @@ class CosignatureVerifier:
         if len(signature) != 8 + 64:
             return False
         timestamp = int.from_bytes(signature[:8], "big")
+        if timestamp > MAX_TIMESTAMP:
+            return False
         try:
             parse_checkpoint_body(text.decode())
             message = cosigned_message(text.decode(), timestamp)
@@ -76,7 +83,13 @@ def parse_cosignature_vkey(text: str) -> CosignatureVerifier:
 
 
 def cosign(body: str, witness: Signer, timestamp: int) -> NoteSignature:
-    """Return the cosignature/v1 signature line of ``witness`` over a checkpoint body."""
+    """Return the cosignature/v1 signature line of ``witness`` over a checkpoint body.
+
+    Raises:
+        ValueError: ``timestamp`` is negative or above 2^63 - 1 (a clock gone wrong: nothing is signed).
+    """
+    if not 0 <= timestamp <= MAX_TIMESTAMP:
+        raise ValueError(f"a cosignature's timestamp must be 0..2^63-1, not {timestamp}")
     parse_checkpoint_body(body)
     signature = witness.sign(cosigned_message(body, timestamp))
     ident = key_id(witness.name, ALG_COSIGNATURE_V1, witness.public_key)
