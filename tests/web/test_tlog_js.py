@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from detente.tlog.checkpoint import Checkpoint
-from detente.tlog.cosignature import cosign
+from detente.tlog.cosignature import cosign, cosigned_message
 from detente.tlog.log import Log
-from detente.tlog.note import Signer, sign_note
+from detente.tlog.note import NoteSignature, Signer, sign_note
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage import MemoryStore
 from tests.conftest import ROOT, VECTORS
@@ -61,6 +61,9 @@ def test_notes_checkpoints_and_cosignatures(tmp_path: Path) -> None:
     witness = Signer.generate("witness.example", alg=0x04)
     body = Checkpoint("example.org/log", 3, bytes(range(32))).body()
     cosigned = sign_note(body, [log]) + cosign(body, witness, 1_800_000_000).line()
+    late = 1 << 63  # above what C2SP allows (2^63 - 1), signed all the same: refused as in Python
+    late_sig = late.to_bytes(8, "big") + witness.sign(cosigned_message(body, late))
+    too_late = sign_note(body, [log]) + NoteSignature(witness.name, witness.key_id, late_sig).line()
     cases = [
         {"kind": "note", "note": go["signed_note"], "vkeys": [go["verifier_key"]], "want": True},
         {
@@ -79,6 +82,13 @@ def test_notes_checkpoints_and_cosignatures(tmp_path: Path) -> None:
         {"kind": "checkpoint", "note": cosigned, "vkey": log.vkey, "witnesses": [witness.vkey], "want": True},
         {"kind": "checkpoint", "note": cosigned.replace("\n3\n", "\n4\n"), "vkey": log.vkey, "want": False},
         {"kind": "checkpoint", "note": cosigned, "vkey": witness.vkey, "want": False},
+        {
+            "kind": "checkpoint",
+            "note": too_late,
+            "vkey": log.vkey,
+            "witnesses": [witness.vkey],
+            "want": False,
+        },
     ]
     results = run_cases(cases, tmp_path)
     assert [r["ok"] for r in results] == [c["want"] for c in cases], results

@@ -91,7 +91,8 @@ export async function openNote(note, vkeys) {
     if (key.alg === 1) ok = await ed25519Verify(key.publicKey, raw.slice(4), enc.encode(text));
     else if (key.alg === 4) {
       const time = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
-      ok = raw.length === 76 && await ed25519Verify(key.publicKey, raw.slice(12), enc.encode(`cosignature/v1\ntime ${time}\n${text}`));
+      // C2SP tlog-cosignature: the time "MUST NOT exceed 2^63 - 1"
+      ok = raw.length === 76 && time < 2n ** 63n && await ed25519Verify(key.publicKey, raw.slice(12), enc.encode(`cosignature/v1\ntime ${time}\n${text}`));
     } else ok = false;
     if (!ok) throw new Error(`invalid signature by ${name}`);
     verified.push(name + id);
