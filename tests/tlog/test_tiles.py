@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,20 @@ def test_exported_tiles_verify_offline_and_every_tampering_is_caught(tmp_path: P
         with pytest.raises((TamperError, MalformedError)):
             verify_tiles(tmp_path, signer.verifier())
         target.write_bytes(original)
+
+
+@pytest.mark.parametrize("path", ["tile/0/000", "tile/0/001", "tile/0/002.p/8", "tile/1/000.p/2"])
+@pytest.mark.parametrize("extra", [b"GARBAGE-GARBAGE-GARBAGE-GARBAGE!", b"\x00"])
+def test_an_exported_tile_with_bytes_past_its_width_is_refused(
+    tmp_path: Path, path: str, extra: bytes
+) -> None:
+    # C2SP tlog-tiles: a full tile is exactly 8,192 bytes, a partial one exactly its width of hashes
+    signer = Signer.generate("example.org/tiles")
+    log = Log.create(MemoryStore(), signer)
+    log.append([f"e{i}".encode() for i in range(520)])
+    export_tiles(log, tmp_path)
+    with (tmp_path / path).open("ab") as tile:
+        tile.write(extra)
+    size = (tmp_path / path).stat().st_size
+    with pytest.raises(TamperError, match=rf"{re.escape(path)} is {size} bytes"):
+        verify_tiles(tmp_path, signer.verifier())

@@ -2,8 +2,8 @@
 
 ``export_tiles`` writes ``checkpoint``, every hash tile and every entry bundle of the current tree, so that
 any static web server or CDN can serve the log read-only. ``verify_tiles`` checks a folder with nothing
-but the log's public key: the checkpoint signature, every tile against the root, every entry against its
-leaf hash.
+but the log's public key: the checkpoint signature, every tile against the root (and its size: exactly
+its width of hashes), every entry against its leaf hash.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from detente.errors import TamperError
 from detente.tlog import merkle
 from detente.tlog.checkpoint import Checkpoint, open_checkpoint
 from detente.tlog.log import Log
+from detente.tlog.merkle import HASH_SIZE
 from detente.tlog.note import Ed25519Verifier
 from detente.tlog.tiles import (
     TILE_WIDTH,
@@ -55,7 +56,15 @@ def _reader(folder: Path) -> Callable[[TileRef], bytes]:
         path = folder / tile_path(ref)
         if not path.exists():
             raise TamperError(f"{tile_path(ref)} is missing")
-        return path.read_bytes()
+        data = path.read_bytes()
+        # C2SP tlog-tiles: a full tile is exactly 256 hashes (8,192 bytes), a partial one exactly its width.
+        # Unlike a stored tile, whose one row serves every narrower width, a file has one width, in its name.
+        if len(data) != ref.width * HASH_SIZE:
+            raise TamperError(
+                f"{tile_path(ref)} is {len(data)} bytes; a tile of {ref.width} hashes is exactly "
+                f"{ref.width * HASH_SIZE}"
+            )
+        return data
 
     return fetch
 
