@@ -128,3 +128,29 @@ def test_serve_stops_cleanly_on_a_signal_and_leaves_no_process_behind(tmp_path: 
             server.wait()
     while any(_alive(pid) for pid in workers):  # the forkserver ends when it sees its parent gone
         os.sched_yield()
+
+
+@pytest.mark.parametrize(("trusted", "limited"), [("127.0.0.1", False), ("", True)])
+def test_x_forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it(
+    tmp_path: Path, trusted: str, limited: bool
+) -> None:
+    """Behind a local proxy each client has its own rate bucket; with no proxy trusted, a header any
+    client can write names no one, and every request counts against the address it came from."""
+    ServiceHome(tmp_path / "reg").init(Settings(rate=0.001, burst=3, trusted_proxies=trusted))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("detente")
+    server = subprocess.Popen(
+        [script, "serve", "--dir", str(tmp_path / "reg"), "--port", str(port)], stdout=subprocess.DEVNULL
+    )
+    try:
+        _listening(port)
+        statuses = [
+            httpx.get(f"http://127.0.0.1:{port}/checkpoint", headers={"x-forwarded-for": f"203.0.113.{i}"})
+            for i in range(6)
+        ]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait()
+    assert (429 in [s.status_code for s in statuses]) == limited, [s.status_code for s in statuses]

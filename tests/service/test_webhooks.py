@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from detente.errors import ConfigError
 from detente.service.home import Settings
 from detente.service.webhooks import Webhook
 from tests.httpserver import serve
@@ -37,6 +38,9 @@ class Receiver:
         return app
 
 
+PUBLIC = "http://registry.test"  # where the receivers would reach the registry
+
+
 @pytest.fixture
 def receiver() -> Iterator[tuple[Receiver, str]]:
     r = Receiver()
@@ -46,7 +50,7 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 
 def test_an_addressee_hears_of_an_offer_and_only_once(tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
     r, url = receiver
-    settings = Settings(webhooks=(Webhook(url, "FR"),))
+    settings = Settings(webhooks=(Webhook(url, "FR"),), public_url=PUBLIC)
     with scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}", settings, record=False) as s:
         m1, _, doc = s.offer("US", "FR", "to-fr")
         receipt = s.submit(m1, doc)
@@ -62,11 +66,14 @@ def test_an_addressee_hears_of_an_offer_and_only_once(tmp_path: Path, receiver: 
         offers = [a for a in acts if a["kind"] == "offer"]
         assert [(a["party"], a["counterparty"], a["index"]) for a in offers] == [("US", "FR", receipt.index)]
         assert all(a["party"] == "FR" or a["counterparty"] in ("FR", None) for a in acts)
+        assert all(a["entry"] == f"{PUBLIC}/log/entry?index={a['index']}" for a in acts), (
+            "links a receiver follows"
+        )
 
 
 def test_a_failed_delivery_is_retried(tmp_path: Path, receiver: tuple[Receiver, str]) -> None:
     r, url = receiver
-    settings = Settings(webhooks=(Webhook(url, "FR"),))
+    settings = Settings(webhooks=(Webhook(url, "FR"),), public_url=PUBLIC)
     with scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}", settings, record=False) as s:
         notifier = s.service.webhooks
         assert notifier is not None
@@ -81,3 +88,18 @@ def test_a_failed_delivery_is_retried(tmp_path: Path, receiver: tuple[Receiver, 
         r.failing = False
         assert notifier.deliver() == 1
         assert r.received.get_nowait()["acts"][0]["kind"] == "offer"
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"webhooks": (Webhook("http://127.0.0.1:9/hook", "FR"),)}, "webhooks need public_url"),
+        ({"public_url": "registry.example.org"}, "must be an http"),
+        ({"public_url": "https://registry.example.org/"}, "without a trailing slash"),
+        ({"public_url": "https://registry.example.org/?x=1"}, "must be an http"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_with_a_reason(settings: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
+        Settings(**settings)
+    assert Settings(public_url="https://registry.example.org/detente").public_url.endswith("/detente")

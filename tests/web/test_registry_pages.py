@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from detente.service.app import create_app
+from detente.service.home import Settings
 from tests.httpserver import serve
 from tests.service.scene import Scene, scene
 
@@ -72,6 +74,22 @@ def test_atom_feed_of_a_party(site: tuple[Scene, httpx.Client]) -> None:
     assert not any(t and t.startswith("RU: reveal") for t in titles)
     links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
     assert all(h and h.startswith(str(client.base_url)) for h in links)
+    assert answer.headers["vary"] == "Host", "no public_url: links follow the Host asked, cached per Host"
+
+
+def test_the_feed_links_to_the_public_url_whatever_host_is_asked(tmp_path: Path) -> None:
+    public = "https://registry.example.org"
+    with (
+        scene(tmp_path, f"sqlite:///{tmp_path / 'log.db'}", Settings(public_url=public)) as s,
+        serve(create_app(s.service)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        answer = client.get("/v1/parties/FR/feed.atom", headers={"host": "evil.example"})
+    feed = ET.fromstring(answer.content)  # noqa: S314 - our own feed, under test
+    links = [link.get("href") for link in feed.iter(f"{ATOM}link")]
+    assert links
+    assert all(h and h.startswith(public + "/") for h in links), links
+    assert "vary" not in answer.headers
 
 
 def test_an_incident_is_shown_with_its_chart(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -42,9 +42,12 @@ def create_app(service: RegistryService, buckets: TokenBuckets | None = None) ->
     def feed(party: Party, request: Request) -> Response:
         """An Atom feed of the newest statements by or addressed to a party."""
         acts = service.read(lambda reg: views.concerning(reg, party))
-        base = str(request.base_url).rstrip("/")
+        # The configured public address; failing that, the one the client asked for (then a shared cache
+        # must keep one copy per Host, or a client's Host header would become every reader's links).
+        base = service.settings.public_url or str(request.base_url).rstrip("/")
         origin = service.shared.read(lambda log: log.checkpoint.origin)
-        return Response(atom_feed(base, party, acts, origin), media_type=ATOM)
+        headers = {} if service.settings.public_url else {"Vary": "Host"}
+        return Response(atom_feed(base, party, acts, origin), media_type=ATOM, headers=headers)
 
     app.mount("/static", static_files(), name="static")
     app.add_middleware(BodyLimit, max_body=settings.max_body)

@@ -109,7 +109,16 @@ def serve_command(
         # the default one would end the process here, before the service (and its worker processes)
         # is closed below.
         signal.signal(signal.SIGTERM, _stop)
-        uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+        proxies = service.settings.trusted_proxies
+        uvicorn.run(
+            create_app(service),
+            host=host,
+            port=port,
+            log_level="warning",
+            # X-Forwarded-For names the client (for the rate limit) only when a trusted proxy sends it
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
     finally:
         service.close()
         typer.echo("stopped; every acknowledged statement is in the log")

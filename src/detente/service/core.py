@@ -206,7 +206,9 @@ class RegistryService:
         if settings.webhooks:
             service._http = service._http or httpx.Client(timeout=10.0)
             state = home.path / "webhooks-delivered.json"
-            service.webhooks = WebhookNotifier(settings.webhooks, service.acts_since, service._http, state)
+            service.webhooks = WebhookNotifier(
+                settings.webhooks, service.acts_since, service._http, state, settings.public_url
+            )
         return service
 
     def start(self, *, lapse_timer: bool = True, publish: bool = True, warm: bool = False) -> RegistryService:

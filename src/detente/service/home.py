@@ -60,6 +60,8 @@ class Settings:
     burst: float = 200.0
     wait: float = 10.0  # seconds a submission waits for its batch before answering 202
     lapse_interval: float = 60.0  # seconds between deadline checks at most
+    public_url: str = ""  # e.g. https://registry.example.org: the links webhooks and feeds carry
+    trusted_proxies: str = "127.0.0.1"  # addresses whose X-Forwarded-For is believed ("" believes none)
 
     def to_json(self) -> dict[str, Any]:
         """As JSON."""
@@ -80,6 +82,24 @@ class Settings:
         witnesses = tuple(WitnessSetting(str(w["url"]), str(w["vkey"])) for w in value.get("witnesses", []))
         webhooks = tuple(Webhook(str(w["url"]), str(w["party"])) for w in value.get("webhooks", []))
         return cls(**{**value, "witnesses": witnesses, "webhooks": webhooks})
+
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot work together, saying which and why.
+
+        Raises:
+            ConfigError: ``public_url`` is not an http(s) address without a path's trailing slash, or
+                webhooks are set without it (the links they carry would lead nowhere).
+        """
+        if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?", self.public_url):
+            raise ConfigError(
+                f"public_url {self.public_url[:80]!r} must be an http(s) address such as "
+                "https://registry.example.org, without a trailing slash"
+            )
+        if self.webhooks and not self.public_url:
+            raise ConfigError(
+                "webhooks need public_url in service.json (the registry's address as its receivers reach "
+                "it): each act they carry links to its entry page there"
+            )
 
 
 @dataclass(frozen=True)
