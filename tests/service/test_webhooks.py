@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.responses import Response
 
 from detente.errors import ConfigError
 from detente.service.home import Settings
+from detente.service.wake import Wake
 from detente.service.webhooks import Webhook
 from tests.httpserver import serve
 from tests.service.scene import scene
@@ -103,3 +105,27 @@ def test_settings_that_cannot_work_are_refused_with_a_reason(settings: dict[str,
     with pytest.raises(ConfigError, match=reason):
         Settings(**settings)
     assert Settings(public_url="https://registry.example.org/detente").public_url.endswith("/detente")
+
+
+def test_a_failed_round_is_logged_and_the_worker_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    """A round that raises (a hook's malformed address, a damaged state file, a full disk) ended the
+    webhooks' or the publisher's thread for good, silently; the next batch now tries again."""
+    wake, first_done = Wake(), threading.Event()
+    rounds: list[int] = []
+
+    def step() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            first_done.set()
+            raise OSError("no space left on device")
+        wake.stop()
+
+    worker = threading.Thread(target=wake.loop, args=(step, "a test round"))
+    worker.start()
+    wake.notify()
+    assert first_done.wait(timeout=60), "the worker never ran"  # a bound on a hang, not a timing
+    wake.notify()
+    worker.join(timeout=60)
+    assert rounds == [0, 1], "the worker died with its first round"
+    assert not worker.is_alive()
+    assert "a test round failed; tried again after the next batch" in caplog.text

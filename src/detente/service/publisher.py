@@ -60,7 +60,7 @@ class CheckpointPublisher:
 
     def run(self) -> None:
         """Background loop: publish on notice, never more often than ``interval``."""
-        self.wake.loop(self._round)
+        self.wake.loop(self._round, "a witness round")
 
     def _round(self) -> None:
         wait = self.due_in()

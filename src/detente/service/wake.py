@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger("detente.service")
 
 
 @dataclass
@@ -27,10 +30,16 @@ class Wake:
         """Wait ``seconds`` unless stopped first; return whether the worker should go on."""
         return not self._stop.wait(seconds)
 
-    def loop(self, step: Callable[[], object]) -> None:
-        """Run ``step`` after every notice until stopped."""
+    def loop(self, step: Callable[[], object], what: str) -> None:
+        """Run ``step`` after every notice until stopped. A step that fails is logged as ``what`` and
+        tried again on the next notice: one bad round (a hook's malformed address, a full disk) must not
+        end the worker for good while the service runs on."""
         while not self._stop.is_set():
             self._event.wait()
             self._event.clear()
-            if not self._stop.is_set():
+            if self._stop.is_set():
+                return
+            try:
                 step()
+            except Exception:
+                log.exception("%s failed; tried again after the next batch", what)

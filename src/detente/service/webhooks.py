@@ -111,7 +111,7 @@ class WebhookNotifier:
 
     def run(self) -> None:
         """Background loop: deliver on every wake until stopped."""
-        self.wake.loop(self.deliver)
+        self.wake.loop(self.deliver, "a webhook delivery")
 
     def stop(self) -> None:
         """End the loop."""
