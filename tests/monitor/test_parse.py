@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from detente.errors import ConfigError, InputError
 from detente.monitor.assets import default_asset, parse_assets
 from detente.monitor.attribution import load
-from detente.monitor.formats import from_format_string, resolve
+from detente.monitor.formats import NO_TARGET, from_format_string, resolve
 from detente.monitor.inputs import chunks, expand, open_log
 from detente.monitor.parse import Parser
 from detente.monitor.pipeline import scan
@@ -69,6 +69,37 @@ def test_a_line_whose_time_cannot_be_read_is_sampled_with_the_other_rejected() -
     _, stats = _parser().parse("".join([LINE, *unreadable]).encode())
     assert (stats.parsed, stats.rejected) == (1, 3)
     assert stats.samples == [line.strip()[:300] for line in unreadable]
+
+
+# what nginx logs as the request of a connection closed before it sent one (408, 400), of an empty
+# request, of a single word, and of a TLS handshake sent to the HTTP port (its bytes escaped)
+NO_REQUEST = ('"-"', '""', '"HELLO"', r'"\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03"')
+
+
+def test_a_line_whose_request_cannot_be_read_counts_as_a_request_without_a_target() -> None:
+    """Its address, time and status say who sent something and when: a flood of such lines is an attack
+    (they were all rejected, and no detector saw them). Only an address, a time or a status that cannot
+    be read rejects a line."""
+    lines = [LINE.replace('"GET /a?b=c HTTP/1.1"', request) for request in NO_REQUEST]
+    frame, stats = _parser().parse("".join(lines).encode())
+    assert (stats.read, stats.parsed, stats.rejected, stats.samples) == (4, 4, 0, [])
+    assert frame["path"].to_list() == [NO_TARGET] * 4
+    assert frame["query"].to_list() == [False] * 4
+    assert frame["status"].to_list() == [200] * 4
+    unreadable = [
+        lines[0].replace("203.0.113.7", "nobody"),
+        lines[0].replace("12/Jun/2026:10:00:00 +0200", "soon"),
+        lines[0].replace(" 200 ", " 2000 "),
+    ]
+    _, stats = _parser().parse("".join(unreadable).encode())
+    assert (stats.read, stats.rejected) == (3, 3)
+    json_lines = [
+        {"remote_addr": "203.0.113.7", "time": "2026-06-12T10:00:00+02:00", "status": 408},
+        {"remote_addr": "203.0.113.7", "time": "2026-06-12T10:00:00+02:00", "request": "-", "status": 400},
+    ]
+    data = "".join(json.dumps(row) + "\n" for row in json_lines).encode()
+    frame, stats = _parser("json").parse(data)
+    assert (stats.parsed, frame["path"].to_list()) == (2, [NO_TARGET] * 2)
 
 
 def test_json_time_local_is_read_in_the_common_log_format() -> None:

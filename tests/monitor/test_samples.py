@@ -32,7 +32,7 @@ def test_combined_sample_line(expect: str, line: str) -> None:
     if expect == "rejected":
         assert (frame.height, stats.rejected) == (0, 1)
         return
-    _, src, when, status, path = expect.split()
+    _, src, when, status, path = expect.split(maxsplit=4)
     row = frame.row(0, named=True)
     assert row["src"] == src
     assert row["ts"].strftime("%Y-%m-%dT%H:%M:%SZ") == when

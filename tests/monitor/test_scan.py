@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import math
 import os
@@ -340,3 +341,42 @@ def test_a_slow_scan_seen_as_two_episodes_is_one_incident_counting_each_request_
     assert incident["requests"]["total"] == sum(minutes.values())  # each of the scanner's requests once
     (sources,) = [e["sources"] for e in ev["incidents"] if e["incident"] == incident["id"]]
     assert [s["source"] for s in sources] == ["203.0.113.66"]
+
+
+def _flood_log(request: str) -> str:
+    """An hour of visitors (two requests a second) and, from its 30th minute, ten minutes of one source
+    sending ten requests a second, each with ``request`` as its request line (the reviewer's repro)."""
+    visitors = (f"81.{n % 251}.{n % 241}.{n % 239 + 1}" for n in itertools.count(7))
+    start = datetime(2024, 10, 10, 12, tzinfo=UTC)
+    out = []
+    for second in range(3600):
+        at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        out += [f'{next(visitors)} - - [{at}] "GET /page{second % 50} HTTP/1.1" 200 512 "-" "Mozilla"\n'] * 2
+        if 1800 <= second < 2400:
+            out += [f'198.51.100.77 - - [{at}] {request} 400 0 "-" "-"\n'] * 10
+    return "".join(out)
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    ['"GET / HTTP/1.1"', '"-"', '""', r'"\x16\x03\x01\x02\x00\x01\x00\x01\xFC\x03\x03"'],
+    ids=["readable", "dash", "empty", "tls bytes"],
+)
+def test_a_flood_of_requests_without_a_target_is_a_flood(tmp_path: Path, request_line: str) -> None:
+    """nginx logs a connection closed before its request as "-", and a TLS handshake sent to the HTTP
+    port as its escaped bytes: a flood of either was once rejected line by line and never reached a
+    detector. It is the flood that the same lines with a readable request make, and its evidence
+    writes each such request "-" (its method would be the raw bytes)."""
+    log = tmp_path / "access.log"
+    log.write_text(_flood_log(request_line))
+    doc, ev = _run(log)
+    assert doc["input"]["lines_read"] == doc["input"]["lines_parsed"] == 13_200
+    assert doc["input"]["lines_rejected"] == 0
+    (incident,) = doc["incidents"]
+    assert incident["kind"] == "flood"
+    assert incident["requests"]["total"] == 6000
+    (evidence,) = ev["incidents"]
+    assert [s["source"] for s in evidence["sources"]] == ["198.51.100.77"]
+    (line,) = evidence["sample"]
+    shown = request_line if request_line == '"GET / HTTP/1.1"' else '"-"'
+    assert f"] {shown} 400 0 " in line

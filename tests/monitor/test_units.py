@@ -251,6 +251,8 @@ def test_assets_refuse_bad_config() -> None:
         parse_assets('[[asset]]\nname = "a"\n[asset.expect]\nrequests_per_hour = 5\n')
     with pytest.raises(ConfigError, match="ISO 3166-1 alpha-2"):
         parse_assets('[[asset]]\nname = "a"\nparty = "Russia"\n')
+    with pytest.raises(ConfigError, match="login path must be a path"):  # it could match NO_TARGET
+        parse_assets('[[asset]]\nname = "a"\nlogin_paths = ["<no target>"]\n')
     assert parse_assets('[[asset]]\nname = "a"\nparty = "RU"\n')[0].party == "RU"
 
 

@@ -120,6 +120,10 @@ def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
         isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599 for s in status
     ):
         raise ConfigError(f"{where}: login_failure_status must be a list of HTTP status codes (100-599)")
+    login_paths = _strings(raw, "login_paths", ("/login",), where)
+    if any(c.isspace() for p in login_paths for c in p):
+        # no request's path holds a space, and a line without a target has one (formats.NO_TARGET)
+        raise ConfigError(f"{where}: a login path must be a path such as /login, without spaces")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ConfigError(f"{where}: expect must be a table")
@@ -129,7 +133,7 @@ def _asset(raw: dict[str, Any], index: int, base: Path) -> Asset:
         party=party,
         kind=kind,
         hosts=tuple(h.lower() for h in _strings(raw, "hosts", (), where)),
-        login_paths=_strings(raw, "login_paths", ("/login",), where),
+        login_paths=login_paths,
         login_methods=tuple(m.upper() for m in _strings(raw, "login_methods", ("POST",), where)),
         login_failure_status=tuple(status),
         trusted_proxies=NetworkSet(parse_networks(_strings(raw, "trusted_proxies", (), where), where)),

@@ -31,6 +31,7 @@ from . import _split
 from .addr import source_key
 from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, ms_of
 from .assets import Asset
+from .formats import NO_TARGET
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
 from .probes import PROBE_REGEX
 
@@ -71,11 +72,12 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     ms = ts.to_numpy().view(np.int64)  # TS is in milliseconds
     if (
         addr_code.min() < 0  # no address: the line did not match the format
-        or path_code.min() < 0
         or ms.min() < _EARLIEST_MS  # a date no server wrote: malformed
         or ms.max() > _LATEST_MS
     ):
         return None
+    if path_code.min() < 0:  # a request without a target ("-", raw TLS bytes): counted all the same
+        raw, path_code = _with_no_target(raw, path_code)
     src_of_addr, sources = _source_ids(raw, addr_code)
     if src_of_addr is None:
         return None
@@ -138,6 +140,14 @@ def _common(raw: pl.DataFrame, parser: Parser) -> bool:
     if any(a.hosts for a in assets) and raw["host"].null_count() < raw.height:
         return False
     return not raw["defer"].any()
+
+
+def _with_no_target(raw: pl.DataFrame, path_code: Codes) -> tuple[pl.DataFrame, Codes]:
+    """The chunk with :data:`.formats.NO_TARGET` as the path of each line whose request holds no target
+    (the splitter's path code -1), as :class:`.parse.Parser` gives it, and that path numbered after the
+    chunk's others."""
+    code = np.int32(path_code.max() + 1)
+    return raw.with_columns(raw["path"].fill_null(NO_TARGET)), np.where(path_code < 0, code, path_code)
 
 
 def _source_ids(raw: pl.DataFrame, addr_code: Codes) -> tuple[Ints | None, pl.Series]:

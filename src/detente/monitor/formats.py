@@ -39,6 +39,14 @@ COMMON = (
 )
 COMBINED = COMMON + r'(?: "(?P<referer>[^"]*)" "(?P<agent>[^"]*)")?'
 
+# The path of a line whose request holds no target: nginx writes "-" for a connection closed before
+# its request (408, 400), and logs "", a single word or the escaped bytes of a TLS handshake sent to
+# its HTTP port as they came. Such a line still counts as a request of its source (a flood of them is
+# an attack); this path says so. A request target holds no space (RFC 9112, section 3: the request
+# line's fields are split at spaces, as the splitter does), so no request gives it, and it can match
+# no login path (:mod:`.assets` refuses one with white space) and no probe pattern (each has a "/").
+NO_TARGET = "<no target>"
+
 # What a step reads: its regex, with the group (named, or not captured) in place of {}.
 SHAPES = {
     "word": r"({}\S+)",

@@ -20,6 +20,7 @@ import polars as pl
 from .addr import networks48
 from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
+from .formats import NO_TARGET
 from .shift import Shift
 
 KIND_OF_FAMILY = {
@@ -173,19 +174,25 @@ def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
     """Redacted request lines, rebuilt in combined format from the sample of each source and bucket.
 
     Redaction: the query string becomes ``?REDACTED``, path parameters after ``;`` are dropped, and the
-    user, referer and any credentials are never written.
+    user, referer and any credentials are never written. A request without a target
+    (:data:`.formats.NO_TARGET`) is written ``"-"``, as nginx writes one it could not read: its
+    method is whatever the client sent (raw bytes, a token), so it is not written either.
     """
     picked = busiest_per_source(rows).sort(["ts", "src"]).head(limit)
     out = []
     for r in picked.iter_rows(named=True):
-        path = _without_credentials(str(r["path"])).split(";", 1)[0] + ("?REDACTED" if r["query"] else "")
         stamp = r["ts"].strftime("%d/%b/%Y:%H:%M:%S +0000")
         agent = str(r["agent"] or "-").replace('"', "'")
-        out.append(
-            f'{r["client"]} - - [{stamp}] "{r["method"]} {path} HTTP/1.1" '
-            f'{r["status"]} {r["size"]} "-" "{agent}"'
-        )
+        out.append(f'{r["client"]} - - [{stamp}] "{_request(r)}" {r["status"]} {r["size"]} "-" "{agent}"')
     return out
+
+
+def _request(row: dict[str, Any]) -> str:
+    """The redacted request line of a sample row (see :func:`sample_lines`)."""
+    if row["path"] == NO_TARGET:
+        return "-"
+    path = _without_credentials(str(row["path"])).split(";", 1)[0] + ("?REDACTED" if row["query"] else "")
+    return f"{row['method']} {path} HTTP/1.1"
 
 
 def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:

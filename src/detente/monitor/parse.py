@@ -3,11 +3,14 @@ frame out.
 
 The normalised frame has one row per well-formed line and the columns of :data:`COLUMNS`:
 ``asset``, ``ts`` (UTC, milliseconds), ``src`` (source key, see :mod:`.addr`), ``client`` (the address
-after X-Forwarded-For resolution), ``method``, ``path`` (without the query string), ``query`` (whether
-one was present), ``status``, ``size``, ``referer``, ``agent``, ``allowed``.
+after X-Forwarded-For resolution), ``method``, ``path`` (without the query string; :data:`.formats.NO_TARGET`
+where the request holds no target), ``query`` (whether one was present), ``status``, ``size``,
+``referer``, ``agent``, ``allowed``.
 
 Invariants: every input line is either a row of the frame or counted in ``rejected`` (never both, never
-neither, blank lines aside), and parsing never raises on line content.
+neither, blank lines aside), and parsing never raises on line content. A line is rejected only when its
+address, time or status cannot be read: a request that cannot be read (nginx's ``"-"``, raw TLS bytes)
+is still a request of its source, and a flood of them an attack.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import polars as pl
 from . import _split
 from .addr import client_from_forwarded, source_keys
 from .assets import Asset
-from .formats import FIELDS, LogFormat, steps_program
+from .formats import FIELDS, NO_TARGET, LogFormat, steps_program
 
 COLUMNS = (
     "asset",
@@ -139,7 +142,7 @@ class Parser:
                 pl.col("addr"),
                 pl.col("xff"),
                 pl.col("method"),
-                pl.col("path"),
+                pl.col("path").fill_null(NO_TARGET),
                 pl.col("query"),
                 pl.col("status").cast(pl.Int16, strict=False),
                 pl.col("size").cast(pl.Int64, strict=False).fill_null(0),
@@ -152,7 +155,6 @@ class Parser:
             pl.col("src").is_not_null()
             & pl.col("ts").is_between(EARLIEST, LATEST)  # null, or a date no server wrote: malformed
             & pl.col("status").is_not_null()
-            & pl.col("path").is_not_null()
         ).fill_null(False)  # a time not read is null, and so would the verdict be: rejected, and sampled
         return frame.with_columns(ok.alias("ok"))
 
