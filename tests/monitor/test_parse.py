@@ -68,7 +68,42 @@ def test_a_line_whose_time_cannot_be_read_is_sampled_with_the_other_rejected() -
                   "12/Jun/2026:25:61:61 +0200", "12/Jun/2026:10:00:00 +9999")]  # fmt: skip
     _, stats = _parser().parse("".join([LINE, *unreadable]).encode())
     assert (stats.parsed, stats.rejected) == (1, 3)
-    assert stats.samples == [line.strip()[:300] for line in unreadable]
+    shown = '203.0.113.7 - - [-] "GET /a?REDACTED HTTP/1.1" 200 5 "-" "ua"'  # redacted, as evidence is
+    assert stats.samples == [f"the time cannot be read: {shown}"] * 3
+
+
+# rejected lines holding what evidence must never show: a user, a query string, a path parameter, a
+# referer, the user and password of an absolute target, a query in a request's first word
+SECRETS = ("bob", "S3CRET", "alice", "session=", "carol", "hunter2", "jsessionid", "token")
+REJECTED = (
+    '203.0.113.9 - bob [10/Oct/2024:12:59:59 +0000] "GET /reset?token=S3CRET1 HTTP/1.1" 2000 12 "-" "x"',
+    'not-an-address - alice [10/Oct/2024:12:59:59 +0000] "GET /reset?token=S3CRET2 HTTP/1.1" 200 12 '
+    '"https://mail.example/?session=abc" "x"',
+    '203.0.113.9 - - [10/Oct/2024:25:99:99 +0000] "GET http://carol:hunter2@cec.example/a;jsessionid=S3CRET3 '
+    'HTTP/1.1" 404 0 "-" "x"',
+    '::1::2 - - [31/Feb/2024:12:00:00 +0000] "/reset?token=S3CRET4 HTTP/1.1" 200 0 "-" "x"',
+)
+
+
+def test_rejected_lines_are_sampled_redacted_never_as_they_were_read() -> None:
+    """The sample goes into the evidence, which the counterparty receives: it holds what the evidence's
+    sample lines hold, the fields that could not be read written "-", and of a line the format does not
+    read at all, only its length."""
+    _, stats = Parser(resolve("combined"), [default_asset()]).parse("\n".join(REJECTED).encode() + b"\n")
+    assert stats.rejected == 4
+    assert stats.samples == [
+        f"does not match the format: a line of {len(REJECTED[0])} characters",
+        'the address cannot be read: - - - [10/Oct/2024:12:59:59 +0000] "GET /reset?REDACTED HTTP/1.1" '
+        '200 12 "-" "x"',
+        'the time cannot be read: 203.0.113.9 - - [-] "GET http://cec.example/a HTTP/1.1" 404 0 "-" "x"',
+        'the address and the time cannot be read: - - - [-] "- HTTP/1.1 HTTP/1.1" 200 0 "-" "x"',  # no method
+    ]
+    row = {"remote_addr": "203.0.113.9", "time": "2024-10-10T12:00:00Z", "request": "GET /r?token=S3CRET5"}
+    _, stats = Parser(resolve("json"), [default_asset()]).parse(json.dumps(row | {"status": "ok"}).encode())
+    assert stats.samples == [
+        'the status cannot be read: 203.0.113.9 - - [10/Oct/2024:12:00:00 +0000] "GET /r?REDACTED HTTP/1.1" '
+        '- 0 "-" "-"'
+    ]
 
 
 # what nginx logs as the request of a connection closed before it sent one (408, 400), of an empty

@@ -35,6 +35,8 @@ from detente.monitor.pipeline import Scanner, scan
 from detente.monitor.score import score_files
 from detente.monitor.shift import MIN_BEFORE, RISE
 
+from .test_parse import REJECTED, SECRETS
+
 
 def _run(*logs: Path, tuning: Tuning | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     result = scan(list(logs), resolve("combined"), [default_asset()], load, tuning)
@@ -265,6 +267,20 @@ def test_bad_input_is_one_line_and_an_exit_code(
     assert result.exit_code == code, result.output
     assert "error:" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_evidence_shows_rejected_lines_redacted(tmp_path: Path) -> None:
+    """The evidence goes to the counterparty: a rejected line is in it only as the redacted lines of
+    its incidents are (once it was copied as read, a user's name and reset token with it)."""
+    log = tmp_path / "access.log"
+    log.write_text(LINE.decode() + "\n".join(REJECTED) + "\n")
+    doc, evidence = _run(log)
+    assert doc["input"]["lines_rejected"] == len(evidence["rejected_sample"]) == len(REJECTED)
+    assert (
+        evidence["rejected_sample"][0]
+        == f"does not match the format: a line of {len(REJECTED[0])} characters"
+    )
+    assert not [s for s in SECRETS if s in json.dumps(evidence)]
 
 
 def test_a_scan_that_fails_midway_leaves_no_parse_thread_behind(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import polars as pl
 from .addr import networks48
 from .aggregate import BUCKET_SECONDS, moment
 from .attribution import Attribution
-from .formats import NO_TARGET
+from .redact import redacted_line
 from .shift import Shift
 
 KIND_OF_FAMILY = {
@@ -160,39 +160,11 @@ def busiest_per_source(rows: pl.DataFrame) -> pl.DataFrame:
     return order.unique("src", keep="first", maintain_order=True)
 
 
-def _without_credentials(target: str) -> str:
-    """A request target in absolute form (``http://user:password@host/path``, RFC 9112 section 3.2.2)
-    keeps its scheme and host, never a user or password."""
-    scheme, sep, rest = target.partition("://")
-    if not sep or "/" in scheme:
-        return target
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
-
-
 def sample_lines(rows: pl.DataFrame, limit: int = 40) -> list[str]:
-    """Redacted request lines, rebuilt in combined format from the sample of each source and bucket.
-
-    Redaction: the query string becomes ``?REDACTED``, path parameters after ``;`` are dropped, and the
-    user, referer and any credentials are never written. A request without a target
-    (:data:`.formats.NO_TARGET`) is written ``"-"``, as nginx writes one it could not read: its
-    method is whatever the client sent (raw bytes, a token), so it is not written either.
-    """
+    """Redacted request lines (:func:`.redact.redacted_line`), rebuilt in combined format from the
+    sample of each source and bucket."""
     picked = busiest_per_source(rows).sort(["ts", "src"]).head(limit)
-    out = []
-    for r in picked.iter_rows(named=True):
-        stamp = r["ts"].strftime("%d/%b/%Y:%H:%M:%S +0000")
-        agent = str(r["agent"] or "-").replace('"', "'")
-        out.append(f'{r["client"]} - - [{stamp}] "{_request(r)}" {r["status"]} {r["size"]} "-" "{agent}"')
-    return out
-
-
-def _request(row: dict[str, Any]) -> str:
-    """The redacted request line of a sample row (see :func:`sample_lines`)."""
-    if row["path"] == NO_TARGET:
-        return "-"
-    path = _without_credentials(str(row["path"])).split(";", 1)[0] + ("?REDACTED" if row["query"] else "")
-    return f"{row['method']} {path} HTTP/1.1"
+    return [redacted_line(r) for r in picked.iter_rows(named=True)]
 
 
 def prefixes(table: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:

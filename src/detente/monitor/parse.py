@@ -25,6 +25,7 @@ from . import _split
 from .addr import client_from_forwarded, source_keys
 from .assets import Asset
 from .formats import FIELDS, NO_TARGET, LogFormat, steps_program
+from .redact import rejected_line
 
 COLUMNS = (
     "asset",
@@ -57,7 +58,8 @@ LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 
 @dataclass
 class ParseStats:
-    """Counts of lines read, parsed and rejected, and a short sample of rejected lines."""
+    """Counts of lines read, parsed and rejected, and what the evidence may show of the first rejected
+    lines (:func:`.redact.rejected_line`: never their text)."""
 
     read: int = 0
     parsed: int = 0
@@ -117,8 +119,7 @@ class Parser:
         stats = ParseStats(read=frame.height, parsed=int(ok.sum()))
         stats.rejected = stats.read - stats.parsed
         if stats.rejected:
-            bad = lines().filter(~ok).head(MAX_SAMPLES)
-            stats.samples = [line[:300] for line in bad.to_list()]
+            stats.samples = _rejected(frame.filter(~ok).head(MAX_SAMPLES), lines().filter(~ok))
         return frame.filter(ok).select(COLUMNS), stats
 
     def _json_fields(self, lines: pl.Series) -> pl.DataFrame:
@@ -228,6 +229,24 @@ class Parser:
 
     def _asset(self, name: str) -> Asset:
         return next(a for a in self.assets if a.name == name)
+
+
+def _rejected(rows: pl.DataFrame, lines: pl.Series) -> list[str]:
+    """:func:`.redact.rejected_line` of each rejected row, with its line's length: the client and time
+    only where they were read (a time out of bounds may not even be a Python datetime)."""
+    read = rows.select(
+        "addr",
+        pl.when(pl.col("src").is_not_null()).then(pl.col("client")).alias("client"),
+        pl.when(pl.col("ts").is_between(EARLIEST, LATEST)).then(pl.col("ts")).alias("ts"),
+        "method",
+        "path",
+        "query",
+        "status",
+        "size",
+        "agent",
+    )
+    lengths = lines.head(rows.height).str.len_chars().to_list()
+    return [rejected_line(row, n) for row, n in zip(read.iter_rows(named=True), lengths, strict=True)]
 
 
 def _resolve(asset: Asset, addr: str, xff: str | None) -> str:
