@@ -239,6 +239,24 @@ CORRUPT_GZIP = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + b"\xff" * 20
 BOOL_STATUS = b'[[asset]]\nname="a"\nlogin_failure_status=[true]\n'
 NAN_PRIOR = b'[[asset]]\nname="a"\n[asset.expect]\nrequests_per_minute=nan\n'
 INCOMPLETE = b'{"schema":"detente.monitor.incidents/1","incidents":[{}]}'
+EMPTY_REPORT = json.dumps(
+    {
+        "schema": "detente.monitor.incidents/1",
+        "generated": "2026-06-20T00:00:00Z",
+        "attribution": {"tables": {}, "note": "none"},
+        "input": {
+            "files": 0,
+            "lines_read": 0,
+            "lines_parsed": 0,
+            "lines_rejected": 0,
+            "first": None,
+            "last": None,
+        },
+        "assets": [],
+        "incidents": [],
+        "timeline": {},
+    }
+).encode()
 WITH_ASSETS = ["scan", "a.log", "--assets", "a.toml"]
 BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("corrupt gzip", {"a.gz": CORRUPT_GZIP}, ["scan", "a.gz"], 65),
@@ -250,6 +268,12 @@ BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("incomplete report", {"i.json": INCOMPLETE}, ["report", "i.json"], 65),
     ("one hour", {}, ["generate", "--out", "g", "--hours", "1"], 78),
     ("empty folder", {}, ["scan", "."], 66),
+    # a file the command writes, in a folder that does not exist or under a file (once a traceback)
+    ("html nowhere", {"i.json": EMPTY_REPORT}, ["report", "i.json", "--html", "no/r.html"], 66),
+    ("csv nowhere", {"i.json": EMPTY_REPORT}, ["report", "i.json", "--csv", "no/r.csv"], 66),
+    ("html under a file", {"i.json": EMPTY_REPORT}, ["report", "i.json", "--html", "i.json/r.html"], 74),
+    ("out under a file", {"f": b""}, ["generate", "--out", "f/g", "--hours", "0.01"], 74),
+    ("work under a file", {"f": b""}, ["evaluate", "--work", "f/w"], 74),
 ]
 
 

@@ -188,25 +188,24 @@ def report_cmd(
     csv: Annotated[Path | None, typer.Option(help="also write CSV here")] = None,
 ) -> None:
     """Show an incident document in the terminal; optionally write HTML and CSV."""
+    from detente.shell import reported
+
     from .html import report as html_report
     from .output import incidents_csv, read_incidents
 
-    try:
+    with reported():  # a file that cannot be read or written: one line and its exit code
         doc = read_incidents(incidents)
-        # rendered before anything is printed: a document edited by hand may lack or mistype a field
-        rendered = html_report(doc), incidents_csv(doc)
-    except DetenteError as exc:
-        _fail(exc)
-        return
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        what = f"{type(exc).__name__}: {exc}"
-        _fail(MalformedError(f"{incidents} is not a complete incident document ({what})"))
-        return
+        try:
+            # rendered before anything is printed: a document edited by hand may lack or mistype a field
+            rendered = html_report(doc), incidents_csv(doc)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            raise MalformedError(f"{incidents} is not a complete incident document ({what})") from None
+        if html:
+            html.write_text(rendered[0], encoding="utf-8")
+        if csv:
+            csv.write_text(rendered[1], encoding="utf-8")
     _summary(doc)
-    if html:
-        html.write_text(rendered[0], encoding="utf-8")
-    if csv:
-        csv.write_text(rendered[1], encoding="utf-8")
 
 
 @app.command("generate")
@@ -219,15 +218,14 @@ def generate_cmd(
     benign: Annotated[str, typer.Option()] = "flash-crowd,login-rush",
 ) -> None:
     """Write a labelled synthetic log and its truth file."""
+    from detente.shell import reported
+
     from .generate import Mix, generate
 
     mix = Mix(hours=hours, peak_rpm=peak_rpm, attacks=_split(attacks), benign=_split(benign))
-    try:
+    with reported():  # the --out folder cannot be made or written: one line and its exit code
         out.mkdir(parents=True, exist_ok=True)
         truth = generate(seed, mix, out / "access.log", out / "truth.json")
-    except DetenteError as exc:
-        _fail(exc)
-        return
     _console().print(f"{truth['lines']:,} lines, {len(truth['attacks'])} attacks -> {out}")
 
 
@@ -254,8 +252,11 @@ def evaluate_cmd(
     work: Annotated[Path, typer.Option(help="scratch folder for generated logs")] = Path("var/monitor-eval"),
 ) -> None:
     """Run the fixed evaluation (seeds in evaluation.py) for the detectors and the rate limit."""
+    from detente.shell import reported
+
     from .evaluation import evaluate
 
-    table = evaluate(work, lambda c: _console().print(f"case seed {c.seed}: {c.mix.attacks}"))
+    with reported():  # the --work folder cannot be made or written: one line and its exit code
+        table = evaluate(work, lambda c: _console().print(f"case seed {c.seed}: {c.mix.attacks}"))
     json.dump(table, sys.stdout, indent=2)
     print()
