@@ -40,6 +40,7 @@ from detente.monitor.addr import (
 from detente.monitor.aggregate import (
     COUNTS,
     KEYS,
+    aggregate,
     append,
     bucket_range,
     merge,
@@ -716,6 +717,40 @@ def test_evidence_samples_never_carry_credentials_of_an_absolute_target() -> Non
     assert '"GET https://cec.example:8443 HTTP/1.1"' in second
     assert "hunter2" not in first + second
     assert "tok@" not in second
+
+
+# a request target as a log gives it, and what a sample line shows of it: never a user or password
+TARGETS = [
+    ("http://alice:pa/ss@cec.example/x", "http://cec.example/x"),  # a "/" in the password
+    ("http://alice:s3cr?t@cec.example/x", "http://REDACTED?REDACTED"),  # a "?": the "@" went with the query
+    ("http://alice:s3cr#t@cec.example/x", "http://cec.example/x"),
+    ("http://alice:pa@ss@cec.example/x", "http://cec.example/x"),
+    ("http://alice:pw@cec.example/x?next=a@b", "http://cec.example/x?REDACTED"),
+    ("https://alice:pw@[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x"),
+    ("alice:pw@cec.example:443", "cec.example:443"),  # authority form, as CONNECT sends it
+    ("/go/http://alice:pw@cec.example/x", "/go/http://cec.example/x"),
+    # ordinary targets keep their host and path
+    ("/results/region-1", "/results/region-1"),
+    ("/results?region=1", "/results?REDACTED"),
+    ("/users/@carol", "/users/@carol"),
+    ("http://cec.example/results", "http://cec.example/results"),
+    ("http://cec.example:8080/a/b;c", "http://cec.example:8080/a/b"),
+    ("http://cec.example/results?region=1", "http://cec.example/results?REDACTED"),
+    ("https://[2001:db8::1]:8443/x", "https://[2001:db8::1]:8443/x"),
+    ("cec.example:443", "cec.example:443"),
+    ("*", "*"),
+]
+
+
+@pytest.mark.parametrize(("target", "shown"), TARGETS, ids=[t for t, _ in TARGETS])
+def test_evidence_samples_never_carry_a_password_however_the_target_is_written(
+    target: str, shown: str
+) -> None:
+    line = f'192.0.2.1 - - [14/Jun/2026:10:00:00 +0000] "GET {target} HTTP/1.1" 200 1 "-" "ua"\n'
+    frame, _ = Parser(resolve("combined"), [default_asset()]).parse(line.encode())
+    (sample,) = sample_lines(aggregate(frame, [default_asset()]))
+    assert f'"GET {shown} HTTP/1.1"' in sample
+    assert not {"alice", "pw", "pa", "ss", "s3cr"} & set(re.split(r"[^a-z0-9]+", sample))
 
 
 def test_every_tuning_setting_is_documented_with_its_default() -> None:

@@ -3,11 +3,11 @@
 The evidence goes to the counterparty, so a line in it is rebuilt in combined format from the parsed
 fields, never copied from the log: the user field and the referer are always ``-`` (they can carry a
 name, a credential or a token), the query string becomes ``?REDACTED``, path parameters after ``;`` are
-dropped, a target in absolute form loses its user and password, a method that is not an HTTP token
-(the first word of a request nobody could read) is written ``-``, and a request without a target
-(:data:`.formats.NO_TARGET`) is written ``-``, as nginx writes one. A rejected line is shown the same
-way, each field that could not be read written ``-``, and one that the format does not read at all
-only by its length.
+dropped, a target loses any user and password (:func:`without_credentials`), a method that is not an
+HTTP token (the first word of a request nobody could read) is written ``-``, and a request without a
+target (:data:`.formats.NO_TARGET`) is written ``-``, as nginx writes one. A rejected line is shown
+the same way, each field that could not be read written ``-``, and one that the format does not read
+at all only by its length.
 """
 
 from __future__ import annotations
@@ -25,14 +25,26 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}")
 _NAMES = {"client": "the address", "ts": "the time", "status": "the status"}  # of a rejected line's fields
 
 
-def without_credentials(target: str) -> str:
-    """A request target in absolute form (``http://user:password@host/path``, RFC 9112 section 3.2.2)
-    keeps its scheme and host, never a user or password."""
-    scheme, sep, rest = target.partition("://")
-    if not sep or "/" in scheme:
-        return target
-    authority, slash, tail = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{tail}"
+def without_credentials(path: str, query: bool) -> str:
+    """``path`` (a request target up to its first "?"; ``query``: whether one followed) without any
+    user or password it may hold: in absolute form (``http://user:password@host/path``, RFC 9112
+    section 3.2.2, or such a URL inside a path) and in authority form (``user:password@host:443``).
+
+    Everything up to the last "@" goes: RFC 3986 (section 3.2.1) allows neither "/" nor "#" in a user
+    or password, but a client may send them (``http://alice:pa/ss@host/``). Where a "?" came before
+    any "@", the "@" went with the query string, and what is left may be a user and the start of a
+    password (``http://alice:s3cr?t@host/``): if it holds a ":", the authority and path are written
+    ``REDACTED``. A target with neither is as it was."""
+    head, sep, rest = path.partition("://")
+    if not sep:
+        if path.startswith("/"):
+            return path  # origin form: no authority
+        head, rest = "", path  # authority form (CONNECT), or no form at all
+    if "@" in rest:
+        return head + sep + rest.rpartition("@")[2]
+    if query and ":" in rest:
+        return head + sep + "REDACTED"
+    return path
 
 
 def request_line(method: str | None, path: str | None, query: bool | None) -> str:
@@ -40,7 +52,7 @@ def request_line(method: str | None, path: str | None, query: bool | None) -> st
     if path is None or path == NO_TARGET:
         return "-"
     shown = method if method is not None and _TOKEN.fullmatch(method) else "-"
-    target = without_credentials(path).split(";", 1)[0] + ("?REDACTED" if query else "")
+    target = without_credentials(path, bool(query)).split(";", 1)[0] + ("?REDACTED" if query else "")
     return f"{shown} {target} HTTP/1.1"
 
 
