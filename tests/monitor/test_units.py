@@ -86,6 +86,68 @@ def test_attribution_as_columns_equals_the_lookup() -> None:
     assert geo.attribute(pl.Series("src", ["1.1.1.1"]))[0].to_list() == geo.lookup(["1.1.1.1"])[0]  # no IPv6
 
 
+# IPv6 ranges whose registration says nothing of the sender (IANA's special-purpose registry): a first
+# and a last address of each
+NO_TERRITORY = (
+    "::/64",
+    "64:ff9b::/64",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "100:0:0:1::/64",
+    "2001::/32",
+    "2001:2::/48",
+    "2001:10::/28",
+    "2001:20::/28",
+    "2001:30::/28",
+    "2001:db8::/32",
+    "3fff::/20",
+    "5f00::/16",
+    "fc00::/7",
+    "fe80::/10",
+    "fec0::/10",
+    "ff00::/8",
+)
+
+
+def _keys(texts: list[str]) -> list[str]:
+    keys = [source_key(t) for t in texts]
+    assert all(keys)
+    return [k for k in keys if k]
+
+
+@pytest.mark.parametrize("network", NO_TERRITORY)
+def test_special_purpose_ipv6_ranges_are_attributed_to_no_territory(network: str) -> None:
+    net = ipaddress.IPv6Network(network)
+    # the table gives 2001::/32 (Teredo) to AS6939 and 2001:2::/48 and 2001:10::/28 to Japan
+    inside = [net.network_address + 1, net.network_address + (1 << 80) - 1, net.broadcast_address]
+    keys = _keys([str(a) for a in inside if a in net])
+    assert all(":" in k for k in keys)
+    assert load().lookup(keys) == (["unknown"] * len(keys), [0] * len(keys))
+
+
+def test_6to4_addresses_are_attributed_as_the_ipv4_address_they_carry() -> None:
+    geo = load()
+    # 2002:AABB:CCDD::/48 is the 6to4 site of the IPv4 address AA.BB.CC.DD; the table's range for
+    # 2002::/16 (Japan, AS6939) is the relay operator's, whoever sent the packet
+    pairs = {
+        "2002:808:808::1": "8.8.8.8",
+        "2002:101:101:ffff::2": "1.1.1.1",
+        "2002:c000:201::": "192.0.2.1",
+        "2002:a00:1::1": "10.0.0.1",
+        "2002:ffff:ffff:1:2:3:4:5": "255.255.255.255",
+    }
+    keys = _keys(list(pairs))
+    assert geo.lookup(keys) == geo.lookup(list(pairs.values()))
+    assert geo.lookup(keys)[1][0] == 15169
+    # the same read vectorised (more keys than are read one by one), and as columns
+    many = keys * 5000
+    assert geo.lookup(many) == geo.lookup(list(pairs.values()) * 5000)
+    country, asn = geo.attribute(pl.Series("src", keys))
+    assert (country.to_list(), asn.to_list()) == (geo.lookup(keys)[0], [str(a) for a in geo.lookup(keys)[1]])
+    # a global range near them keeps what the tables say
+    assert geo.lookup(["2001:4:112::/64", "2003::/64"])[1][0] == 112
+
+
 def _small_sources(folder: Path) -> tuple[Path, Path, Path]:
     """Tor's geoip files and @ip-location-db/asn's CSVs, a few ranges each, as the packages ship them."""
     v4, v6, asn = folder / "geoip", folder / "geoip6", folder / "asn"

@@ -3,6 +3,11 @@
 Lookups are vectorised: keys become integers (IPv4: the address; IPv6: the top 64 bits) and one
 ``numpy.searchsorted`` per family finds the range. The tables are loaded once, lazily, never downloaded.
 An address outside every range is ``"unknown"`` (country) or ASN 0 (``"unknown"``): never guessed.
+
+Some IPv6 ranges say nothing of where their sender is, whatever the tables hold for them
+(:data:`NO_TERRITORY6`): they are ``"unknown"`` and ASN 0. A 6to4 address (``2002::/16``) carries its
+sender's IPv4 address in bits 16 to 47, and is looked up as that address: the tables give the whole
+of ``2002::/16`` to the relay operator that announces it (Japan, AS6939), whoever sent the packet.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import polars as pl
 from detente.errors import ConfigError
 
 from .addr import SMALL, ipv4_integer, top64, upper64
-from .geodata import DATA_DIR
+from .geodata import DATA_DIR, compact
 
 U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,54 @@ class RangeTable:
         """Return the value of each key; the invariant ``starts[0] == 0`` makes every index valid."""
         idx = np.searchsorted(self.starts, keys, side="right") - 1
         return self.values[idx]
+
+
+# IANA's IPv6 Special-Purpose Address Registry (RFC 6890) and address space registry: ranges whose
+# registration names no territory or network of the sender. 2002::/16 is read as IPv4 (SIX_TO_FOUR6).
+NO_TERRITORY6 = (
+    "::/64",  # unspecified, loopback, the deprecated IPv4-compatible form (RFC 4291)
+    "64:ff9b::/64",  # NAT64's well-known prefix (RFC 6052)
+    "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation (RFC 8215)
+    "100::/64",  # discard-only (RFC 6666)
+    "100:0:0:1::/64",  # dummy prefix (RFC 9780)
+    "2001::/32",  # Teredo (RFC 4380): the client's address, obfuscated, is in the lower 64 bits
+    "2001:2::/48",  # benchmarking (RFC 5180)
+    "2001:10::/28",  # ORCHID (RFC 4843): identifiers (hashes), not locators
+    "2001:20::/28",  # ORCHIDv2 (RFC 7343): likewise
+    "2001:30::/28",  # drone remote ID entity tags (RFC 9374): likewise
+    "2001:db8::/32",  # documentation (RFC 3849)
+    "3fff::/20",  # documentation (RFC 9637)
+    "5f00::/16",  # segment routing SIDs (RFC 9602)
+    "fc00::/7",  # unique local (RFC 4193)
+    "fe80::/10",  # link-local (RFC 4291)
+    "fec0::/10",  # site-local, deprecated (RFC 3879)
+    "ff00::/8",  # multicast: never a sender
+)
+SIX_TO_FOUR6 = "2002::/16"  # 6to4 (RFC 3056): the sender's IPv4 address in bits 16 to 47
+_GLOBAL, _NO_TERRITORY, _SIX_TO_FOUR = 0, 1, 2  # the values of :data:`SPECIAL6`
+
+
+def _special_table() -> RangeTable:
+    """:data:`NO_TERRITORY6` and :data:`SIX_TO_FOUR6` as ranges of the top 64 bits of IPv6 keys."""
+    nets = [(n, _NO_TERRITORY) for n in NO_TERRITORY6] + [(SIX_TO_FOUR6, _SIX_TO_FOUR)]
+    ranges = []
+    for text, value in nets:
+        net = ipaddress.IPv6Network(text)
+        ranges.append((int(net.network_address) >> 64, (int(net.broadcast_address) >> 64) + 1, value))
+    starts, values = compact(sorted(ranges), 1 << 64)
+    return RangeTable(np.array(starts, dtype=np.uint64), np.array(values, dtype=np.uint32))
+
+
+SPECIAL6 = _special_table()
+
+
+def _special(ints: U64, is6: Bools, ok: Bools) -> tuple[U64, Bools, Bools]:
+    """:func:`key_integers`' results with each 6to4 key made the IPv4 address it carries and each key
+    of :data:`NO_TERRITORY6` invalid (so ``"unknown"``, ASN 0): new arrays, one binary search."""
+    kind = np.where(is6 & ok, SPECIAL6.find(ints), _GLOBAL)
+    six_to_four = kind == _SIX_TO_FOUR
+    v4 = (ints >> np.uint64(16)) & np.uint64(0xFFFF_FFFF)
+    return np.where(six_to_four, v4, ints), is6 & ~six_to_four, ok & (kind != _NO_TERRITORY)
 
 
 def _table(npz: Any, prefix: str) -> RangeTable:
@@ -104,8 +158,9 @@ class Attribution:
         return names.gather(cc), pl.Series("asn", asn).cast(pl.String)
 
     def _find(self, keys: Sequence[str] | pl.Series) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-        """Country index and ASN of each key (0 where no range holds it)."""
-        ints, is6, ok = key_integers(keys)
+        """Country index and ASN of each key (0 where no range holds it, or where the key's range names
+        no territory; a 6to4 key's are those of the IPv4 address it carries: :func:`_special`)."""
+        ints, is6, ok = _special(*key_integers(keys))
         cc = np.zeros(len(keys), dtype=np.uint32)
         asn = np.zeros(len(keys), dtype=np.uint32)
         v4 = ok & ~is6
