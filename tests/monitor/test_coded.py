@@ -34,6 +34,7 @@ ADDRS = (
     "2001:db8:1:2::99",  # the same /64 as the one before: one source
     "2001:DB8:1:3:0:0:0:1",
     "::ffff:192.0.2.1",  # the IPv4 address above, mapped: the same source
+    "64:ff9b::c000:202",  # the second one, under NAT64's prefix: the same source
     "2001:db8::7",
 )
 REQUESTS = (

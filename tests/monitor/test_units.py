@@ -109,6 +109,18 @@ NO_TERRITORY = (
 )
 
 
+def test_nat64_addresses_count_and_are_attributed_as_the_ipv4_address_they_carry() -> None:
+    # an IPv4 client translated for an IPv6-only server (RFC 6052's well-known prefix): as a /64, every
+    # IPv4 client of the translator would be one source of no territory
+    for text in ("64:ff9b::808:808", "64:ff9b::8.8.8.8", "0064:ff9b:0000:0000:0000:0000:0808:0808"):
+        assert source_key(text) == "8.8.8.8", text
+    assert source_key("64:ff9b::c000:201") == "192.0.2.1"
+    assert source_key("64:ff9b::1:0:0:1") == "64:ff9b::/64"  # past the /96: no IPv4 address in it
+    assert source_key("64:ff9b:1::808:808") == "64:ff9b:1::/64"  # the local-use prefix embeds per network
+    assert load().lookup(_keys(["64:ff9b::808:808"])) == (["US"], [15169])
+    assert "64:ff9b::192.0.2.9" in NetworkSet(parse_networks(["192.0.2.0/24"], "test"))
+
+
 def _keys(texts: list[str]) -> list[str]:
     keys = [source_key(t) for t in texts]
     assert all(keys)
@@ -119,7 +131,8 @@ def _keys(texts: list[str]) -> list[str]:
 def test_special_purpose_ipv6_ranges_are_attributed_to_no_territory(network: str) -> None:
     net = ipaddress.IPv6Network(network)
     # the table gives 2001::/32 (Teredo) to AS6939 and 2001:2::/48 and 2001:10::/28 to Japan
-    inside = [net.network_address + 1, net.network_address + (1 << 80) - 1, net.broadcast_address]
+    # (not 64:ff9b::1: the /96 of NAT64's prefix is read as IPv4)
+    inside = [net.network_address + (1 << 32), net.network_address + (1 << 80) - 1, net.broadcast_address]
     keys = _keys([str(a) for a in inside if a in net])
     assert all(":" in k for k in keys)
     assert load().lookup(keys) == (["unknown"] * len(keys), [0] * len(keys))

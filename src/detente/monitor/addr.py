@@ -4,7 +4,9 @@ Invariants:
 - A *source key* is the unit the detectors count: an IPv4 address in dotted form, or the /64 prefix of an
   IPv6 address written ``"2001:db8:1:2::/64"`` (one subscriber usually holds a whole /64, so counting
   single IPv6 addresses would let one host look like thousands).
-- IPv4-mapped IPv6 addresses (``::ffff:192.0.2.1``) are treated as the IPv4 address they carry.
+- IPv4-mapped IPv6 addresses (``::ffff:192.0.2.1``) and addresses under NAT64's well-known prefix
+  (``64:ff9b::192.0.2.1``, RFC 6052: an IPv4 client translated for an IPv6-only server) are treated as
+  the IPv4 address they carry; as their /64, every IPv4 client of a translator would be one source.
 - Anything that is not an address maps to ``None`` and the line is counted as malformed.
 """
 
@@ -26,15 +28,23 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# NAT64's well-known prefix (RFC 6052): an IPv4 address in the last 32 bits
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 @lru_cache(maxsize=1 << 18)
 def parse_address(text: str) -> IPAddress | None:
-    """Return the address in ``text`` (IPv4-mapped IPv6 unwrapped), or ``None`` if it is not one."""
+    """Return the address in ``text`` (an IPv4 address mapped into IPv6 or under :data:`NAT64`'s prefix
+    unwrapped), or ``None`` if it is not one."""
     try:
         addr = ipaddress.ip_address(text.strip().strip("[]"))
     except ValueError:
         return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped
+        if addr in NAT64:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFF_FFFF)
     return addr
 
 
@@ -67,6 +77,8 @@ IPV6_UPPER = (
     rf"|{_H}:{_H}::(?:{_H})?|{_H}:{_H}:{_H}::)$"
 )
 _WRITTEN_OUT = re.compile(IPV6_UPPER)
+# the first four groups of NAT64's prefix, as _written_out_key writes them
+_NAT64_UPPER = ["64", "ff9b", "0", "0"]
 
 
 def _written_out_key(text: str) -> str | None:
@@ -75,12 +87,15 @@ def _written_out_key(text: str) -> str | None:
 
     It is the key :mod:`ipaddress` gives: the lower four groups of a /64 are zero, so the run of zero
     groups it compresses is the trailing one, longer than any among the first four unless all four are
-    zero (the unspecified and IPv4-mapped ranges: those are left to :mod:`ipaddress`).
+    zero (the unspecified and IPv4-mapped ranges: those are left to :mod:`ipaddress`, and so is NAT64's
+    ``64:ff9b::/64``, whose key may be an IPv4 address).
     """
     match = _WRITTEN_OUT.fullmatch(text)
     if match is None:
         return None
     groups = [format(int(group, 16), "x") for group in match.groups()]
+    if groups == _NAT64_UPPER:
+        return None
     while groups and groups[-1] == "0":
         groups.pop()
     return ":".join(groups) + "::/64" if groups else None

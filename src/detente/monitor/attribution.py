@@ -50,7 +50,7 @@ class RangeTable:
 # registration names no territory or network of the sender. 2002::/16 is read as IPv4 (SIX_TO_FOUR6).
 NO_TERRITORY6 = (
     "::/64",  # unspecified, loopback, the deprecated IPv4-compatible form (RFC 4291)
-    "64:ff9b::/64",  # NAT64's well-known prefix (RFC 6052)
+    "64:ff9b::/64",  # NAT64's well-known prefix past its /96, read as IPv4 (.addr.parse_address; RFC 6052)
     "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation (RFC 8215)
     "100::/64",  # discard-only (RFC 6666)
     "100:0:0:1::/64",  # dummy prefix (RFC 9780)

@@ -157,9 +157,9 @@ def _source_ids(raw: pl.DataFrame, addr_code: Codes) -> tuple[Ints | None, pl.Se
     found is its own key; any other is read by :func:`.addr.source_key` (cached across chunks: a log
     repeats its addresses, and a few thousand of them cost less one by one than in a Polars query).
     Two addresses may share a source (two IPv6 addresses of one /64, or an IPv4 address and the same
-    address mapped into IPv6): each source is represented by one of its address codes (the first of
-    them, or the IPv4 address's own), and sources are numbered in the order of their representatives'
-    codes, which number addresses in order of first appearance. No query.
+    address mapped into IPv6 or under NAT64's prefix): each source is represented by one of its address
+    codes (the first of them, or the IPv4 address's own), and sources are numbered in the order of
+    their representatives' codes, which number addresses in order of first appearance. No query.
     """
     first = _first_rows(addr_code)
     firsts = raw[["addr", "v4"]][first]  # a frame's rows, not a query (see _take)
