@@ -42,6 +42,8 @@ REQUESTS = (
     "GET /news?id=4 HTTP/1.1",
     "POST /login HTTP/1.1",
     "GET /login HTTP/1.1",
+    "POST /login/ HTTP/1.1",  # the login path, spelt otherwise (aggregate.login_form)
+    "POST //login;jsessionid=1 HTTP/1.1",
     "GET /wp-login.php HTTP/1.1",
     "GET /.env HTTP/1.1",
     "GET /missing-a HTTP/1.1",

@@ -10,9 +10,10 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import re
+import string
 import tempfile
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ from detente.monitor.aggregate import (
     aggregate,
     append,
     bucket_range,
+    login_form,
+    login_paths,
     merge,
     moment,
     pairs_seen,
@@ -213,6 +216,64 @@ def test_probe_paths_are_the_paths_the_regex_matches(paths: list[str | None]) ->
     s = pl.Series("path", paths, dtype=pl.String)
     want = s.filter(s.str.contains(PROBE_REGEX)).unique().sort()
     assert probe_paths(s).sort().equals(want)
+
+
+def _login_form(path: str) -> str:
+    """The reference for :func:`login_form`: RFC 3986's dot segments removed by its own algorithm's
+    stack, each step in plain Python."""
+    path = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", path)
+    unreserved = string.ascii_letters + string.digits + "-._~"
+    path = re.sub(
+        "%([0-9A-Fa-f]{2})", lambda m: chr(int(m[1], 16)) if chr(int(m[1], 16)) in unreserved else m[0], path
+    )
+    kept: list[str] = []
+    for segment in path.split("/"):
+        segment = segment.split(";", 1)[0]
+        if segment == "..":
+            kept = kept[:-1]
+        elif segment not in ("", "."):
+            kept.append(segment)
+    return "/" + "/".join(kept)
+
+
+LOGIN_PATH = st.one_of(
+    st.lists(
+        st.sampled_from(
+            ["", ".", "..", "login", "a", ";x=1", "..;", "%6C", "%6c%2E", "%2e%2E", "%2F", "%", "%4"]
+        ),
+        max_size=7,
+    ).map(lambda parts: "/" + "/".join(parts)),
+    st.text(alphabet="/.;%2eElogin6cC:hHtTpP\n", max_size=16),
+    st.sampled_from(["http://h/login", "HTTPS://u:p@h.example:8443//login/", "*", "", "/", "login"]),
+)
+
+
+@settings(max_examples=400)
+@given(st.lists(LOGIN_PATH, max_size=20))
+def test_login_form_is_the_reference_normalisation(paths: list[str]) -> None:
+    got = pl.Series("p", paths, dtype=pl.String).to_frame().select(login_form(pl.col("p"))).to_series()
+    assert got.to_list() == [_login_form(p) for p in paths]
+
+
+def test_a_login_path_is_the_same_however_it_is_spelt() -> None:
+    same = ["/login", "/login/", "//login", "/login;jsessionid=1", "/./login", "/a/../login", "/../login"]
+    same += ["/%6Cogin", "/%6c%6F%67%69%6e", "http://cec.example/login", "/login//.", "//login;x/"]
+    other = ["/Login", "/loginx", "/log%3Bin", "/login%2F", "/a/login", "/login/x", "/login/%2E%2E%2Fx"]
+    forms = pl.Series("p", same + other).to_frame().select(login_form(pl.col("p"))).to_series().to_list()
+    assert forms[: len(same)] == ["/login"] * len(same)
+    assert "/login" not in forms[len(same) :]
+
+
+def test_an_assets_login_paths_are_read_in_the_same_form() -> None:
+    asset = replace(default_asset(), login_paths=("/account//signin/", "/login"))
+    paths = pl.Series(
+        "path", ["/account/signin", "/account/signin;s=1", "/login/", "/account", None, "/Login"]
+    )
+    assert sorted(login_paths(paths, asset).to_list()) == [
+        "/account/signin",
+        "/account/signin;s=1",
+        "/login/",
+    ]
 
 
 V6 = st.ip_addresses(v=6).map(str)

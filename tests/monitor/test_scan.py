@@ -11,6 +11,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from detente.errors import InputError
 from detente.monitor import inputs, pipeline
+from detente.monitor.addr import NetworkSet, parse_networks
 from detente.monitor.aggregate import BUCKET_SECONDS
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
@@ -420,3 +422,46 @@ def test_a_flood_of_requests_without_a_target_is_a_flood(tmp_path: Path, request
     (line,) = evidence["sample"]
     shown = request_line if request_line == '"GET / HTTP/1.1"' else '"-"'
     assert f"] {shown} 400 0 " in line
+
+
+def _login_log(start: datetime, path: str) -> str:
+    """Combined lines: six visitors reading pages every 20 s for an hour, a real login every 30 s, and
+    from minute 30 one source failing 300 logins in ten minutes at ``path``."""
+    out = []
+    for second in range(3600):
+        at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        if second % 20 == 0:
+            out += [
+                f'198.51.100.{v} - - [{at}] "GET /news HTTP/1.1" 200 900 "-" "browser"\n' for v in range(6)
+            ]
+        if second % 30 == 0:
+            out.append(
+                f'192.0.2.{second // 30 % 200} - - [{at}] "POST /login HTTP/1.1" 302 0 "-" "browser"\n'
+            )
+        if 1800 <= second < 2400 and second % 2 == 0:
+            out.append(f'203.0.113.66 - - [{at}] "POST {path} HTTP/1.1" 401 0 "-" "python-requests"\n')
+    return "".join(out)
+
+
+@pytest.mark.parametrize("general", [False, True], ids=["coded path", "general path"])
+@pytest.mark.parametrize(
+    "path",
+    ["/login", "/login/", "//login", "/login;jsessionid=1", "/%6Cogin", "http://cec.example/login", "/Login"],
+)
+def test_a_brute_force_is_found_however_the_login_path_is_spelt(
+    tmp_path: Path, path: str, general: bool
+) -> None:
+    """Servers route ``/login/``, ``//login`` or ``/login;jsessionid=1`` to the handler of ``/login``, so
+    a brute force sent there is one (paths are case-sensitive: ``/Login`` is another path)."""
+    log = tmp_path / "access.log"
+    log.write_text(_login_log(datetime(2024, 10, 10, 12, tzinfo=UTC), path))
+    # an allowlist (of no one here) takes every chunk down the general path, not the coded one
+    asset = (
+        replace(default_asset(), allow=NetworkSet(parse_networks(["10.9.9.9/32"], "test")))
+        if general
+        else default_asset()
+    )
+    result = scan([log], resolve("combined"), [asset], load)
+    doc = incident_document(result, load(), datetime(2026, 6, 20, tzinfo=UTC))
+    kinds = [i["kind"] for i in doc["incidents"]]
+    assert kinds == ([] if path == "/Login" else ["brute-force"])

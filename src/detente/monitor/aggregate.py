@@ -16,8 +16,10 @@ order are filtered, with the same result.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -46,14 +48,67 @@ def moment(at: datetime) -> pl.Expr:
     return pl.lit((at - _EPOCH) // timedelta(microseconds=1)).cast(pl.Datetime("us", "UTC"))
 
 
-def _login_flags(assets: Sequence[Asset]) -> tuple[pl.Expr, pl.Expr]:
+# RFC 3986 section 2.3: a percent-encoded unreserved character is the character itself
+_UNRESERVED = {f"%{ord(c):02X}": c for c in string.ascii_letters + string.digits + "-._~"}
+# a path that login_form may change otherwise than by a trailing slash: not absolute (a target in
+# absolute form, RFC 9112 section 3.2.2), or holding a parameter, an escape, an empty or a dot segment
+_ODD_PATH = r"^(?:[^/]|$)|[;%]|//|/\.\.?(?:/|$)"
+
+
+def login_form(path: pl.Expr) -> pl.Expr:
+    """The form in which a request path is compared with an asset's login paths: one handler answers
+    many spellings of a path, and an attacker picks the one a plain comparison misses.
+
+    The scheme and host of a target in absolute form are dropped; percent-encoded unreserved
+    characters decoded (``%6C`` is ``l``; ``%2F`` stays); each segment's parameters (``;jsessionid=1``)
+    dropped; empty segments (``//``, a trailing slash) and ``.`` dropped; ``..`` takes off the segment
+    before it (RFC 3986 section 5.2.4, none past the root). Case is kept: paths are case-sensitive. So
+    ``/login/``, ``//login``, ``/login;jsessionid=1``, ``/a/../login``, ``/%6Cogin`` and
+    ``http://host/login`` are all ``/login``.
+
+    Cheap for the usual path, which needs at most its trailing slash taken off: the segments are split
+    and rebuilt only for a path of :data:`_ODD_PATH` (a few microseconds each; the others are null there).
+    """
+    odd = pl.when(path.str.contains(_ODD_PATH)).then(path)
+    target = odd.str.replace(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^/]*", "")
+    decoded = target.str.replace_many(_UNRESERVED, ascii_case_insensitive=True, leftmost=True)
+    segment = pl.element()
+    segments = decoded.str.split("/").list.eval(segment.str.replace(r"(?s);.*", ""))
+    segments = segments.list.eval(segment.filter((segment != "") & (segment != ".")))
+    # a segment stays unless a later ``..`` takes it off: unless the depth (+1 a segment, -1 a ``..``)
+    # falls below its own after it (a ``..`` past the root takes off nothing, and no segment after it)
+    depth = pl.when(segment == "..").then(-1).otherwise(1).cum_sum()
+    stays = (segment != "..") & (depth.reverse().cum_min().reverse() >= depth)
+    rebuilt = pl.lit("/") + segments.list.eval(segment.filter(stays)).list.join("/")
+    usual = pl.when(path.str.len_bytes() > 1).then(path.str.strip_suffix("/")).otherwise(path)
+    return pl.coalesce(rebuilt, usual)
+
+
+@lru_cache(maxsize=64)
+def login_forms(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`login_form` of an asset's login paths (computed once per asset)."""
+    forms = pl.Series("p", paths, dtype=pl.String).to_frame().select(login_form(pl.col("p")))
+    return tuple(forms.to_series().to_list())
+
+
+def login_paths(paths: pl.Series, asset: Asset) -> pl.Series:
+    """The distinct paths among ``paths`` that are login paths of ``asset`` in :func:`login_form`.
+
+    Read once per distinct path, as :func:`probe_paths` is: a chunk repeats its paths.
+    """
+    distinct = paths.drop_nulls().unique()
+    form = distinct.to_frame("p").select(login_form(pl.col("p")).is_in(list(login_forms(asset.login_paths))))
+    return distinct.filter(form.to_series())
+
+
+def _login_flags(frame: pl.DataFrame, assets: Sequence[Asset]) -> tuple[pl.Expr, pl.Expr]:
     """Expressions for a failed and a successful login, each asset with its own paths and codes."""
     fail: pl.Expr = pl.lit(False)
     ok: pl.Expr = pl.lit(False)
     for a in assets:
         login = (
             (pl.col("asset") == a.name)
-            & pl.col("path").is_in(list(a.login_paths))
+            & pl.col("path").is_in(login_paths(frame["path"], a).implode())
             & pl.col("method").is_in(list(a.login_methods))
         )
         failed = pl.col("status").is_in(list(a.login_failure_status))
@@ -79,7 +134,7 @@ def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:
     path before an ordinary hit; the first of them on a tie) for the evidence file, with its
     ``interest``, so that the rows of one key from two chunks keep the same sample as one chunk would.
     """
-    fail, ok = _login_flags(assets)
+    fail, ok = _login_flags(frame, assets)
     missing = pl.col("status").is_in(MISSING_STATUS)
     probe = pl.col("path").is_in(probe_paths(frame["path"]).implode())
     interest = probe.cast(pl.Int8) * 4 + fail.cast(pl.Int8) * 2 + missing.cast(pl.Int8)

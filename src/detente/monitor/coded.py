@@ -29,7 +29,7 @@ import polars as pl
 
 from . import _split
 from .addr import source_key
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, ms_of
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, login_form, login_forms, ms_of
 from .assets import Asset
 from .formats import NO_TARGET
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
@@ -191,11 +191,12 @@ def _first_rows(codes: npt.NDArray[np.integer[Any]]) -> Ints:
 
 def _path_flags(raw: pl.DataFrame, path_code: Codes, asset: Asset) -> Flags:
     """Each path code's flags: :data:`_PROBE` for a probe path, :data:`_LOGIN` for a login path of the
-    asset (every line's, in the common case). One query over the distinct paths."""
+    asset (every line's, in the common case; compared in :func:`.aggregate.login_form`). One query
+    over the distinct paths."""
     paths = _take(raw["path"], _first_rows(path_code)).alias("p").to_frame()
     p = pl.col("p")
-    logins = list(asset.login_paths)
-    flags = p.str.contains(PROBE_REGEX).cast(pl.UInt8) * _PROBE + p.is_in(logins).cast(pl.UInt8) * _LOGIN
+    login = login_form(p).is_in(list(login_forms(asset.login_paths)))
+    flags = p.str.contains(PROBE_REGEX).cast(pl.UInt8) * _PROBE + login.cast(pl.UInt8) * _LOGIN
     return paths.select(flags.cast(pl.UInt8)).to_series().to_numpy()
 
 
