@@ -200,6 +200,37 @@ def test_custom_nginx_format_with_host_and_trusted_proxy() -> None:
     assert frame["allowed"].to_list() == [False, False, True]
 
 
+def test_forwarded_hops_with_a_port_are_read_as_their_address() -> None:
+    """Some proxies (Azure Application Gateway) append the client's port to its X-Forwarded-For hop."""
+    fmt = from_format_string(
+        '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for" $host'
+    )
+    hops = [
+        "203.0.113.5:4711",
+        "[2001:db8::5]:4711",
+        "[2001:db8::6]",
+        "2001:db8::7",
+        "1.1.1.1, 203.0.113.8:1",
+    ]
+    hops.append("203.0.113.9, 10.0.0.7:443")  # the trusted proxy's own hop, with a port: skipped
+    lines = "".join(
+        f'10.1.2.3 - - [12/Jun/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "ua" "{hop}" cec.example\n'
+        for hop in hops
+    )
+    frame, stats = Parser(fmt, parse_assets(ASSETS)).parse(lines.encode())
+    assert stats.rejected == 0
+    assert frame["client"].to_list() == [
+        "203.0.113.5",
+        "2001:db8::5",
+        "2001:db8::6",
+        "2001:db8::7",
+        "203.0.113.8",
+        "203.0.113.9",
+    ]
+    assert frame["src"].to_list() == ["203.0.113.5", *["2001:db8::/64"] * 3, "203.0.113.8", "203.0.113.9"]
+
+
 def test_a_format_string_too_long_to_split_is_refused() -> None:
     longest = from_format_string(
         " ".join(["$remote_addr", "$time_local", "$request", "$status", *["-"] * 124])

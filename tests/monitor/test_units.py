@@ -41,6 +41,38 @@ def test_forwarded_client_is_peer_or_rightmost_untrusted_hop(peer: str, hops: li
         assert got == (untrusted[-1] if untrusted else (hops[0] if hops else peer))
 
 
+def _with_port(address: str, port: int | None) -> str:
+    """An X-Forwarded-For hop as a proxy may write it: IPv4 ``a:port``, IPv6 ``[a]:port`` or ``[a]``."""
+    if ":" in address:
+        return f"[{address}]" if port is None else f"[{address}]:{port}"
+    return address if port is None else f"{address}:{port}"
+
+
+HOP = st.one_of(ADDR, st.ip_addresses(v=6).map(str), st.sampled_from(["10.1.1.1", "2001:db8:ff::1"]))
+
+
+@given(peer=st.sampled_from(["10.0.0.1", "2001:db8:ff::9"]), hops=st.lists(HOP, max_size=5), data=st.data())
+def test_a_forwarded_hop_with_a_port_is_its_address(peer: str, hops: list[str], data: st.DataObject) -> None:
+    ports = data.draw(st.lists(st.none() | st.integers(0, 65535), min_size=len(hops), max_size=len(hops)))
+    written = [_with_port(h, p) for h, p in zip(hops, ports, strict=True)]
+    assert client_from_forwarded(peer, written, TRUSTED) == client_from_forwarded(peer, hops, TRUSTED)
+
+
+def test_forwarded_hops_are_read_with_or_without_a_port() -> None:
+    for hop, client in [
+        ("203.0.113.5:4711", "203.0.113.5"),
+        ("[2001:db8::5]:4711", "2001:db8::5"),
+        ("[2001:db8::5]", "2001:db8::5"),
+        ("2001:db8::5", "2001:db8::5"),  # bare: its last group is no port
+        ("2001:db8::5:4711", "2001:db8::5:4711"),
+        ("[::ffff:203.0.113.5]:80", "::ffff:203.0.113.5"),
+    ]:
+        assert client_from_forwarded("10.0.0.1", [hop], TRUSTED) == client, hop
+    # a trusted proxy's own hop is recognised with its port, and skipped
+    assert client_from_forwarded("10.0.0.1", ["198.51.100.2", " 10.9.9.9:443"], TRUSTED) == "198.51.100.2"
+    assert client_from_forwarded("10.0.0.1", ["unknown:1", "-"], TRUSTED) == "10.0.0.1"
+
+
 def test_ipv6_sources_aggregate_per_64() -> None:
     assert source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
     assert source_key("::ffff:192.0.2.1") == "192.0.2.1"

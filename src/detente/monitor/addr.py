@@ -279,16 +279,33 @@ class NetworkSet:
         return out
 
 
+# an X-Forwarded-For hop with a port: ``[v6]`` or ``[v6]:port``, or ``v4:port`` (one colon: a bare IPv6
+# address has two or more, and is read as itself)
+_HOP_WITH_PORT = re.compile(r"\[([^\]]*)\](?::[0-9]{1,5})?|([^:]*):[0-9]{1,5}")
+
+
+def hop_address(hop: str) -> str:
+    """The address of an X-Forwarded-For hop, without the port some proxies append (Azure Application
+    Gateway writes ``203.0.113.5:4711`` and ``[2001:db8::5]:4711``) or the brackets of an IPv6 one;
+    any other text as it is."""
+    match = _HOP_WITH_PORT.fullmatch(hop)
+    if match is None:
+        return hop
+    return match[1] if match[1] is not None else match[2]
+
+
 def client_from_forwarded(peer: str, hops: Sequence[str], trusted: NetworkSet) -> str:
     """Return the client address of a request received from ``peer`` with X-Forwarded-For ``hops``.
 
     The header is honoured only when the peer is a trusted proxy; then the client is the right-most hop
     that is not itself a trusted proxy (hops to its left can be written by anyone, so the left-most is
-    spoofable). When every hop is trusted the left-most hop is the best we know.
+    spoofable). When every hop is trusted the left-most hop is the best we know. Hops are read by
+    :func:`hop_address` (a port dropped).
     """
     if not trusted or peer not in trusted:
         return peer
-    cleaned = [h.strip() for h in hops if h.strip() and h.strip() not in ("-", "unknown")]
+    addresses = (hop_address(h.strip()) for h in hops)
+    cleaned = [a for a in addresses if a and a not in ("-", "unknown")]
     for hop in reversed(cleaned):
         if hop not in trusted:
             return hop
