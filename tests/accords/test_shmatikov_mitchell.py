@@ -6,10 +6,11 @@ import pytest
 
 from detente.accords import acts
 from detente.accords.contract import Trust, find_contract
+from detente.accords.projection import Projection
 from detente.errors import ConflictError, VerificationError
 from detente.statements.dsse import Envelope
 from detente.statements.keys import SigningKey
-from detente.statements.statement import Statement
+from detente.statements.statement import Statement, sign_statement
 from tests.accords.world import NOTARY, World, key, rand, world
 
 
@@ -118,3 +119,35 @@ def test_an_acceptance_cannot_reuse_the_offers_commitment() -> None:
         w.registry.submit(m2.envelope.encode())
     assert w.registry.log.size == size
     assert find_contract([m1.envelope, m2.envelope], [na], trust(w), m1.body["xid"]) is None
+
+
+def _replayed_with(w: World, changes: dict[str, str | None]) -> Projection:
+    """The projection of ``w``'s log with its last entry, a decision, signed again with ``changes``."""
+    *before, decision = [w.registry.entry(i) for i in range(w.registry.log.size)]
+    projection = Projection(NOTARY.public, w.registry.blobs.get)
+    for entry in before:
+        projection.apply(entry.statement, entry.received)
+    body = {**decision.statement.body, **changes}
+    projection.apply(
+        sign_statement("decision", "notary.test", w.clock.text(), body, [NOTARY]), decision.received
+    )
+    return projection
+
+
+def test_a_replayed_decision_must_answer_the_request_it_follows() -> None:
+    """The notary signs decisions; a log holding one that cites another request, or a lapse that cites
+    one, does not replay (an auditor rebuilding the projection sees the operator's error)."""
+    w = world()
+    m1, _, doc = w.offer("RU", "US", "decided")
+    w.registry.submit(m1.envelope.encode(), [doc])
+    w.registry.submit(acts.abort(w.parties["RU"].fm, w.clock.text(), m1).envelope.encode())
+    assert _replayed_with(w, {}).exchanges[m1.body["xid"]].decision_logged  # the genuine one replays
+    with pytest.raises(VerificationError, match="must cite request"):
+        _replayed_with(w, {"request": "0" * 64})
+    k1, _, doc = w.offer("RU", "US", "lapsing", hours=1)
+    w.registry.submit(k1.envelope.encode(), [doc])
+    w.clock.advance(hours=2)
+    assert w.registry.lapse() == [k1.body["xid"]]
+    assert _replayed_with(w, {}).exchanges[k1.body["xid"]].decision_logged
+    with pytest.raises(VerificationError, match="answers no request"):
+        _replayed_with(w, {"request": "0" * 64})

@@ -61,6 +61,7 @@ class Exchange:
     nonce_b: bool = False
     closed: Phase | None = None  # refused, withdrawn or countered
     decision: Phase | None = None  # resolved, aborted or lapsed: fixed when the request is sequenced
+    request: str | None = None  # the sid of the abort or resolve request that fixed the decision
     decision_logged: bool = False
     concluded: datetime | None = None
     dated: str = ""  # the offer's own date (``issued``, as its author wrote it); ``opened`` is when logged
@@ -227,7 +228,7 @@ def notary_decision(ex: Exchange, st: Statement, received: datetime) -> Phase:
 def _request(ex: Exchange, st: Statement, received: datetime) -> Exchange:
     decision = notary_decision(ex, st, received)
     concluded = received if decision == Phase.RESOLVED and ex.concluded is None else ex.concluded
-    return replace(ex, decision=decision, concluded=concluded)
+    return replace(ex, decision=decision, concluded=concluded, request=st.sid)
 
 
 def _apply_decision(ex: Exchange, st: Statement, received: datetime) -> Exchange:
@@ -240,6 +241,8 @@ def _apply_decision(ex: Exchange, st: Statement, received: datetime) -> Exchange
             raise ConflictError(f"exchange {ex.xid} cannot lapse: it is {ex.phase}")
         if received < ex.deadline:
             raise ConflictError(f"exchange {ex.xid} cannot lapse before its deadline")
+        if (st.body["accept"], st.body["request"]) != (None, None):
+            raise VerificationError("a lapsed decision answers no request and cites no acceptance")
         return replace(ex, decision=Phase.LAPSED, decision_logged=True)
     if ex.decision != outcome:
         raise ConflictError(
@@ -247,6 +250,8 @@ def _apply_decision(ex: Exchange, st: Statement, received: datetime) -> Exchange
         )
     if st.body["accept"] != (ex.accept if outcome == Phase.RESOLVED else None):
         raise VerificationError("a resolved decision cites exactly the logged acceptance")
+    if st.body["request"] != ex.request:
+        raise VerificationError(f"the notary's decision must cite request {ex.request}, the one it answers")
     return replace(ex, decision_logged=True)
 
 
