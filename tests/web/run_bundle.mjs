@@ -1,5 +1,5 @@
 // Runs the browser's bundle verifier in Node.js.
-// Usage: node run_bundle.mjs MODULE_PATH CASES_JSON  (cases: [{bundle: base64, vkey, flips: bool}])
+// Usage: node run_bundle.mjs MODULE_PATH CASES_JSON  (cases: [{bundle: base64, vkey, rules, flips: bool}])
 // Prints, per case, {ok, error, sentence} for the bundle as given, and with flips the offsets of every
 // single-byte change (each byte XOR 0x01) that the verifier wrongly accepted.
 import { readFileSync } from "node:fs";
@@ -12,7 +12,7 @@ for (const c of cases) {
   const bytes = Uint8Array.from(Buffer.from(c.bundle, "base64"));
   const out = {};
   try {
-    out.sentence = (await mod.verifyBundle(bytes, c.vkey)).sentence;
+    out.sentence = (await mod.verifyBundle(bytes, c.vkey, c.rules)).sentence;
     out.ok = true;
   } catch (e) {
     out.ok = false;
@@ -23,7 +23,7 @@ for (const c of cases) {
     for (let i = 0; i < bytes.length; i++) {
       const changed = bytes.slice();
       changed[i] ^= 1;
-      try { await mod.verifyBundle(changed, c.vkey); out.accepted.push(i); } catch { /* refused, as it must be */ }
+      try { await mod.verifyBundle(changed, c.vkey, c.rules); out.accepted.push(i); } catch { /* refused, as it must be */ }
     }
   }
   results.push(out);

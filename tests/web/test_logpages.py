@@ -62,6 +62,13 @@ def test_css_is_served_by_the_app(site: tuple[str, Log]) -> None:
     assert "verifyTlogProof" in httpx.get(f"{url}/static/tlog.js").text
 
 
+def test_the_verify_page_of_a_bare_log_checks_proofs_only(site: tuple[str, Log]) -> None:
+    url, _ = site
+    page = httpx.get(f"{url}/verify").text
+    assert 'id="proof-form"' in page
+    assert 'id="bundle-form"' not in page  # without the rules to read statements by, no bundle is checked
+
+
 def test_every_problem_type_is_documented_on_the_problems_page(site: tuple[str, Log]) -> None:
     url, _ = site
     page = httpx.get(f"{url}/problems").text

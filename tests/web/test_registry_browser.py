@@ -11,8 +11,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from detente.service.app import create_app
+from tests.accords.world import LOG_SIGNER
 from tests.httpserver import serve
 from tests.service.scene import Scene, scene
+from tests.web import forged
 from tests.web.browser import chromium
 
 
@@ -77,4 +79,19 @@ def test_a_tampered_bundle_is_refused_in_the_page(
     _verify_bundle(page, url, tmp_path / "b.json")
     expect(page.locator("#verdict")).to_have_text("Refused.")
     expect(page.locator("#result")).to_contain_text("do not prove its claim")
+    page.close()
+
+
+def test_a_bundle_detente_verify_refuses_is_refused_in_the_page(
+    site: tuple[Scene, str], browser: Browser, tmp_path: Path
+) -> None:
+    _, url = site
+    (tmp_path / "b.json").write_bytes(forged.REFUSED["a declaration body without most of its fields"]())
+    page = browser.new_page()
+    page.goto(f"{url}/verify")
+    page.fill("#log-key", LOG_SIGNER.vkey)  # the forged bundles' log
+    page.set_input_files("#bundle-file", str(tmp_path / "b.json"))
+    page.click("#verify-bundle")
+    expect(page.locator("#verdict")).to_have_text("Refused.")
+    expect(page.locator("#result")).to_contain_text("$.body lacks clauses, effective, notice_days, summary")
     page.close()

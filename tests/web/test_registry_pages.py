@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from detente.service.app import create_app
 from detente.service.home import Settings
+from detente.web.registrypages import bundle_rules
 from tests.httpserver import serve
 from tests.service.scene import Scene, scene
 
@@ -52,6 +55,18 @@ def test_statement_text_is_escaped(site: tuple[Scene, httpx.Client]) -> None:
     page = client.get("/protests").text
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_the_verify_page_carries_the_rules_of_detente_verify(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    page = client.get("/verify").text
+    found = re.search(r'<script type="application/json" id="bundle-rules">(.*?)</script>', page, re.S)
+    assert found is not None
+    rules = json.loads(found.group(1))
+    assert rules == bundle_rules()
+    # in the schemas' own order: the browser checks a payload's fields in it, as Python does
+    offer = rules["payloads"]["application/vnd.detente.offer.v1+json"]
+    assert list(offer["properties"]) == ["kind", "party", "issued", "body"]
 
 
 def test_unknown_things_are_404_pages_for_browsers(site: tuple[Scene, httpx.Client]) -> None:

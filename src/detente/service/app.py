@@ -19,7 +19,7 @@ from detente.service.core import RegistryService
 from detente.service.feed import ATOM, atom_feed
 from detente.service.operator import operator_router
 from detente.web.logpages import log_pages
-from detente.web.registrypages import registry_pages, summarize
+from detente.web.registrypages import bundle_rules, registry_pages, summarize
 from detente.web.render import static_files
 
 
@@ -35,7 +35,7 @@ def create_app(service: RegistryService, buckets: TokenBuckets | None = None) ->
     app.include_router(api_router(service))
     app.include_router(operator_router(service))
     app.include_router(log_router(service.shared))
-    app.include_router(log_pages(service.shared, summarize))
+    app.include_router(log_pages(service.shared, summarize, bundle_rules()))
     app.include_router(registry_pages(service))
 
     @app.get("/v1/parties/{party}/feed.atom", tags=["registry"], response_class=Response)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
 
 from detente.http.logapi import SharedLog
 from detente.tlog.log import Log
@@ -34,9 +35,18 @@ def plain_summary(entry: bytes) -> str:
     return describe(entry)[1].replace("\n", " ")[:120]
 
 
-def log_pages(shared: SharedLog, summarize: Summarize = plain_summary) -> APIRouter:
-    """The log's pages."""
+def log_pages(
+    shared: SharedLog, summarize: Summarize = plain_summary, bundle_rules: Mapping[str, Any] | None = None
+) -> APIRouter:
+    """The log's pages.
+
+    Args:
+        bundle_rules: what the verify page reads a bundle's statements by
+            (:func:`detente.web.registrypages.bundle_rules`); without them the page verifies proofs only.
+    """
     router = APIRouter(include_in_schema=False)
+    # written once, in the schemas' own order (the browser checks properties in it, as Python does)
+    rules = None if bundle_rules is None else htmlsafe_json_dumps(bundle_rules)
 
     @router.get("/log", response_class=HTMLResponse)
     def log_page(before: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> HTMLResponse:
@@ -78,7 +88,7 @@ def log_pages(shared: SharedLog, summarize: Summarize = plain_summary) -> APIRou
 
     @router.get("/verify", response_class=HTMLResponse)
     def verify_page() -> HTMLResponse:
-        return page("verify.html", vkey=shared.read(lambda log: log.log_key.vkey))
+        return page("verify.html", vkey=shared.read(lambda log: log.log_key.vkey), rules=rules)
 
     @router.get("/log/entry/{index}.tlog-proof")
     def entry_proof(index: int) -> PlainTextResponse:

@@ -12,10 +12,15 @@ from fastapi.responses import HTMLResponse
 
 from detente.errors import DetenteError, NotFoundError
 from detente.registry import views
+from detente.registry.bundle import MAX_BUNDLE
 from detente.registry.core import Registry
-from detente.registry.entry import LogEntry
+from detente.registry.entry import MAX_ENTRY, LogEntry
 from detente.service.core import RegistryService
 from detente.statements.canonical import format_time
+from detente.statements.dsse import MAX_SIGNATURES
+from detente.statements.kinds import KINDS, header_schema, payload_type
+from detente.statements.schema import TIME
+from detente.statements.statement import MAX_PAYLOAD
 from detente.tlog.note import split_note
 from detente.web.render import page
 
@@ -34,6 +39,20 @@ def summarize(entry: bytes) -> str:
     ref = st.body.get("xid") or st.body.get("did") or st.body.get("pid") or st.body.get("iid") or ""
     outcome = f" {st.body['outcome']}" if st.kind == "decision" else ""
     return f"{st.party} {st.kind}{outcome}{f' to {to}' if to else ''} {ref}".strip()
+
+
+def bundle_rules() -> dict[str, Any]:
+    """The rules by which ``detente verify`` reads a bundle's statements and entries, for the verify page's
+    verifier (static/bundle.js): the size limits, the time pattern, and each payloadType's payload schema
+    (docs/formats.md prints the same). Taken from the code itself, so the browser's copy cannot drift."""
+    return {
+        "maxBundle": MAX_BUNDLE,
+        "maxEntry": MAX_ENTRY,
+        "maxPayload": MAX_PAYLOAD,
+        "maxSignatures": MAX_SIGNATURES,
+        "time": TIME,
+        "payloads": {payload_type(kind): header_schema(kind) for kind in KINDS},
+    }
 
 
 def _checkpoint_view(note: str) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 // detente: the offline verifier of evidence bundles (detente.bundle/1, docs/formats.md section 7), in the
 // browser (and in Node.js 20+). It mirrors detente.registry.bundle.verify_bundle: the file must be exactly
 // RFC 8785 JSON plus one newline, so any changed byte is refused. SHA-256 and Ed25519 come from WebCrypto.
-import { b64decode, ed25519Verify, openCheckpoint, sha256, verifyTlogProof } from "./tlog.js";
+// Statements and log entries are read as detente.statements reads them, by the rules Python hands over
+// (detente.web.registrypages.bundle_rules: the size limits and each payloadType's schema), never a copy.
+import { b64decode, ed25519Verify, openCheckpoint, parseVkey, sha256, verifyTlogProof } from "./tlog.js";
+import { validate } from "./schema.js";
 
 const enc = new TextEncoder();
 const MINISTERS = ["head-of-state", "head-of-government", "foreign-minister"];
 const SIGNERS = { keyset: ["root"], incident: ["cert"], "incident-reply": ["cert", ...MINISTERS], decision: [] };
 const FIELDS = ["blobs", "checkpoint", "claim", "entries", "keys", "schema", "witnesses"];
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const SENTENCES = {
   offered: (c) => `${c.party} offered ${c.counterparty} the exchange of letters ${c.ref}`,
@@ -23,23 +25,32 @@ const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0"))
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const sameKeys = (v, keys) => isObject(v) && JSON.stringify(Object.keys(v).sort()) === JSON.stringify([...keys].sort());
 
-// RFC 8785: keys sorted by UTF-16 code units, ECMAScript spelling of strings and numbers.
+// RFC 8785: keys sorted by UTF-16 code units, ECMAScript spelling of strings and numbers. A lone surrogate
+// has no UTF-8 form, so no canonical spelling (JSON.stringify would escape it; Python refuses it).
 export function canonical(v) {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (isObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
-  if (typeof v === "number" && !Number.isSafeInteger(v)) throw new Error("JSON numbers must be integers");
+  if (isObject(v)) return `{${Object.keys(v).sort().map((k) => `${canonical(k)}:${canonical(v[k])}`).join(",")}}`;
+  if (typeof v === "number" && !Number.isSafeInteger(v)) throw new Error("JSON numbers must be safe integers");
+  if (typeof v === "string" && /\p{Surrogate}/u.test(v)) throw new Error("a JSON string holds a lone surrogate");
   return JSON.stringify(v);
 }
 
 export function parseCanonical(bytes, what) {
   let text, value;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    // ignoreBOM keeps a byte order mark in the text, where JSON.parse refuses it (as Python's json does)
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     value = JSON.parse(text);
   } catch (e) {
     throw new Error(`${what} is not valid JSON`);
   }
-  if (canonical(value) !== text) throw new Error(`${what} is not RFC 8785 canonical JSON`);
+  let again;
+  try {
+    again = canonical(value);
+  } catch (e) {
+    throw new Error(`${what} cannot be written as canonical JSON: ${e.message}`);
+  }
+  if (again !== text) throw new Error(`${what} is not RFC 8785 canonical JSON`);
   return value;
 }
 
@@ -51,18 +62,29 @@ function pae(type, body) {
   return out;
 }
 
-async function openStatement(env, what) {
+// An envelope and its statement, read as detente.statements reads them (Envelope.from_json, then
+// open_statement): strict signatures, a known payloadType, the payload's size, canonical JSON, its schema.
+async function openStatement(env, what, rules) {
   if (!sameKeys(env, ["payload", "payloadType", "signatures"]) || !Array.isArray(env.signatures)) {
     throw new Error(`${what}: an envelope has exactly payload, payloadType and signatures`);
   }
-  const payload = b64decode(env.payload, `${what} payload`);
-  const value = parseCanonical(payload, `${what} payload`);
-  if (!sameKeys(value, ["body", "issued", "kind", "party"]) || !isObject(value.body)) throw new Error(`${what}: not a statement`);
-  if (env.payloadType !== `application/vnd.detente.${value.kind}.v1+json`) throw new Error(`${what}: payloadType is not its kind`);
+  if (typeof env.payload !== "string" || typeof env.payloadType !== "string") throw new Error(`${what}: an envelope's payload and payloadType are strings`);
   const sigs = env.signatures.map((s, i) => {
-    if (!sameKeys(s, ["keyid", "sig"]) || !HEX64.test(s.keyid)) throw new Error(`${what}: malformed signature ${i}`);
-    return { keyid: s.keyid, sig: b64decode(s.sig, `${what} signature`) };
+    if (!sameKeys(s, ["keyid", "sig"]) || !HEX64.test(s.keyid) || typeof s.sig !== "string") throw new Error(`${what}: malformed signature ${i}`);
+    const sig = b64decode(s.sig, `${what} signature ${i}`);
+    if (sig.length !== 64) throw new Error(`${what}: signature ${i} is not an Ed25519 signature of 64 bytes`);
+    return { keyid: s.keyid, sig };
   });
+  if (sigs.length > rules.maxSignatures || new Set(sigs.map((s) => s.keyid)).size !== sigs.length) {
+    throw new Error(`${what}: an envelope carries at most ${rules.maxSignatures} signatures, each key id once`);
+  }
+  const schema = Object.hasOwn(rules.payloads, env.payloadType) ? rules.payloads[env.payloadType] : null;
+  if (!schema) throw new Error(`${what}: unknown payloadType ${env.payloadType.slice(0, 80)}`);
+  const payload = b64decode(env.payload, `${what} payload`);
+  if (payload.length > rules.maxPayload) throw new Error(`${what}: the payload is ${payload.length} bytes; the limit is ${rules.maxPayload}`);
+  const value = parseCanonical(payload, `${what} payload`);
+  if (isObject(value) && env.payloadType !== `application/vnd.detente.${value.kind}.v1+json`) throw new Error(`${what}: payloadType is not its kind`);
+  validate(value, schema, `${what}: $`);
   const sid = hex(await sha256(payload));
   return { ...value, sid, message: pae(env.payloadType, payload), sigs };
 }
@@ -116,13 +138,26 @@ async function nextKeyset(current, st) {
 }
 
 async function checkpointOf(note, logVkey, witnesses) {
+  for (const w of witnesses) {
+    if (typeof w !== "string" || (await parseVkey(w)).alg !== 4) throw new Error("a bundle's witnesses are cosignature/v1 verifier keys");
+  }
   const cp = await openCheckpoint(note, logVkey, witnesses);
   const lines = note.slice(note.lastIndexOf("\n\n") + 2, -1).split("\n");
   if (cp.signatures !== lines.length) throw new Error("the checkpoint carries a signature line that is not one verified signature by the log key or a listed witness");
   return cp;
 }
 
-async function entriesOf(value, logVkey) {
+// detente.statements.canonical.parse_time: the pattern, and a real day of the proleptic Gregorian calendar
+// in year 1 or later (Python's datetime); setUTCFullYear, unlike Date.UTC, reads years below 100 as given.
+function isRealTime(text, pattern) {
+  if (typeof text !== "string" || !new RegExp(pattern).test(text)) return false;
+  const [year, month, day] = [text.slice(0, 4), text.slice(5, 7), text.slice(8, 10)].map(Number);
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+async function entriesOf(value, logVkey, rules) {
   const out = [];
   for (const [n, item] of value.entries.entries()) {
     if (!sameKeys(item, ["entry", "proof"]) || typeof item.proof !== "string") throw new Error(`bundle entry ${n} must be exactly {entry, proof}`);
@@ -132,9 +167,13 @@ async function entriesOf(value, logVkey) {
     if (item.proof.split("\n")[1].startsWith("extra ")) throw new Error(`the proof of bundle entry ${n} has an extra line`);
     const { index } = await verifyTlogProof(item.proof, data, logVkey);
     if (out.length && index <= out[out.length - 1].index) throw new Error("bundle entries must be in strictly increasing log order");
+    // detente.registry.entry.LogEntry.decode; an entry holding an acceptable statement is always within
+    // MAX_ENTRY, but the documented limit is checked as such
+    if (data.length > rules.maxEntry) throw new Error(`log entry ${index} is ${data.length} bytes; the limit is ${rules.maxEntry}`);
     const entry = parseCanonical(data, `log entry ${index}`);
-    if (!sameKeys(entry, ["envelope", "received"]) || !TIME.test(entry.received)) throw new Error(`log entry ${index} is malformed`);
-    out.push({ index, received: entry.received, st: await openStatement(entry.envelope, `log entry ${index}`) });
+    if (!sameKeys(entry, ["envelope", "received"])) throw new Error(`log entry ${index} has not exactly envelope and received`);
+    if (!isRealTime(entry.received, rules.time)) throw new Error(`log entry ${index}'s received time is not a real YYYY-MM-DDTHH:MM:SSZ`);
+    out.push({ index, received: entry.received, st: await openStatement(entry.envelope, `log entry ${index}`, rules) });
   }
   return out;
 }
@@ -215,8 +254,11 @@ function requiredBlobs(sts) {
   return [...cited].sort();
 }
 
-// Verify a bundle's exact bytes against the log's verifier key; return what it proves, or throw why not.
-export async function verifyBundle(bytes, logVkey) {
+// Verify a bundle's exact bytes against the log's verifier key, reading statements by `rules` (see the
+// top); return what it proves, or throw why not.
+export async function verifyBundle(bytes, logVkey, rules) {
+  if (!isObject(rules) || !isObject(rules.payloads)) throw new Error("the rules to read statements by are missing");
+  if (bytes.length > rules.maxBundle) throw new Error(`the bundle is ${bytes.length} bytes; a bundle is at most ${rules.maxBundle}`);
   if (bytes[bytes.length - 1] !== 10) throw new Error("a bundle ends with exactly one newline");
   const value = parseCanonical(bytes.subarray(0, -1), "bundle");
   if (!sameKeys(value, FIELDS) || value.schema !== "detente.bundle/1") throw new Error("not a detente.bundle/1 document with exactly the documented fields");
@@ -224,7 +266,7 @@ export async function verifyBundle(bytes, logVkey) {
     throw new Error("a bundle field has the wrong type");
   }
   const cp = await checkpointOf(value.checkpoint, logVkey, value.witnesses);
-  const entries = await entriesOf(value, logVkey);
+  const entries = await entriesOf(value, logVkey, rules);
   if (entries.length && entries[entries.length - 1].index >= cp.size) throw new Error("an entry lies beyond the checkpoint");
   const notaries = {};
   for (const [keyid, encoded] of Object.entries(value.keys)) {

@@ -40,10 +40,13 @@ $("verify-proof").addEventListener("click", async () => {
   }
 });
 
-$("verify-bundle").addEventListener("click", async () => {
+// The page carries the rules statements are read by (generated from the Python code when the registry
+// starts), as it carries this code: a bundle is checked against them and nothing else the server says.
+$("verify-bundle")?.addEventListener("click", async () => {
   try {
     const bytes = await readFile("bundle-file", "bundle file");
-    const result = await verifyBundle(bytes, $("log-key").value.trim());
+    const rules = JSON.parse($("bundle-rules").textContent);
+    const result = await verifyBundle(bytes, $("log-key").value.trim(), rules);
     const witnesses = result.witnesses ? `, cosigned by ${result.witnesses} witness(es)` : "";
     show(true, [
       `PROVEN as of checkpoint ${result.size} of ${result.origin}${witnesses}: ${result.sentence}.`,

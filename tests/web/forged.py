@@ -1,0 +1,174 @@
+"""Bundles that a dishonest registry could sign with its real log key, each spoiled in one way.
+
+Every bundle is built over a fresh log: a keyset of US, then a declaration by its foreign minister, the
+statement and entry bytes written directly (not by ``make_payload`` or ``LogEntry.encode``, which would
+refuse them). :data:`REFUSED` names those that ``detente verify`` refuses, :data:`ACCEPTED` those that it
+accepts; the browser's verifier must say the same of each (tests/web/test_bundle_js.py).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from detente.statements.canonical import b64e, canonical, sha256_hex
+from detente.statements.dsse import sign_envelope
+from detente.statements.keys import SigningKey
+from detente.statements.keysets import keyset_body
+from detente.statements.kinds import payload_type
+from detente.tlog.checkpoint import Checkpoint
+from detente.tlog.log import Log
+from detente.tlog.note import ALG_ED25519, Signer
+from detente.tlog.proof import format_tlog_proof
+from detente.tlog.storage.memory import MemoryStore
+from tests.accords.world import LOG_SIGNER, PartyKeys, key
+
+US = PartyKeys.make("US")
+T = "2018-06-07T09:00:00Z"
+DID = "ab" * 16
+TEXT = b"We will not interfere."
+BLOBS = {sha256_hex(TEXT): b64e(TEXT)}
+BODY: dict[str, Any] = {
+    "did": DID, "to": None, "clauses": ["L1"], "summary": "No interference", "text": sha256_hex(TEXT),
+    "effective": T, "notice_days": 30,
+}  # fmt: skip
+CLAIM = {"type": "declared", "ref": DID, "party": "US", "counterparty": None, "on": T}
+UNKNOWN_KEYID = "ee" * 32
+
+
+def payload(body: dict[str, Any] | None = None, issued: str = T, kind: str = "declaration") -> bytes:
+    """The canonical payload of a statement by US (unchecked)."""
+    return canonical({"body": BODY if body is None else body, "issued": issued, "kind": kind, "party": "US"})
+
+
+def envelope(
+    data: bytes, keys: tuple[SigningKey, ...] = (US.minister,), kind: str = "declaration"
+) -> dict[str, Any]:
+    """A DSSE envelope of ``data`` signed by ``keys``, as JSON."""
+    return sign_envelope(payload_type(kind), data, keys).to_json()
+
+
+def entry(env: dict[str, Any], received: str = T) -> bytes:
+    """The entry bytes of an envelope (canonical, unchecked)."""
+    return canonical({"envelope": env, "received": received})
+
+
+KEYSET = entry(US.keyset(T).envelope.to_json())
+
+
+def bundle(
+    entries: list[bytes],
+    claim: dict[str, Any] | None = None,
+    witnesses: tuple[Signer, ...] = (),
+    edit: Callable[[bytes], bytes] = lambda b: b,
+) -> bytes:
+    """A bundle of ``entries`` (the keyset first unless given), logged and proven under the log key."""
+    log = Log.create(MemoryStore(), LOG_SIGNER)
+    log.append(entries)
+    note = Checkpoint(LOG_SIGNER.name, log.size, log.checkpoint.root).sign([LOG_SIGNER, *witnesses])
+    items = [
+        {"entry": b64e(e), "proof": format_tlog_proof(i, log.inclusion_proof(i, log.size), note)}
+        for i, e in enumerate(entries)
+    ]
+    value = {
+        "schema": "detente.bundle/1", "claim": CLAIM if claim is None else claim, "checkpoint": note,
+        "witnesses": [w.vkey for w in witnesses], "entries": items, "keys": {}, "blobs": BLOBS,
+    }  # fmt: skip
+    return edit(canonical(value) + b"\n")
+
+
+def declared(data: bytes, received: str = T, **env: Any) -> bytes:
+    """A bundle claiming the declaration of ``data``, received at ``received``."""
+    return bundle([KEYSET, entry(envelope(data, **env), received)], {**CLAIM, "on": received})
+
+
+def with_signatures(extra: list[dict[str, str]]) -> bytes:
+    """The valid declaration with signatures added to its envelope."""
+    env = envelope(payload())
+    env["signatures"] += extra
+    return bundle([KEYSET, entry(env)])
+
+
+def non_canonical_base64() -> bytes:
+    """The declaration with an unused bit of its payload's base64 set (it decodes to the same bytes)."""
+    for dots in range(3):
+        env = envelope(payload({**BODY, "summary": "No interference" + "." * dots}))
+        text = env["payload"]
+        if text.endswith("="):  # the last digit before the padding has unused bits, all 0
+            env["payload"] = text[:-3] + chr(ord(text[-3]) + 1) + text[-2:]
+            assert base64.b64decode(env["payload"]) == base64.b64decode(text)
+            return bundle([KEYSET, entry(env)])
+    raise AssertionError("one of three lengths needs padding")
+
+
+def keyset_with_unknown_role() -> bytes:
+    """A keyset whose roles name one more than the schema knows, signed by its root keys."""
+    roles = {"root": ([k.public for k in US.roots], 2), "foreign-minister": ([US.minister.public], 1)}
+    body = keyset_body(1, None, roles)
+    body["roles"]["admin"] = body["roles"]["foreign-minister"]
+    keyset = entry(envelope(payload(body, kind="keyset"), US.roots, kind="keyset"))
+    return bundle([keyset, entry(envelope(payload()))])
+
+
+def replaced(old: bytes, new: bytes) -> bytes:
+    """The declaration's payload with ``old`` replaced by ``new`` (signed after the change)."""
+    data = payload()
+    assert old in data
+    return declared(data.replace(old, new, 1))
+
+
+def bom(data: bytes) -> bytes:
+    """``data`` after a UTF-8 byte order mark."""
+    return b"\xef\xbb\xbf" + data
+
+
+def witnessed_by_an_ed25519_key() -> bytes:
+    """The declaration, its checkpoint also signed by a listed witness key of algorithm 1, not 4."""
+    witness = Signer("witness.test", key("witness").seed, ALG_ED25519)
+    return bundle([KEYSET, entry(envelope(payload()))], witnesses=(witness,))
+
+
+def minister() -> dict[str, Any]:
+    """The minister's signature on the declaration, as JSON."""
+    sig: dict[str, Any] = envelope(payload())["signatures"][0]
+    return sig
+
+
+REFUSED: dict[str, Callable[[], bytes]] = {
+    "a declaration body without most of its fields": lambda: declared(
+        payload({"did": DID, "to": None, "text": BODY["text"]})
+    ),
+    "received on 30 February": lambda: declared(payload(), "2018-02-30T09:00:00Z"),
+    "received on 29 February 1900": lambda: declared(payload(), "1900-02-29T09:00:00Z"),
+    "received at hour 24": lambda: declared(payload(), "2018-06-07T24:00:00Z"),
+    "received in year 0": lambda: declared(payload(), "0000-06-07T09:00:00Z"),
+    "issued yesterday": lambda: declared(payload(issued="yesterday")),
+    "notice of 5000 days": lambda: declared(payload({**BODY, "notice_days": 5000})),
+    "a field the schema does not know": lambda: declared(payload({**BODY, "place": "Yalta"})),
+    "a payload over 32,768 bytes": lambda: declared(payload({**BODY, "summary": "x" * 40_000})),
+    "a lone surrogate escaped in a string": lambda: replaced(b"No interference", b"\\ud800"),
+    "a key given twice in the payload": lambda: replaced(b'"kind":', b'"kind":"declaration","kind":'),
+    "an integer beyond the safe range": lambda: replaced(b":30,", b":9007199254740993,"),
+    "a number with a fraction": lambda: replaced(b":30,", b":30.0,"),
+    "non-canonical base64 of the payload": non_canonical_base64,
+    "a byte order mark before the entry": lambda: bundle([KEYSET, bom(entry(envelope(payload())))]),
+    "a byte order mark before the bundle": lambda: bundle([KEYSET, entry(envelope(payload()))], edit=bom),
+    "a signature of 32 bytes by an unknown key": lambda: with_signatures(
+        [{"keyid": UNKNOWN_KEYID, "sig": b64e(bytes(32))}]
+    ),
+    "17 signatures": lambda: with_signatures(
+        [{"keyid": f"{i:064x}", "sig": b64e(bytes(64))} for i in range(16)]
+    ),
+    "the minister's signature twice": lambda: with_signatures([minister()]),
+    "a keyset with a role the schema does not know": keyset_with_unknown_role,
+    "a witness key that is not a cosignature key": witnessed_by_an_ed25519_key,
+}
+
+ACCEPTED: dict[str, Callable[[], bytes]] = {
+    "the declaration": lambda: bundle([KEYSET, entry(envelope(payload()))]),
+    "received on 29 February 2016": lambda: declared(payload(), "2016-02-29T09:00:00Z"),
+    "a summary of 4,000 characters beyond the BMP": lambda: declared(
+        payload({**BODY, "summary": "\U0001f54a" * 4000})
+    ),
+}
