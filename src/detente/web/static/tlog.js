@@ -5,6 +5,7 @@
 
 const subtle = globalThis.crypto.subtle;
 const enc = new TextEncoder();
+const MAX_SIGNATURES = 100; // as detente.tlog.note and Go's note.Open
 
 export function b64decode(text, what) {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error(`${what} is not valid base64`);
@@ -78,11 +79,14 @@ export async function openNote(note, vkeys) {
   const text = note.slice(0, split + 1), block = note.slice(split + 2);
   if (!block.endsWith("\n")) throw new Error("note must end with a signature line and a newline");
   const keys = await Promise.all(vkeys.map(parseVkey));
+  const lines = block.slice(0, -1).split("\n");
+  if (lines.length > MAX_SIGNATURES) throw new Error(`note has more than ${MAX_SIGNATURES} signatures`);
   const verified = [];
-  for (const line of block.slice(0, -1).split("\n")) {
+  for (const line of lines) {
     if (!line.startsWith("\u2014 ")) throw new Error("signature line does not start with an em dash");
-    const [name, encoded] = line.slice(2).split(" ");
-    const raw = b64decode(encoded || "", `signature of ${name}`);
+    const space = line.indexOf(" ", 2);
+    const [name, encoded] = space < 0 ? [line.slice(2), ""] : [line.slice(2, space), line.slice(space + 1)];
+    const raw = b64decode(encoded, `signature of ${name}`);
     if (!validName(name) || raw.length < 5) throw new Error(`malformed signature line for ${name}`);
     const id = ((raw[0] << 24) | (raw[1] << 16) | (raw[2] << 8) | raw[3]) >>> 0;
     const key = keys.find((k) => k.name === name && k.id === id);
@@ -105,8 +109,11 @@ export function parseCheckpoint(text) {
   const lines = text.slice(0, -1).split("\n");
   if (!text.endsWith("\n") || lines.length < 3) throw new Error("checkpoint needs origin, size and root lines");
   if (!/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error("checkpoint size is not a decimal");
+  // detente.tlog takes sizes below 2^63; the proofs here are computed exactly below 2^53 only
+  if (!Number.isSafeInteger(Number(lines[1]))) throw new Error("checkpoint size is beyond what this page computes exactly (2^53 - 1)");
   const root = b64decode(lines[2], "checkpoint root");
   if (root.length !== 32) throw new Error("checkpoint root is not 32 bytes");
+  if (lines.slice(3).includes("")) throw new Error("checkpoint extension lines must not be empty");
   return { origin: lines[0], size: Number(lines[1]), root };
 }
 
