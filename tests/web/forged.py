@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from detente.statements.canonical import b64e, canonical, sha256_hex
-from detente.statements.dsse import sign_envelope
-from detente.statements.keys import SigningKey
+from detente.statements.dsse import pae, sign_envelope
+from detente.statements.keys import PublicKey, SigningKey
 from detente.statements.keysets import keyset_body
 from detente.statements.kinds import payload_type
 from detente.tlog.checkpoint import Checkpoint
@@ -26,6 +26,7 @@ from detente.tlog.note import ALG_COSIGNATURE_V1, ALG_ED25519, NoteSignature, Si
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage.memory import MemoryStore
 from tests.accords.world import LOG_SIGNER, PartyKeys, key
+from tests.web.ed25519_edges import IDENTITY, encode, forged_by_small_order
 
 US = PartyKeys.make("US")
 T = "2018-06-07T09:00:00Z"
@@ -173,6 +174,23 @@ def cosigned_by_100() -> bytes:
     return bundle([KEYSET, entry(envelope(payload()))], witnesses=witnesses, checkpoint=note)
 
 
+def signed_by_the_identity_point() -> bytes:
+    """A keyset of US whose one key, for every role, is the identity point, and the declaration: each
+    "signed" by it (any R = sB with S = s verifies under a key of small order, where WebCrypto checks)."""
+    identity = encode(IDENTITY)
+    keyid = PublicKey(identity).keyid
+
+    def envelope_of(data: bytes, kind: str) -> dict[str, Any]:
+        sig = forged_by_small_order(identity, pae(payload_type(kind), data))
+        return {"payload": b64e(data), "payloadType": payload_type(kind), "signatures": [
+            {"keyid": keyid, "sig": b64e(sig)},
+        ]}  # fmt: skip
+
+    roles = {role: ([PublicKey(identity)], 1) for role in ("root", "foreign-minister")}
+    keyset = payload(keyset_body(1, None, roles), kind="keyset")
+    return bundle([entry(envelope_of(keyset, "keyset")), entry(envelope_of(payload(), "declaration"))])
+
+
 def a_tree_of_2_to_the_60() -> bytes:
     """The keyset and the declaration as the first two leaves of a checkpoint of 2^60 entries, with 61
     hashes in each proof: RFC 9162 asks 60 for that size; floating-point arithmetic on 2^60 - 1 asked 61."""
@@ -222,6 +240,7 @@ REFUSED: dict[str, Callable[[], bytes]] = {
     ),
     "101 checkpoint signatures": cosigned_by_100,
     "a checkpoint of 2^60 entries": a_tree_of_2_to_the_60,
+    "a keyset whose key is the identity point": signed_by_the_identity_point,
 }
 
 ACCEPTED: dict[str, Callable[[], bytes]] = {

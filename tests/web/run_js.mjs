@@ -13,6 +13,9 @@ for (const c of cases) {
     else if (c.kind === "checkpoint") await mod.openCheckpoint(c.note, c.vkey, c.witnesses || []);
     else if (c.kind === "inclusion") await mod.verifyInclusion(c.index, c.size, b(c.leaf), c.proof.map(b), b(c.root));
     else if (c.kind === "tlogproof") await mod.verifyTlogProof(c.proof, b(c.entry), c.vkey);
+    else if (c.kind === "ed25519") {
+      if (!(await mod.ed25519Verify(b(c.key), b(c.sig), b(c.message)))) throw new Error("the signature does not verify");
+    }
     else throw new Error(`unknown case kind ${c.kind}`);
     results.push({ ok: true });
   } catch (e) {

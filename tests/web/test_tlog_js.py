@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from detente.statements.keys import PublicKey, SigningKey
 from detente.tlog.checkpoint import Checkpoint
 from detente.tlog.cosignature import cosign, cosigned_message
 from detente.tlog.log import Log
@@ -19,6 +20,7 @@ from detente.tlog.note import NoteSignature, Signer, sign_note
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage import MemoryStore
 from tests.conftest import ROOT, VECTORS
+from tests.web import ed25519_edges
 from tests.web.node import run_in_node
 
 MODULE = ROOT / "src/detente/web/static/tlog.js"
@@ -109,3 +111,19 @@ def test_tlog_proofs_from_the_python_log(tmp_path: Path, size: int) -> None:
         )
     results = run_cases(cases, tmp_path)
     assert [r["ok"] for r in results] == [c["want"] for c in cases], results
+
+
+def test_ed25519_verdicts_are_libsodiums(tmp_path: Path) -> None:
+    # WebCrypto accepts a key or an R of small order, libsodium (Python's) does not: a key of small
+    # order "signs" anything, so each spelling of each such point is tried with a signature it makes
+    message = b"DSSEv1 4 type 7 payload"
+    cases = list(ed25519_edges.cases(SigningKey(bytes(range(32))), message))
+    assert len(cases) == 2 + 14
+    sent = [
+        {"kind": "ed25519", "key": b64(key), "sig": b64(sig), "message": b64(message)}
+        for _, key, sig in cases
+    ]
+    libsodium = {name: PublicKey(key).verify(message, sig) for name, key, sig in cases}
+    browser = {name: r["ok"] for (name, _, _), r in zip(cases, run_cases(sent, tmp_path), strict=True)}
+    assert browser == libsodium
+    assert list(libsodium.values()) == [True] + [False] * 15

@@ -66,7 +66,27 @@ export async function parseVkey(vkey) {
   return { name, id, alg: raw[0], publicKey: raw.slice(1) };
 }
 
+// The encodings of the eight points of small order, the sign bit aside (y = 0 and 1 also as y + p), as
+// libsodium lists them (ge25519_has_small_order). libsodium, which detente's Python verifies with, refuses a
+// key or a signature's R among them; WebCrypto accepts them, and a key of small order "signs" anything.
+const SMALL_ORDER = new Set([
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+  "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+]);
+
+function ofSmallOrder(point) {
+  const masked = Uint8Array.from(point);
+  masked[31] &= 0x7f;
+  return SMALL_ORDER.has(Array.from(masked, (b) => b.toString(16).padStart(2, "0")).join(""));
+}
+
 export async function ed25519Verify(publicKey, signature, message) {
+  if (ofSmallOrder(publicKey) || ofSmallOrder(signature.subarray(0, 32))) return false;
   const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
   return subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
