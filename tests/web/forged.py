@@ -68,7 +68,7 @@ def bundle(
     edit: Callable[[bytes], bytes] = lambda b: b,
     checkpoint: Callable[[Checkpoint], str] | None = None,
 ) -> bytes:
-    """A bundle of ``entries`` (the keyset first unless given), logged and proven under the log key.
+    """A bundle of ``entries``, appended to a fresh log and proven under its key.
 
     The checkpoint is signed by the log key and ``witnesses``, or written by ``checkpoint``.
     """
@@ -100,9 +100,9 @@ def assemble(
     return edit(canonical(value) + b"\n")
 
 
-def declared(data: bytes, received: str = T, **env: Any) -> bytes:
+def declared(data: bytes, received: str = T) -> bytes:
     """A bundle claiming the declaration of ``data``, received at ``received``."""
-    return bundle([KEYSET, entry(envelope(data, **env), received)], {**CLAIM, "on": received})
+    return bundle([KEYSET, entry(envelope(data), received)], {**CLAIM, "on": received})
 
 
 def with_signatures(extra: list[dict[str, str]]) -> bytes:
@@ -118,7 +118,8 @@ def non_canonical_base64() -> bytes:
         env = envelope(payload({**BODY, "summary": "No interference" + "." * dots}))
         text = env["payload"]
         if text.endswith("="):  # the last digit before the padding has unused bits, all 0
-            env["payload"] = text[:-3] + chr(ord(text[-3]) + 1) + text[-2:]
+            last = len(text.rstrip("=")) - 1
+            env["payload"] = text[:last] + chr(ord(text[last]) + 1) + text[last + 1 :]
             assert base64.b64decode(env["payload"]) == base64.b64decode(text)
             return bundle([KEYSET, entry(env)])
     raise AssertionError("one of three lengths needs padding")
