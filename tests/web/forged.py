@@ -67,8 +67,9 @@ def bundle(
     witnesses: tuple[Signer, ...] = (),
     edit: Callable[[bytes], bytes] = lambda b: b,
     checkpoint: Callable[[Checkpoint], str] | None = None,
+    blobs: dict[str, str] = BLOBS,
 ) -> bytes:
-    """A bundle of ``entries``, appended to a fresh log and proven under its key.
+    """A bundle of ``entries`` (citing ``blobs``), appended to a fresh log and proven under its key.
 
     The checkpoint is signed by the log key and ``witnesses``, or written by ``checkpoint``.
     """
@@ -77,7 +78,7 @@ def bundle(
     body = Checkpoint(LOG_SIGNER.name, log.size, log.checkpoint.root)
     note = checkpoint(body) if checkpoint is not None else body.sign([LOG_SIGNER, *witnesses])
     proofs = [log.inclusion_proof(i, log.size) for i in range(len(entries))]
-    return assemble(entries, proofs, note, claim, witnesses, edit)
+    return assemble(entries, proofs, note, claim, witnesses, edit, blobs)
 
 
 def assemble(
@@ -87,6 +88,7 @@ def assemble(
     claim: dict[str, Any] | None = None,
     witnesses: tuple[Signer, ...] = (),
     edit: Callable[[bytes], bytes] = lambda b: b,
+    blobs: dict[str, str] = BLOBS,
 ) -> bytes:
     """The bundle of ``entries`` with these inclusion proofs against the signed checkpoint ``note``."""
     items = [
@@ -95,7 +97,7 @@ def assemble(
     ]
     value = {
         "schema": "detente.bundle/1", "claim": CLAIM if claim is None else claim, "checkpoint": note,
-        "witnesses": [w.vkey for w in witnesses], "entries": items, "keys": {}, "blobs": BLOBS,
+        "witnesses": [w.vkey for w in witnesses], "entries": items, "keys": {}, "blobs": blobs,
     }  # fmt: skip
     return edit(canonical(value) + b"\n")
 
@@ -103,6 +105,23 @@ def assemble(
 def declared(data: bytes, received: str = T) -> bytes:
     """A bundle claiming the declaration of ``data``, received at ``received``."""
     return bundle([KEYSET, entry(envelope(data), received)], {**CLAIM, "on": received})
+
+
+IID = "cd" * 16
+INCIDENT: dict[str, Any] = {
+    "iid": IID, "to": "RU", "monitor_id": "3f0c9a1b2c3d4e5f",
+    "asset": {"kind": "election-body", "name": "cec"}, "attack": "flood", "attributed_actor": None,
+    "start": "2018-06-07T03:00:00Z", "end": "2018-06-07T03:40:00Z", "requests": 12, "peak_per_minute": 9,
+    "sources": 8, "origin": {"country": "RU", "requests": 5, "sources": 3}, "networks": [], "clauses": [],
+    "evidence": "ef" * 32,
+}  # fmt: skip
+
+
+def reported(**changes: Any) -> bytes:
+    """A bundle claiming US's incident report to RU, its body changed by ``changes``."""
+    env = envelope(payload({**INCIDENT, **changes}, kind="incident"), (US.cert,), kind="incident")
+    claim = {"type": "incident", "ref": IID, "party": "US", "counterparty": "RU", "on": T}
+    return bundle([KEYSET, entry(env)], claim, blobs={})
 
 
 def with_signatures(extra: list[dict[str, str]]) -> bytes:
@@ -242,10 +261,19 @@ REFUSED: dict[str, Callable[[], bytes]] = {
     "101 checkpoint signatures": cosigned_by_100,
     "a checkpoint of 2^60 entries": a_tree_of_2_to_the_60,
     "a keyset whose key is the identity point": signed_by_the_identity_point,
+    "an incident that ends before it starts": lambda: reported(end="2018-06-07T02:59:59Z"),
+    "an incident whose peak minute is above its requests": lambda: reported(peak_per_minute=13),
+    "an incident whose origin sent more requests than it counts": lambda: reported(
+        origin={"country": "RU", "requests": 13, "sources": 3}
+    ),
+    "an incident whose origin has more sources than it counts": lambda: reported(
+        origin={"country": "RU", "requests": 5, "sources": 9}
+    ),
 }
 
 ACCEPTED: dict[str, Callable[[], bytes]] = {
     "the declaration": lambda: bundle([KEYSET, entry(envelope(payload()))]),
+    "an incident report": reported,
     "received on 29 February 2016": lambda: declared(payload(), "2016-02-29T09:00:00Z"),
     "a summary of 4,000 characters beyond the BMP": lambda: declared(
         payload({**BODY, "summary": "\U0001f54a" * 4000})

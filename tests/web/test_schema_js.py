@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, header_schema
 from detente.statements.schema import MAX_INT
+from detente.web.registrypages import bundle_rules
 from tests.conftest import ROOT
 from tests.statements.test_schema_compiler import GOLDEN, mutated, verdict
 from tests.web.node import run_in_node
@@ -46,7 +47,8 @@ def both(cases: list[Case], tmp: Path) -> tuple[list[str | None], list[str | Non
     """Python's and the browser's messages for each ``(kind, payload value)`` (None: it passes)."""
     values = [(kind, as_sent(value)) for kind, value in cases]
     python = [verdict(PAYLOAD_SCHEMAS[kind], value) for kind, value in values]
-    sent = [{"value": value, "schema": header_schema(kind)} for kind, value in values]
+    messages = bundle_rules()["patternMessages"]  # as the verify page hands them over
+    sent = [{"value": value, "schema": header_schema(kind), "messages": messages} for kind, value in values]
     return python, [r["error"] for r in run_in_node(RUNNER, MODULE, sent, tmp)]
 
 
@@ -94,6 +96,9 @@ NAMED: dict[str, Case] = {
     "a decision by a name too long": ("decision", {**GOLDEN["decision"], "party": "n" * 64}),
     "the wrong kind": ("offer", {**GOLDEN["offer"], "kind": "counter"}),
     "an unknown position": _with("reply", position="maybe"),
+    "a day the calendar does not hold": ("reply", {**GOLDEN["reply"], "issued": "2018-02-30T09:00:00Z"}),
+    "29 February of a leap year": ("reply", {**GOLDEN["reply"], "issued": "2016-02-29T09:00:00Z"}),
+    "a deadline in year 0": _with("offer", deadline="0000-01-01T00:00:00Z"),
 }
 
 

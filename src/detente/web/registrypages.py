@@ -19,7 +19,7 @@ from detente.service.core import RegistryService
 from detente.statements.canonical import format_time
 from detente.statements.dsse import MAX_SIGNATURES
 from detente.statements.kinds import KINDS, header_schema, payload_type
-from detente.statements.schema import TIME
+from detente.statements.schema import PATTERN_MESSAGES, TIME
 from detente.statements.statement import MAX_PAYLOAD
 from detente.tlog.note import split_note
 from detente.web.render import page
@@ -51,6 +51,7 @@ def bundle_rules() -> dict[str, Any]:
         "maxPayload": MAX_PAYLOAD,
         "maxSignatures": MAX_SIGNATURES,
         "time": TIME,
+        "patternMessages": PATTERN_MESSAGES,
         "payloads": {payload_type(kind): header_schema(kind) for kind in KINDS},
     }
 

@@ -84,7 +84,7 @@ async function openStatement(env, what, rules) {
   if (payload.length > rules.maxPayload) throw new Error(`${what}: the payload is ${payload.length} bytes; the limit is ${rules.maxPayload}`);
   const value = parseCanonical(payload, `${what} payload`);
   if (isObject(value) && env.payloadType !== `application/vnd.detente.${value.kind}.v1+json`) throw new Error(`${what}: payloadType is not its kind`);
-  validate(value, schema, `${what}: $`);
+  validate(value, schema, `${what}: $`, rules.patternMessages);
   const sid = hex(await sha256(payload));
   return { ...value, sid, message: pae(env.payloadType, payload), sigs };
 }
@@ -210,12 +210,23 @@ async function concluded(sts, on) {
   if (rest.length === 2) {
     const hashes = new Set();
     for (const r of rest) hashes.add(hex(await sha256(b64decode(r.body.nonce, "nonce"))));
+    if (m1.body.commitment === m2.body.commitment) throw new Error("the acceptance reuses the offer's commitment: it commits to no nonce of its own");
     if (!hashes.has(m1.body.commitment) || !hashes.has(m2.body.commitment)) throw new Error("the revealed nonces do not open both commitments");
   } else {
     const d = rest[0].body;
     if (d.outcome !== "resolved" || d.offer !== m1.sid || d.accept !== m2.sid) throw new Error("the decision is not a resolution of this offer and acceptance");
   }
   return { type: "concluded", ref: xid, party: m1.party, counterparty: m2.party, on };
+}
+
+// detente.accords.projection.check_incident_figures, and the origin rule: what one report cannot all say
+function incidentFigures(b) {
+  if (b.origin.country !== b.to) throw new Error("the incident's origin state is not the state it is addressed to");
+  if (b.end < b.start) throw new Error(`the incident ends (${b.end}) before it starts (${b.start})`);
+  if (b.peak_per_minute > b.requests) throw new Error(`the incident's peak (${b.peak_per_minute} a minute) is above its requests (${b.requests})`);
+  for (const figure of ["requests", "sources"]) {
+    if (b.origin[figure] > b[figure]) throw new Error(`the incident's origin state sent more ${figure} (${b.origin[figure]}) than the incident counts (${b[figure]})`);
+  }
 }
 
 export async function recomputeClaim(type, claimed) {
@@ -233,7 +244,7 @@ export async function recomputeClaim(type, claimed) {
   if (single) {
     kinds(sts, [single]);
     const b = sts[0].body;
-    if (single === "incident" && b.origin.country !== b.to) throw new Error("the incident's origin state is not the state it is addressed to");
+    if (single === "incident") incidentFigures(b);
     return { type, ref: b.did || b.pid || b.iid, party: sts[0].party, counterparty: b.to, on };
   }
   if (type === "replied") {

@@ -40,8 +40,9 @@ function checkKeywords(schema) {
   }
 }
 
-// Throw an Error naming the first path of `value` that `schema` refuses (its message as Python's).
-export function validate(value, schema, path = "$") {
+// Throw an Error naming the first path of `value` that `schema` refuses (its message as Python's;
+// `messages`: what a string not matching a pattern is told, by pattern, where Python does not print it).
+export function validate(value, schema, path = "$", messages = {}) {
   checkKeywords(schema);
   const fail = (tail) => { throw new Error(path + tail); };
   if (schema.type !== undefined) {
@@ -53,7 +54,9 @@ export function validate(value, schema, path = "$") {
   if (typeof value === "string") {
     const low = schema.minLength ?? 0, high = schema.maxLength ?? MAX_INT, length = codePoints(value).length;
     if (length < low || length > high) fail(` has a length outside ${low}..${high}`);
-    if (schema.pattern !== undefined && !fullMatch(schema.pattern, value)) fail(` does not match ${schema.pattern}`);
+    if (schema.pattern !== undefined && !fullMatch(schema.pattern, value)) {
+      fail(Object.hasOwn(messages, schema.pattern) ? messages[schema.pattern] : ` does not match ${schema.pattern}`);
+    }
   } else if (IS.integer(value)) {
     if (value < (schema.minimum ?? -MAX_INT) || value > (schema.maximum ?? MAX_INT)) fail(" is out of range");
   } else if (Array.isArray(value)) {
@@ -62,7 +65,7 @@ export function validate(value, schema, path = "$") {
     }
     // the values come from canonical JSON, where equal values are spelt alike
     if (schema.uniqueItems && new Set(value.map((v) => JSON.stringify(v))).size !== value.length) fail(" has duplicate items");
-    if (schema.items !== undefined) value.forEach((item, i) => validate(item, schema.items, `${path}[${i}]`));
+    if (schema.items !== undefined) value.forEach((item, i) => validate(item, schema.items, `${path}[${i}]`, messages));
   } else if (IS.object(value)) {
     const properties = schema.properties ?? {};
     const missing = (schema.required ?? []).filter((key) => !Object.hasOwn(value, key));
@@ -71,6 +74,6 @@ export function validate(value, schema, path = "$") {
     if (schema.additionalProperties === false && extra.length) {
       fail(` has unknown fields: ${extra.sort(byCodePoint).map((k) => Array.from(k).slice(0, 40).join("")).join(", ")}`);
     }
-    for (const [key, sub] of Object.entries(properties)) if (Object.hasOwn(value, key)) validate(value[key], sub, `${path}.${key}`);
+    for (const [key, sub] of Object.entries(properties)) if (Object.hasOwn(value, key)) validate(value[key], sub, `${path}.${key}`, messages);
   }
 }
