@@ -133,6 +133,10 @@ def test_a_damaged_backup_is_refused_and_the_log_is_left_as_it_was(home: Path, t
     assert "matches checkpoint 3" in out
     code, out = detente("log", "append", "--dir", home, "--lines", stdin="e4\n")
     assert code == 0, out
+    code, out = detente("log", "restore", "--dir", home, tmp_path / "mistyped.db", "--force")
+    assert code == 66, out
+    assert "no such backup file" in out
+    assert not (tmp_path / "mistyped.db").exists(), "a mistyped name makes no empty database"
 
 
 def test_a_restore_is_refused_while_the_log_has_a_writer(home: Path, tmp_path: Path) -> None:

@@ -183,6 +183,8 @@ def restore(
     the log is left as it was), then the log's contents are swapped in one transaction.
     """
     with reported():
+        if not backup_file.is_file():  # opening a missing SQLite file would create an empty one
+            raise FileNotFoundError(2, "no such backup file", str(backup_file))
         home = LogHome(directory)
         target = home.store()
         try:
