@@ -46,6 +46,13 @@ def test_checkpoint_tiles_and_bundles_follow_the_writer(served: tuple[str, Log])
         assert http.get("/checkpoint").text == writer.signed_checkpoint
         bundle = http.get("/tile/entries/001.p/45")
         assert decode_entry_bundle(bundle.content)[-1] == b"late"
+        for path in ("/checkpoint", "/tile/0/000", "/tile/entries/001.p/45"):  # HEAD: the headers alone
+            head, got = http.head(path), http.get(path)
+            assert head.status_code == 200, path
+            assert head.content == b""
+            assert head.headers["content-length"] == str(len(got.content))
+            assert head.headers["cache-control"] == got.headers["cache-control"]
+        assert http.head("/tile/0/999").status_code == 404
 
 
 def test_proofs_and_entries_verify(served: tuple[str, Log]) -> None:

@@ -93,6 +93,11 @@ def log_router(shared: SharedLog) -> APIRouter:
             data = shared.read(lambda log: log.tile(TileRef(level, index, width)))
         return Response(data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE})
 
+    # HEAD as well as GET (RFC 9110, section 9.3.2): a cache or a monitor asks whether a tile exists, or
+    # whether the checkpoint changed, without fetching it (the server sends the headers alone)
+    router.add_api_route("/checkpoint", checkpoint, methods=["HEAD"], include_in_schema=False)
+    router.add_api_route("/tile/{path:path}", tile, methods=["HEAD"], include_in_schema=False)
+
     @router.get("/v1/log/inclusion")
     def inclusion(
         index: Annotated[int, Query(ge=0, le=2**62)],
