@@ -42,10 +42,11 @@ REQUESTS = (
     "GET /news?id=4 HTTP/1.1",
     "POST /login HTTP/1.1",
     "GET /login HTTP/1.1",
-    "POST /login/ HTTP/1.1",  # the login path, spelt otherwise (aggregate.login_form)
+    "POST /login/ HTTP/1.1",  # the login path, spelt otherwise (aggregate.path_form)
     "POST //login;jsessionid=1 HTTP/1.1",
     "GET /wp-login.php HTTP/1.1",
     "GET /.env HTTP/1.1",
+    "GET //.git/config;x HTTP/1.1",  # a probe, spelt otherwise (aggregate.is_probe)
     "GET /missing-a HTTP/1.1",
     "GET /missing-b HTTP/1.1",
     "HEAD /missing-a HTTP/1.1",

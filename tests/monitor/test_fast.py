@@ -44,11 +44,11 @@ from detente.monitor.aggregate import (
     aggregate,
     append,
     bucket_range,
-    login_form,
     login_paths,
     merge,
     moment,
     pairs_seen,
+    path_form,
     probe_paths,
     split_final,
     stacked,
@@ -214,12 +214,18 @@ PATH = st.one_of(
 @given(st.lists(PATH, max_size=40))
 def test_probe_paths_are_the_paths_the_regex_matches(paths: list[str | None]) -> None:
     s = pl.Series("path", paths, dtype=pl.String)
-    want = s.filter(s.str.contains(PROBE_REGEX)).unique().sort()
+    normal = pl.Series([None if p is None else _path_form(p) for p in paths], dtype=pl.String)
+    want = s.filter(s.str.contains(PROBE_REGEX) | normal.str.contains(PROBE_REGEX)).unique().sort()
     assert probe_paths(s).sort().equals(want)
 
 
-def _login_form(path: str) -> str:
-    """The reference for :func:`login_form`: RFC 3986's dot segments removed by its own algorithm's
+def test_a_probe_is_one_however_its_path_is_spelt() -> None:
+    spelt = ["/.env", "/.env;x", "//.git/config", "/a/../.git/config", "/%2Eenv", "/.%65nv"]
+    assert sorted(probe_paths(pl.Series([*spelt, "/news", "/envelope"])).to_list()) == sorted(spelt)
+
+
+def _path_form(path: str) -> str:
+    """The reference for :func:`path_form`: RFC 3986's dot segments removed by its own algorithm's
     stack, each step in plain Python."""
     path = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]*", "", path)
     unreserved = string.ascii_letters + string.digits + "-._~"
@@ -251,15 +257,15 @@ LOGIN_PATH = st.one_of(
 @settings(max_examples=400)
 @given(st.lists(LOGIN_PATH, max_size=20))
 def test_login_form_is_the_reference_normalisation(paths: list[str]) -> None:
-    got = pl.Series("p", paths, dtype=pl.String).to_frame().select(login_form(pl.col("p"))).to_series()
-    assert got.to_list() == [_login_form(p) for p in paths]
+    got = pl.Series("p", paths, dtype=pl.String).to_frame().select(path_form(pl.col("p"))).to_series()
+    assert got.to_list() == [_path_form(p) for p in paths]
 
 
 def test_a_login_path_is_the_same_however_it_is_spelt() -> None:
     same = ["/login", "/login/", "//login", "/login;jsessionid=1", "/./login", "/a/../login", "/../login"]
     same += ["/%6Cogin", "/%6c%6F%67%69%6e", "http://cec.example/login", "/login//.", "//login;x/"]
     other = ["/Login", "/loginx", "/log%3Bin", "/login%2F", "/a/login", "/login/x", "/login/%2E%2E%2Fx"]
-    forms = pl.Series("p", same + other).to_frame().select(login_form(pl.col("p"))).to_series().to_list()
+    forms = pl.Series("p", same + other).to_frame().select(path_form(pl.col("p"))).to_series().to_list()
     assert forms[: len(same)] == ["/login"] * len(same)
     assert "/login" not in forms[len(same) :]
 

@@ -50,12 +50,12 @@ def moment(at: datetime) -> pl.Expr:
 
 # RFC 3986 section 2.3: a percent-encoded unreserved character is the character itself
 _UNRESERVED = {f"%{ord(c):02X}": c for c in string.ascii_letters + string.digits + "-._~"}
-# a path that login_form may change otherwise than by a trailing slash: not absolute (a target in
+# a path that path_form may change otherwise than by a trailing slash: not absolute (a target in
 # absolute form, RFC 9112 section 3.2.2), or holding a parameter, an escape, an empty or a dot segment
 _ODD_PATH = r"^(?:[^/]|$)|[;%]|//|/\.\.?(?:/|$)"
 
 
-def login_form(path: pl.Expr) -> pl.Expr:
+def path_form(path: pl.Expr) -> pl.Expr:
     """The form in which a request path is compared with an asset's login paths: one handler answers
     many spellings of a path, and an attacker picks the one a plain comparison misses.
 
@@ -86,18 +86,18 @@ def login_form(path: pl.Expr) -> pl.Expr:
 
 @lru_cache(maxsize=64)
 def login_forms(paths: tuple[str, ...]) -> tuple[str, ...]:
-    """:func:`login_form` of an asset's login paths (computed once per asset)."""
-    forms = pl.Series("p", paths, dtype=pl.String).to_frame().select(login_form(pl.col("p")))
+    """:func:`path_form` of an asset's login paths (computed once per asset)."""
+    forms = pl.Series("p", paths, dtype=pl.String).to_frame().select(path_form(pl.col("p")))
     return tuple(forms.to_series().to_list())
 
 
 def login_paths(paths: pl.Series, asset: Asset) -> pl.Series:
-    """The distinct paths among ``paths`` that are login paths of ``asset`` in :func:`login_form`.
+    """The distinct paths among ``paths`` that are login paths of ``asset`` in :func:`path_form`.
 
     Read once per distinct path, as :func:`probe_paths` is: a chunk repeats its paths.
     """
     distinct = paths.drop_nulls().unique()
-    form = distinct.to_frame("p").select(login_form(pl.col("p")).is_in(list(login_forms(asset.login_paths))))
+    form = distinct.to_frame("p").select(path_form(pl.col("p")).is_in(list(login_forms(asset.login_paths))))
     return distinct.filter(form.to_series())
 
 
@@ -117,14 +117,20 @@ def _login_flags(frame: pl.DataFrame, assets: Sequence[Asset]) -> tuple[pl.Expr,
     return fail, ok
 
 
+def is_probe(path: pl.Expr) -> pl.Expr:
+    """Whether a path is a probe (:data:`.probes.PROBE_REGEX`), as written or in :func:`path_form`: a
+    scanner asking for ``/.env;x`` or ``//.git/config`` reaches the same files."""
+    return path.str.contains(PROBE_REGEX) | path_form(path).str.contains(PROBE_REGEX)
+
+
 def probe_paths(paths: pl.Series) -> pl.Series:
-    """The distinct paths among ``paths`` that are probes (:data:`.probes.PROBE_REGEX`).
+    """The distinct paths among ``paths`` that are probes (:func:`is_probe`).
 
     A log repeats its paths (a chunk of 41k generated lines has about 150), and the regex costs more
     per line than hashing each line's path twice; so it reads each distinct path once.
     """
     distinct = paths.drop_nulls().unique()
-    return distinct.filter(distinct.str.contains(PROBE_REGEX))
+    return distinct.filter(distinct.to_frame("p").select(is_probe(pl.col("p"))).to_series())
 
 
 def aggregate(frame: pl.DataFrame, assets: Sequence[Asset]) -> pl.DataFrame:

@@ -29,11 +29,10 @@ import polars as pl
 
 from . import _split
 from .addr import source_key
-from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, login_form, login_forms, ms_of
+from .aggregate import BUCKET_SECONDS, COUNTS, KEYS, MISSING_STATUS, is_probe, login_forms, ms_of, path_form
 from .assets import Asset
 from .formats import NO_TARGET
 from .parse import EARLIEST, LATEST, TS, Parser, ParseStats
-from .probes import PROBE_REGEX
 
 _BUCKET_MS = BUCKET_SECONDS * 1000
 # the times a line may carry (Parser's bounds, inclusive), in the milliseconds of TS
@@ -191,12 +190,12 @@ def _first_rows(codes: npt.NDArray[np.integer[Any]]) -> Ints:
 
 def _path_flags(raw: pl.DataFrame, path_code: Codes, asset: Asset) -> Flags:
     """Each path code's flags: :data:`_PROBE` for a probe path, :data:`_LOGIN` for a login path of the
-    asset (every line's, in the common case; compared in :func:`.aggregate.login_form`). One query
+    asset (every line's, in the common case; compared in :func:`.aggregate.path_form`). One query
     over the distinct paths."""
     paths = _take(raw["path"], _first_rows(path_code)).alias("p").to_frame()
     p = pl.col("p")
-    login = login_form(p).is_in(list(login_forms(asset.login_paths)))
-    flags = p.str.contains(PROBE_REGEX).cast(pl.UInt8) * _PROBE + login.cast(pl.UInt8) * _LOGIN
+    login = path_form(p).is_in(list(login_forms(asset.login_paths)))
+    flags = is_probe(p).cast(pl.UInt8) * _PROBE + login.cast(pl.UInt8) * _LOGIN
     return paths.select(flags.cast(pl.UInt8)).to_series().to_numpy()
 
 
