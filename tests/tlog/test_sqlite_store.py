@@ -10,6 +10,7 @@ import pytest
 
 from detente.tlog.log import Log
 from detente.tlog.note import Signer
+from detente.tlog.storage.port import Batch
 from detente.tlog.storage.sqlite import PAGE_SIZE, SQLiteStore, insert_rows
 
 
@@ -56,3 +57,34 @@ def test_a_file_made_with_other_pages_keeps_them_and_works(tmp_path: Path) -> No
     store = SQLiteStore.connect(tmp_path / "old.db")
     assert store.db.execute("PRAGMA page_size").fetchone() == (4096,)
     assert Log.open(store, signer.verifier()).entries(0, 300) == data
+
+
+def test_a_failed_commit_is_rolled_back_and_leaves_no_transaction_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that fails (here a deferred constraint, as a full disk would) left the transaction open,
+    and every later batch then failed to begin one; the log holds what was committed before."""
+    signer = Signer.generate("test.example/log")
+    store = SQLiteStore.connect(tmp_path / "log.db")
+    log = Log.create(store, signer)
+    log.append([b"first"])
+    store.db.execute("PRAGMA foreign_keys = ON")
+    store.db.execute("CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY)")
+    store.db.execute(
+        "CREATE TEMP TABLE child (id INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    write = store._write
+
+    def write_then_break_the_commit(batch: Batch) -> None:
+        write(batch)
+        store.db.execute("INSERT INTO child VALUES (1)")  # refused only when the transaction commits
+
+    monkeypatch.setattr(store, "_write", write_then_break_the_commit)
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        log.append([b"lost"])
+    assert not store.db.in_transaction
+    monkeypatch.undo()
+    log.close()
+    reopened = Log.open(SQLiteStore.connect(tmp_path / "log.db"), signer.verifier())
+    assert reopened.entries(0, reopened.size) == [b"first"]
+    reopened.close()

@@ -105,14 +105,19 @@ class SQLiteStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One write transaction: committed if the block ends, rolled back if it raises."""
+        """One write transaction: committed if the block ends, rolled back if it or the commit raises.
+
+        A commit can fail (a full disk, a deferred constraint) and leave the transaction open; left so,
+        every later ``BEGIN`` would fail until the store was reopened.
+        """
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _write(self, batch: Batch) -> None:
         """Write a batch inside the open transaction, compare-and-swap on the checkpoint."""
