@@ -64,6 +64,10 @@ class ConflictError(DetenteError):
     """A state change lost a race or is not allowed in the current state."""
 
 
+class UnreachableError(ConflictError):
+    """The registry could not be reached, or stopped answering: the request may or may not have arrived."""
+
+
 class WriterBusyError(ConflictError):
     """Another writer holds the log: there is one writer per log."""
 

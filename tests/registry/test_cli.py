@@ -6,11 +6,17 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import cast
 
+import pytest
 from typer.testing import CliRunner
 
+from detente.errors import ConflictError, DetenteError, UnreachableError
+from detente.registry import cli_acts
 from detente.registry.cli import app
+from detente.registry.cli_common import Where
 from detente.statements.canonical import canonical
+from detente.statements.statement import Statement
 
 runner = CliRunner()
 
@@ -87,6 +93,28 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
         *offer, "--clauses", "L1,X9", "--dir", str(home), code=65
     )
     assert not (tmp_path / "nc").exists()
+    assert "$.body.to" in run(*offer[:5], "--to", "usa", "--nonce", str(tmp_path / "nc"), "--clauses", "L1",
+                              "--dir", str(home), code=65)  # fmt: skip
+    assert not (tmp_path / "nc").exists(), "a statement that cannot be signed leaves no nonce behind"
+
+
+@pytest.mark.parametrize(
+    ("failure", "kept"), [(UnreachableError("no answer"), True), (ConflictError("refused"), False)]
+)
+def test_a_commitments_nonce_is_kept_unless_the_registry_refused_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: DetenteError, kept: bool
+) -> None:
+    """Refused, the commitment was never logged: its nonce goes, so the act can be retried as typed.
+    Unanswered, it may be logged: the nonce stays, or its party could never reveal."""
+
+    def deliver(*args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(cli_acts, "_deliver", deliver)
+    st = cast(Statement, None)  # never read: delivery is replaced
+    with pytest.raises(type(failure)):
+        cli_acts._deliver_committed(cast(Where, None), st, (tmp_path / "n", b"\x01" * 32), None)
+    assert (tmp_path / "n").exists() is kept
 
 
 def _with_signature(envelope: Path, keyid: str, sig: str, out: Path) -> Path:

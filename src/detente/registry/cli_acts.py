@@ -4,6 +4,7 @@ Each command works on ``--dir`` (a registry folder) or ``--registry URL`` (a reg
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +16,11 @@ from detente.accords import acts
 from detente.accords.acts import Authority
 from detente.accords.clauses import CLAUSES, LIBRARY_VERSION
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
-from detente.errors import ConflictError, InputError, MalformedError, NotFoundError
+from detente.errors import ConflictError, InputError, MalformedError, NotFoundError, UnreachableError
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.statement import Statement
-from detente.tlog.home import read_secret
+from detente.tlog.home import read_secret, write_secret
 
 from .cli_common import (
     DEFAULT_DIR,
@@ -33,7 +34,6 @@ from .cli_common import (
     _deliver,
     _m1,
     _m2,
-    _new_nonce,
     _now,
     app,
     out,
@@ -65,8 +65,6 @@ def _offer(
     where: Where, key: list[Path], party: str, to: str, clauses: str, nonce: Path, days: int, place: str,
     notice_days: int, out_file: Path | None, answers: str | None,
 ) -> None:  # fmt: skip
-    import os
-
     if not 1 <= days <= MAX_DEADLINE_DAYS:
         raise MalformedError(f"--deadline-days takes 1 to {MAX_DEADLINE_DAYS} (a hundred years), not {days}")
     doc = _terms(party, to, clauses, place, notice_days)
@@ -74,24 +72,34 @@ def _offer(
         notary = reg.notary_keyid()
     xid = os.urandom(16).hex()
     deadline = format_time(utc_now() + timedelta(days=days))
+    secret = os.urandom(32)
     m1 = acts.offer(
         _authority(party, key), _now(), xid=xid, to=to, notary=notary, deadline=deadline,
-        terms=sha256_hex(doc), nonce=_new_nonce(nonce), answers=answers,
+        terms=sha256_hex(doc), nonce=secret, answers=answers,
     )  # fmt: skip
     out.print(f"exchange {xid}")
-    _deliver_committed(where, m1, nonce, out_file, (doc,))
+    _deliver_committed(where, m1, (nonce, secret), out_file, (doc,))
 
 
 def _deliver_committed(
-    where: Where, st: Statement, nonce: Path, out_file: Path | None, blobs: tuple[bytes, ...] = ()
+    where: Where,
+    st: Statement,
+    nonce: tuple[Path, bytes],
+    out_file: Path | None,
+    blobs: tuple[bytes, ...] = (),
 ) -> None:
-    """Deliver a statement committing to the nonce in ``nonce``; if the registry refuses it, the
-    commitment was never logged and the nonce file is removed, so that the act can be retried as it was
-    typed (a nonce file is never overwritten). Kept on any other failure: the statement may be logged."""
+    """Deliver a statement committing to a nonce, written first to its file (0600, never overwritten:
+    the party needs it to reveal). If the registry answers with a refusal, the commitment was never
+    logged and the file is removed, so that the act can be retried as it was typed; if the registry
+    could not be reached, or stopped answering, the statement may be logged, and the nonce is kept."""
+    path, secret = nonce
+    write_secret(path, secret.hex() + "\n")
     try:
         _deliver(where, st, out_file, blobs)
+    except UnreachableError:
+        raise
     except (InputError, ConflictError, NotFoundError):
-        nonce.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
 
 
@@ -100,10 +108,10 @@ Sign = Callable[[Authority, str, Statement], Statement]
 
 def _on_offer(
     xid: str, party: str, key: list[Path], directory: Path, registry: str | None, out_file: Path | None,
-    sign: Sign, nonce: Path | None = None,
+    sign: Sign, nonce: tuple[Path, bytes] | None = None,
 ) -> None:  # fmt: skip
     """Read the offer (m1) of exchange ``xid``, sign this party's act on it, and deliver the act (one
-    committing to the nonce in the file ``nonce``, if given)."""
+    committing to a nonce, with the file to keep it in, if given)."""
     with reported():
         where = Where(directory, registry)
         with where.connect() as reg:
@@ -152,6 +160,7 @@ def accept(
     registry: RegistryUrl = None,
 ) -> None:
     """Accept an offer (m2), committing to a new nonce."""
+    secret = os.urandom(32)
     _on_offer(
         xid,
         party,
@@ -159,8 +168,8 @@ def accept(
         directory,
         registry,
         out_file,
-        lambda by, now, m1: acts.accept(by, now, m1, _new_nonce(nonce)),
-        nonce,
+        lambda by, now, m1: acts.accept(by, now, m1, secret),
+        (nonce, secret),
     )
 
 

@@ -126,12 +126,6 @@ def _m2(reg: RegistryClient, xid: str) -> Statement:
     return reg.statement(str(accept))
 
 
-def _new_nonce(path: Path) -> bytes:
-    nonce = os.urandom(32)
-    write_secret(path, nonce.hex() + "\n")
-    return nonce
-
-
 # --- registry and keys ----------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
 from detente import errors
-from detente.errors import ConflictError, DetenteError, MalformedError, NotFoundError
+from detente.errors import ConflictError, DetenteError, MalformedError, NotFoundError, UnreachableError
 from detente.registry import views
 from detente.registry.bundle import build_bundle
 from detente.registry.core import Registry
@@ -224,7 +224,7 @@ class HttpClient:
         try:
             answer: httpx.Response = call()
         except httpx.HTTPError as exc:
-            raise ConflictError(
+            raise UnreachableError(
                 f"cannot reach the registry at {self.http.base_url}: {exc}; try again"
             ) from exc
         if answer.status_code >= 400:
