@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the registry folder `make run` serves (`make run DIR=var/other`)
+DIR    ?= var/registry
 
 .PHONY: run test lint types pytest bench soak sanitize format clean geodata
 
@@ -15,7 +17,7 @@ $(STAMP): pyproject.toml setup.py src/detente/monitor/_split.c
 
 ## run: set up and run the registry at http://127.0.0.1:8000 on SQLite, with the example record (Ctrl-C stops)
 run: $(STAMP)
-	$(BIN)/detente serve --dir var/registry
+	$(BIN)/detente serve --dir $(DIR)
 
 ## test: lint, strict types, every test (warnings are errors), and the C splitter's tests under sanitizers
 test: lint types pytest sanitize
