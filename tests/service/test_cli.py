@@ -154,3 +154,20 @@ def test_x_forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it(
         server.send_signal(signal.SIGTERM)
         server.wait()
     assert (429 in [s.status_code for s in statuses]) == limited, [s.status_code for s in statuses]
+
+
+def test_a_port_already_taken_is_a_configuration_error_not_a_security_one(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        script = Path(sys.executable).with_name("detente")
+        done = subprocess.run(
+            [script, "serve", "--dir", str(tmp_path / "reg"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    assert done.returncode == 78, done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / "reg").exists(), "refused before the registry was made"

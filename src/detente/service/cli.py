@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qs, urlsplit
@@ -93,6 +94,7 @@ def serve_command(
 
     home = ServiceHome(directory)
     with reported():
+        _check_listenable(host, port)
         service, created = prepare(home)
     try:
         tune_collector()  # after the replay: the projection is frozen out of the collector's sight
@@ -122,3 +124,22 @@ def serve_command(
     finally:
         service.close()
         typer.echo("stopped; every acknowledged statement is in the log")
+
+
+def _check_listenable(host: str, port: int) -> None:
+    """Refuse at once, before the registry opens, an address this process cannot listen on (uvicorn
+    would report it only after start-up, with its own exit code 3, which detente keeps for security).
+
+    Raises:
+        ConfigError: the address is taken, or not this machine's, or the port is not allowed.
+    """
+    from detente.errors import ConfigError
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}): stop what holds it, or choose "
+            "another --port or --host"
+        ) from None
