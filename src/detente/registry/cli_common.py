@@ -236,18 +236,18 @@ def keys_collect(
     """
     with reported():
         copies = {f: Envelope.decode(f.read_bytes()) for f in files}
+        known = _signers_known(open_statement(next(iter(copies.values()))), keyset or [])
+        for path, copy in copies.items():  # each copy first, so that the one at fault is named
+            message = pae(copy.payload_type, copy.payload)
+            for signature in copy.signatures:
+                key = known.get(signature.keyid)
+                if key is not None and not key.verify(message, signature.sig):
+                    raise VerificationError(
+                        f"the signature by key {signature.keyid[:16]}... in {path} does not verify: that "
+                        "copy was changed after it was signed; nothing was written"
+                    )
         merged = merge_envelopes(copies.values())
-        st = open_statement(merged)
-        known = _signers_known(st, keyset or [])
-        message = pae(merged.payload_type, merged.payload)
-        for signature in merged.signatures:
-            key = known.get(signature.keyid)
-            if key is not None and not key.verify(message, signature.sig):
-                came = [str(f) for f, env in copies.items() if signature in env.signatures]
-                raise VerificationError(
-                    f"the signature by key {signature.keyid[:16]}... in {', '.join(came)} does not verify: "
-                    "that copy was changed after it was signed; nothing was written"
-                )
+        open_statement(merged)  # the merged envelope is a statement still (each copy's payload is one)
         out_file.write_bytes(merged.encode() + b"\n")
         checked = sum(s.keyid in known for s in merged.signatures)
         unknown = len(merged.signatures) - checked
