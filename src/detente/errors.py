@@ -92,3 +92,15 @@ EXIT_CODES: list[tuple[type[DetenteError], int]] = [
 def exit_code(error: DetenteError) -> int:
     """The process exit code for an error."""
     return next((code for kind, code in EXIT_CODES if isinstance(error, kind)), 1)
+
+
+def file_problem(error: OSError) -> tuple[int, str]:
+    """The exit code of a file the user named that cannot be read or written, and what to do about it
+    (sysexits: 66 not found, 73 exists, 77 not allowed, 74 anything else)."""
+    if isinstance(error, FileNotFoundError):
+        return 66, " (check the path)"
+    if isinstance(error, FileExistsError):
+        return 73, " (detente does not overwrite it: move it away or choose another name)"
+    if isinstance(error, PermissionError):
+        return 77, " (check the file's owner and mode)"
+    return 74, ""

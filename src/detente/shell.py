@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from detente.errors import DetenteError, MalformedError, SecurityError, exit_code
+from detente.errors import DetenteError, MalformedError, SecurityError, exit_code, file_problem
 
 err = Console(stderr=True, soft_wrap=True)  # an error is one line, however long (docs/cli.md)
 
@@ -32,24 +32,13 @@ def reported() -> Iterator[None]:
         err.print(f"[bold red]{label}:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(exit_code(error)) from None
     except OSError as error:  # a path the user gave: say which and why, never a traceback
-        code, advice = _file_problem(error)
+        code, advice = file_problem(error)
         path, why = escape(str(error.filename or "file")), escape(str(error.strerror or error))
         err.print(
             f"[bold red]error:[/] {path}: {why}{advice}",
             highlight=False,
         )
         raise typer.Exit(code) from None
-
-
-def _file_problem(error: OSError) -> tuple[int, str]:
-    """The exit code of a file error, and what to do about it."""
-    if isinstance(error, FileNotFoundError):
-        return 66, " (check the path)"
-    if isinstance(error, FileExistsError):
-        return 73, " (detente does not overwrite it: move it away or choose another name)"
-    if isinstance(error, PermissionError):
-        return 77, " (check the file's owner and mode)"
-    return 74, ""
 
 
 @contextmanager

@@ -263,7 +263,7 @@ WITH_ASSETS = ["scan", "a.log", "--assets", "a.toml"]
 BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("corrupt gzip", {"a.gz": CORRUPT_GZIP}, ["scan", "a.gz"], 65),
     ("unknown zone", {"a.log": LINE}, ["scan", "a.log", "--timezone", "Nope/Zone"], 78),
-    ("out is a file", {"a.log": LINE, "o": b""}, ["scan", "a.log", "--out", "o"], 78),
+    ("out is a file", {"a.log": LINE, "o": b""}, ["scan", "a.log", "--out", "o"], 73),
     ("bool status", {"a.log": LINE, "a.toml": BOOL_STATUS}, WITH_ASSETS, 78),
     ("nan prior", {"a.log": LINE, "a.toml": NAN_PRIOR}, WITH_ASSETS, 78),
     ("asset not a table", {"a.log": LINE, "a.toml": b'asset=["a"]\n'}, WITH_ASSETS, 78),

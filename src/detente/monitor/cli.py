@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from detente.errors import ConfigError, DetenteError, MalformedError, exit_code
+from detente.errors import ConfigError, DetenteError, MalformedError, exit_code, file_problem
 
 from . import ATTACK_KINDS
 
@@ -135,9 +135,10 @@ def scan_cmd(
     except DetenteError as exc:
         _fail(exc)
         return
-    except OSError as exc:  # the --out folder cannot be written
-        _fail(ConfigError(f"cannot write {exc.filename or out}: {exc.strerror or exc}"))
-        return
+    except OSError as exc:  # a log or the --out folder cannot be read or written: the shell's codes
+        code, advice = file_problem(exc)
+        _console().print(f"[red]error:[/] {_escape(f'{exc.filename or out}: {exc.strerror or exc}{advice}')}")
+        raise typer.Exit(code) from None
     if not quiet:
         _summary(doc)
 
