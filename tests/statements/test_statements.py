@@ -320,4 +320,7 @@ def test_times_are_written_and_read_back_exactly_in_every_year(moment: datetime)
     text = format_time(moment)
     assert re.fullmatch(TIME, text), text
     assert parse_time(text) == moment
+
+
+def test_year_one_is_written_with_four_digits() -> None:
     assert format_time(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"

@@ -114,9 +114,9 @@ def recompute_claim(
         kind = {"declared": "declaration", "protested": "protest", "incident": "incident"}[claim_type]
         _kinds(sts, (kind,))
         ref = sts[0].body.get("did") or sts[0].body.get("pid") or sts[0].body["iid"]
-        if kind == "incident" and sts[0].body["origin"]["country"] != sts[0].body["to"]:
-            raise VerificationError("the incident's origin state is not the state it is addressed to")
         if kind == "incident":
+            if sts[0].body["origin"]["country"] != sts[0].body["to"]:
+                raise VerificationError("the incident's origin state is not the state it is addressed to")
             check_incident_figures(sts[0].body)
         return Claim(claim_type, ref, sts[0].party, sts[0].body["to"], on)
     if claim_type == "replied":

@@ -147,15 +147,8 @@ async function checkpointOf(note, logVkey, witnesses) {
   return cp;
 }
 
-// detente.statements.canonical.parse_time: the pattern, and a real day of the proleptic Gregorian calendar
-// in year 1 or later (Python's datetime); setUTCFullYear, unlike Date.UTC, reads years below 100 as given.
-function isRealTime(text, pattern) {
-  if (typeof text !== "string" || !new RegExp(pattern).test(text)) return false;
-  const [year, month, day] = [text.slice(0, 4), text.slice(5, 7), text.slice(8, 10)].map(Number);
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
-}
+// detente.statements.schema.TIME: the pattern itself admits only real days of years 0001-9999
+const isRealTime = (text, pattern) => typeof text === "string" && new RegExp(pattern, "u").test(text);
 
 async function entriesOf(value, logVkey, rules) {
   const out = [];
