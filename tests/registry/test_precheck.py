@@ -21,9 +21,16 @@ import pytest
 
 from detente.errors import DetenteError, MalformedError, VerificationError
 from detente.registry.core import Receipt, Registry, Request
-from detente.registry.precheck import KeySnapshot, Prechecks, check_request, open_request
+from detente.registry.precheck import (
+    KeySnapshot,
+    Prechecks,
+    _check_all,
+    _open_all,
+    check_request,
+    open_request,
+)
 from detente.statements.dsse import Envelope, Signature, sign_envelope
-from detente.statements.keys import PublicKey
+from detente.statements.keys import PublicKey, SigningKey
 from detente.statements.statement import Statement
 from tests.accords.world import PartyKeys, World, world
 
@@ -211,6 +218,46 @@ def test_a_worker_answers_the_outcomes_and_the_id_the_writer_would_find(w: World
     outcomes, digest = check_request(m1.envelope.encode(), keys)
     assert (outcomes, digest.hex()) == (read.envelope.outcomes(), read.sid)
     assert read.envelope.outcomes()  # the signature was checked
+
+
+def test_a_chunk_is_answered_as_each_envelope_would_be_alone(w: World) -> None:
+    """The passes over a chunk (read all, verify all, answer all) answer each envelope as it would be
+    answered alone, refusals in their places; and the writer's own opening of a chunk likewise."""
+    keys = w.registry.projection.known_keys
+    honest = [w.offer("RU", "US", f"chunk {n}")[0] for n in range(3)]
+    unknown = sign_envelope(
+        honest[0].envelope.payload_type, honest[0].envelope.payload, [SigningKey(bytes(32))]
+    )
+    chunk = [
+        honest[0].envelope.encode(), b'{"payload": ', forge(honest[1]), unknown.encode(),
+        b'{"payloadType":"x","payload":"","signatures":[]}', honest[2].envelope.encode(),
+    ]  # fmt: skip
+
+    def alone(step: Callable[[bytes], object]) -> list[object]:
+        out: list[object] = []
+        for data in chunk:
+            try:
+                out.append(step(data))
+            except DetenteError as exc:
+                out.append((type(exc), str(exc)))
+        return out
+
+    def spelled(answers: Sequence[object]) -> list[object]:
+        return [(type(a), str(a)) if isinstance(a, DetenteError) else a for a in answers]
+
+    def outcomes(st: object) -> object:
+        return st.envelope.outcomes() if isinstance(st, Statement) else st
+
+    answers = spelled(_check_all(chunk, keys))
+    assert answers == alone(lambda data: check_request(data, keys))
+    refused = [a[0] for a in answers if isinstance(a, tuple) and isinstance(a[0], type)]
+    assert refused == [MalformedError, MalformedError]
+    forged = {honest[1].envelope.signatures[0].keyid: (w.parties["RU"].minister.public.raw, False)}
+    assert answers[2] == (forged, bytes.fromhex(honest[1].sid))  # refused by the writer, not here
+    assert answers[3] == ({}, bytes.fromhex(honest[0].sid))  # an unknown key is checked by no one
+    opened = [outcomes(st) for st in spelled(_open_all(chunk, keys))]
+    assert opened == [outcomes(st) for st in alone(lambda data: open_request(data, keys))]
+    assert opened[2] == forged
 
 
 def test_a_workers_answers_name_each_key_by_one_string(w: World) -> None:

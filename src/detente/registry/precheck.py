@@ -47,7 +47,7 @@ from functools import partial
 from typing import TypeVar
 
 from detente.errors import InputError
-from detente.statements.dsse import KEYID_LENGTH, Outcomes
+from detente.statements.dsse import KEYID_LENGTH, Envelope, Outcomes
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement, check_statement, read_statement, reopen_statement
 
@@ -87,6 +87,11 @@ def check_request(envelope: bytes, keys: Keys) -> Checked:
     """
     checked = check_statement(envelope)
     checked.check_signatures(keys)
+    return _answer(checked)
+
+
+def _answer(checked: Envelope) -> Checked:
+    """The worker's answer for an envelope whose signatures it checked."""
     outcomes = {sys.intern(keyid): outcome for keyid, outcome in checked.outcomes().items()}
     return outcomes, hashlib.sha256(checked.payload).digest()
 
@@ -104,7 +109,12 @@ def _each(envelopes: list[bytes], step: Callable[[bytes], T]) -> list[T | InputE
 
 
 def _open_all(envelopes: list[bytes], keys: Keys) -> list[Opened]:
-    return _each(envelopes, partial(open_request, keys=keys))
+    """:func:`open_request` of each envelope, in two passes (as :func:`_check_all`)."""
+    opened = _each(envelopes, read_statement)
+    for st in opened:
+        if not isinstance(st, InputError):
+            st.envelope.check_signatures(keys)
+    return opened
 
 
 def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
@@ -113,8 +123,18 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     Not the opened statements: pickling them cost the worker about 20 us each, and the writer pays no
     more to open again the bytes it already holds (:func:`reopen_statement`, given these outcomes) than
     it paid to unpickle them.
+
+    Each answer is :func:`check_request`'s, made in three passes over the chunk: every envelope read,
+    then every signature checked, then the answers made. Each pass runs one kind of code many times
+    in a row (the interpreter reading JSON, then libsodium's arithmetic); made envelope by envelope,
+    the two evicted each other from the core's caches, and a chunk cost about a tenth more
+    (docs/performance.md, twenty-third session).
     """
-    return _each(envelopes, partial(check_request, keys=keys))
+    read = _each(envelopes, check_statement)
+    for envelope in read:
+        if not isinstance(envelope, InputError):
+            envelope.check_signatures(keys)
+    return [envelope if isinstance(envelope, InputError) else _answer(envelope) for envelope in read]
 
 
 _SERIALS = itertools.count()  # versions of the keys, unique in the process that packs them
@@ -164,22 +184,30 @@ class _Chunk:
     def __init__(self) -> None:
         self.envelopes: list[bytes] = []
         self.future: Future[list[Verdict]] | None = None
-        self.results: list[Opened] | list[Verdict] | None = None
+        self.results: list[Opened] | None = None
 
     def opened(self, index: int, keys: Callable[[], Keys]) -> Statement:
-        """The statement of envelope ``index``, or its refusal raised (called by the writer only)."""
+        """The statement of envelope ``index``, or its refusal raised (called by the writer only).
+
+        The first call opens the whole chunk (here, or again from a worker's answers), in one pass for
+        the same reason as :func:`_check_all`'s."""
         if self.results is None:
             if self.future is None or self.future.cancel():  # no worker has it: open it here
                 self.results = _open_all(self.envelopes, keys())
             else:
-                self.results = self.future.result()
+                self.results = _reopen_all(self.envelopes, self.future.result())
         result = self.results[index]
         if isinstance(result, InputError):
             raise result
-        if isinstance(result, Statement):
-            return result
-        outcomes, digest = result
-        return reopen_statement(self.envelopes[index], outcomes, digest.hex())  # a worker read these bytes
+        return result
+
+
+def _reopen_all(envelopes: list[bytes], verdicts: list[Verdict]) -> list[Opened]:
+    """The statements a worker read from ``envelopes`` (its refusals as they are), opened again here."""
+    return [
+        verdict if isinstance(verdict, InputError) else reopen_statement(data, verdict[0], verdict[1].hex())
+        for data, verdict in zip(envelopes, verdicts, strict=True)
+    ]
 
 
 class Prechecks:
