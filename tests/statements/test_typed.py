@@ -27,7 +27,13 @@ from detente.statements.dsse import Envelope
 from detente.statements.kinds import KINDS, PAYLOAD_SCHEMAS, payload_type
 from detente.statements.schema import CLAUSE, HEX64, PARTY, TIME
 from detente.statements.schema import string as string_schema
-from detente.statements.statement import Statement, check_statement, read_statement, read_strictly
+from detente.statements.statement import (
+    Statement,
+    check_statement,
+    check_statements,
+    read_statement,
+    read_strictly,
+)
 from tests.statements.golden import golden_statements
 from tests.statements.test_schema_compiler import GOLDEN, mutated, verdict
 
@@ -42,9 +48,13 @@ def _envelope(kind: str, payload: bytes) -> bytes:
 def _outcome(read: Any, data: bytes) -> str:
     """``ok`` and the payload read, or the refusal's message (``read`` returns an envelope)."""
     try:
-        return f"ok {read(data).payload.hex()}"
+        return _said(read(data))
     except InputError as exc:
-        return f"{type(exc).__name__}: {exc}"
+        return _said(exc)
+
+
+def _said(read: Envelope | InputError) -> str:
+    return f"{type(read).__name__}: {read}" if isinstance(read, InputError) else f"ok {read.payload.hex()}"
 
 
 def _read(data: bytes) -> Envelope:
@@ -61,9 +71,10 @@ def _opened(read: Any, data: bytes) -> tuple[Statement, type] | str:
 
 
 def _agrees(data: bytes) -> str:
-    """Check that both typed-first readings read ``data`` as the strict one does; its outcome."""
+    """Check that the typed-first readings read ``data`` as the strict one does; its outcome."""
     strictly = _outcome(_read, data)
     assert _outcome(check_statement, data) == strictly
+    assert [_said(read) for read in check_statements([data])] == [strictly]
     assert _opened(read_statement, data) == _opened(read_strictly, data)
     return strictly
 
@@ -123,6 +134,15 @@ def test_a_respelled_payload_is_read_as_the_strict_reading_reads_it(case: tuple[
     kind, payload = case
     data = _envelope(kind, payload)
     _agrees(data)
+
+
+@settings(max_examples=200)
+@given(st.lists(respelled() | st.sampled_from(KINDS).map(lambda k: (k, PAYLOADS[k])), max_size=8))
+def test_a_chunk_is_read_as_each_of_its_envelopes_alone(cases: list[tuple[str, bytes]]) -> None:
+    """The pre-verifiers' two passes over a chunk (:func:`check_statements`): each envelope's reading
+    or refusal, in its place."""
+    chunk = [_envelope(kind, payload) for kind, payload in cases]
+    assert [_said(read) for read in check_statements(chunk)] == [_outcome(_read, data) for data in chunk]
 
 
 @pytest.mark.parametrize(

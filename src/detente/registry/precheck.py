@@ -49,7 +49,13 @@ from typing import TypeVar
 from detente.errors import InputError
 from detente.statements.dsse import KEYID_LENGTH, Envelope, Outcomes
 from detente.statements.keys import PublicKey
-from detente.statements.statement import Statement, check_statement, read_statement, reopen_statement
+from detente.statements.statement import (
+    Statement,
+    check_statement,
+    check_statements,
+    read_statement,
+    reopen_statement,
+)
 
 from .core import Request
 
@@ -124,13 +130,13 @@ def _check_all(envelopes: list[bytes], keys: Keys) -> list[Verdict]:
     more to open again the bytes it already holds (:func:`reopen_statement`, given these outcomes) than
     it paid to unpickle them.
 
-    Each answer is :func:`check_request`'s, made in three passes over the chunk: every envelope read,
-    then every signature checked, then the answers made. Each pass runs one kind of code many times
-    in a row (the interpreter reading JSON, then libsodium's arithmetic); made envelope by envelope,
-    the two evicted each other from the core's caches, and a chunk cost about a tenth more
-    (docs/performance.md, twenty-third session).
+    Each answer is :func:`check_request`'s, made in passes over the chunk: every envelope read (itself
+    in two passes, :func:`check_statements`), then every signature checked, then the answers made.
+    Each pass runs one kind of code many times in a row (the interpreter reading JSON, then
+    libsodium's arithmetic); made envelope by envelope, the two evicted each other from the core's
+    caches, and a chunk cost about a tenth more (docs/performance.md, twenty-third session).
     """
-    read = _each(envelopes, check_statement)
+    read = check_statements(envelopes)
     for envelope in read:
         if not isinstance(envelope, InputError):
             envelope.check_signatures(keys)

@@ -8,7 +8,7 @@ which the registry (or the offline verifier) supplies.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -115,6 +115,25 @@ def check_statement(data: bytes) -> Envelope:
     return read.envelope if isinstance(read, Statement) else read
 
 
+def check_statements(chunk: Sequence[bytes]) -> list[Envelope | InputError]:
+    """:func:`check_statement` of each of ``chunk``: its envelope, or its refusal in its place.
+
+    In two passes, every envelope read and then every payload: one kind of work many times in a row,
+    which the core's caches reward (a pre-verifier's chunk, docs/performance.md, twenty-third session).
+    """
+    envelopes = [_typed_envelope(data) for data in chunk]
+    out: list[Envelope | InputError] = []
+    for data, envelope in zip(chunk, envelopes, strict=True):
+        if envelope is not None and _vouched(envelope):
+            out.append(envelope)
+            continue
+        try:
+            out.append(read_strictly(data).envelope)
+        except InputError as exc:
+            out.append(exc)
+    return out
+
+
 def _first_reading(data: bytes) -> Envelope | Statement:
     """The envelope of ``data`` if the typed reading vouches for its payload (then it is a canonical,
     valid payload of its kind, within the size limit); else the statement read strictly.
@@ -122,18 +141,31 @@ def _first_reading(data: bytes) -> Envelope | Statement:
     Raises:
         InputError: the bytes are not an acceptable statement (only the strict reading refuses).
     """
+    envelope = _typed_envelope(data)
+    if envelope is not None and _vouched(envelope):
+        return envelope
+    return read_strictly(data)
+
+
+def _typed_envelope(data: bytes) -> Envelope | None:
+    """The envelope in ``data``, or None: the strict reading then names the fault."""
     try:
-        envelope = Envelope.decode(data)
-        kind = PAYLOAD_TYPES.get(envelope.payload_type)
-        if (
+        return Envelope.decode(data)
+    except Exception:  # the strict reading names the fault, or accepts
+        return None
+
+
+def _vouched(envelope: Envelope) -> bool:
+    """Whether the typed reading vouches for the envelope's payload (False decides nothing)."""
+    kind = PAYLOAD_TYPES.get(envelope.payload_type)
+    try:
+        return (
             kind is not None
             and len(envelope.payload) <= MAX_PAYLOAD
             and typed.accepts(kind, envelope.payload)
-        ):
-            return envelope
-    except Exception:  # noqa: S110 (the strict reading below names the fault, or accepts)
-        pass
-    return read_strictly(data)
+        )
+    except Exception:  # the strict reading names the fault, or accepts
+        return False
 
 
 def reopen_statement(data: bytes, outcomes: Outcomes, sid: str) -> Statement:
