@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,29 @@ def test_a_rolled_back_store_is_a_fork(new_store: StoreFactory, tmp_path: Path) 
     _execute(store, "UPDATE checkpoint SET note = ? WHERE id = 1", old_note)
     with pytest.raises(ForkError, match="old backup"):
         Log.open(new_store(), SIGNER.verifier(), published=published)
+
+
+class _DiskFullAfterCreate(PublishedCheckpoint):
+    """A checkpoint file that was written once, then meets a full disk."""
+
+    def record(self, signed_checkpoint: str) -> None:
+        if self.path.exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().record(signed_checkpoint)
+
+
+def test_a_checkpoint_file_that_cannot_be_written_fails_no_committed_batch(
+    new_store: StoreFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch is in the log whatever the file says: reported as appended (a client that retried a
+    batch reported failed would be told it is a replay), and the lagging file is no fork."""
+    published = _DiskFullAfterCreate(tmp_path / "published")
+    log = Log.create(new_store(), SIGNER, published)
+    empty = published.path.read_text()
+    done = log.append([b"a", b"b"])
+    assert (done.first_index, log.size) == (0, 2)
+    assert "could not be written (No space left on device)" in caplog.text
+    assert published.path.read_text() == empty
+    log.close()
+    reopened = Log.open(new_store(), SIGNER.verifier(), published=PublishedCheckpoint(published.path))
+    assert reopened.entries(0, 2) == [b"a", b"b"]

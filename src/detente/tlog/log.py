@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ from detente.tlog.tiles import (
     encode_entry_bundle,
     tiles_for_size,
 )
+
+logger = logging.getLogger("detente.log")
 
 
 @dataclass(frozen=True)
@@ -227,8 +230,24 @@ class Log:
         self.edge = edge
         self.signed = open_checkpoint(note, self.log_key)
         if self.published is not None:
-            self.published.record(note)
+            self._publish(note)
         return Integration(first, len(entries), new, note)
+
+    def _publish(self, note: str) -> None:
+        """Record ``note`` as published, after its batch committed: a file that cannot be written (a
+        full disk) fails no batch, since the batch is in the log whatever the file says. The file then
+        lags behind the store, which the fork check at the next start accepts (the store extends it),
+        and the next batch writes it again."""
+        assert self.published is not None
+        try:
+            self.published.record(note)
+        except OSError as exc:
+            logger.error(
+                "the batch is in the log, but the published checkpoint file %s could not be written "
+                "(%s); it is written again with the next batch",
+                self.published.path,
+                exc.strerror or type(exc).__name__,
+            )
 
     # --- reading -----------------------------------------------------------------------------
 
