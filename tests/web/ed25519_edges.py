@@ -1,10 +1,13 @@
 """Ed25519 signatures at the edges where WebCrypto and libsodium disagree, made with plain integer math.
 
 libsodium (PyNaCl: how detente's Python verifies) refuses a public key or a signature's R of small
-order; WebCrypto's Ed25519 (OpenSSL in Node.js, BoringSSL in Chromium) accepts them. A key of small
-order "signs" any message: :func:`forged_by_small_order` finds such signatures for every encoding of
-every point of small order, and :func:`r_of_small_order` a signature by a real key whose R is the
-identity. RFC 8032 section 5.1 gives the curve; nothing here is fast or constant-time (tests only).
+order, and a public key whose y is spelled as p or above; WebCrypto's Ed25519 (OpenSSL in Node.js,
+BoringSSL in Chromium) accepts them. A key of small order "signs" any message:
+:func:`forged_by_small_order` finds such signatures for every encoding of every point of small order,
+and :func:`r_of_small_order` a signature by a real key whose R is the identity. No one can sign under the
+other keys spelled as y + p (:func:`non_canonical_encodings`: their discrete logarithms are unknown), so
+only a test that sets WebCrypto's verdict aside sees the browser refuse them. RFC 8032 section 5.1 gives
+the curve; nothing here is fast or constant-time (tests only).
 """
 
 from __future__ import annotations
@@ -88,6 +91,19 @@ def small_order_encodings() -> list[bytes]:
     return sorted(found)
 
 
+def non_canonical_encodings() -> list[bytes]:
+    """Every spelling of a y of p or above (y + p for y below 19), with either top bit, that names a point
+    on the curve not of small order (those of small order are among :func:`small_order_encodings`)."""
+    found = []
+    for y in range(P, 2**255):
+        for sign in (0, 1):
+            data = (y | sign << 255).to_bytes(32, "little")
+            point = decode(data)
+            if point is not None and mul(8, point) != IDENTITY:
+                found.append(data)
+    return found
+
+
 def _challenge(r: bytes, key: bytes, message: bytes) -> int:
     return int.from_bytes(hashlib.sha512(r + key + message).digest(), "little") % L
 
@@ -120,3 +136,5 @@ def cases(signer: SigningKey, message: bytes) -> Iterator[tuple[str, bytes, byte
     for key in small_order_encodings():
         if decode(key) is not None:
             yield f"key {key.hex()}", key, forged_by_small_order(key, message)
+    for key in non_canonical_encodings():
+        yield f"key {key.hex()}, y spelled as y + p", key, signer.sign(message)

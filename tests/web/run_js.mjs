@@ -6,6 +6,18 @@ import { pathToFileURL } from "node:url";
 const mod = await import(pathToFileURL(process.argv[2]).href);
 const cases = JSON.parse(readFileSync(process.argv[3], "utf8"));
 const b = (s) => mod.b64decode(s, "test input");
+// With c.aside, WebCrypto's verdict is set aside (a stand-in says that every signature verifies): only the
+// module's own refusals answer, as for keys no one can sign under, where WebCrypto would never be asked.
+async function ed25519(c) {
+  const subtle = globalThis.crypto.subtle;
+  if (c.aside) subtle.verify = async () => true;
+  try {
+    return await mod.ed25519Verify(b(c.key), b(c.sig), b(c.message));
+  } finally {
+    delete subtle.verify;
+  }
+}
+
 const results = [];
 for (const c of cases) {
   try {
@@ -14,7 +26,7 @@ for (const c of cases) {
     else if (c.kind === "inclusion") await mod.verifyInclusion(c.index, c.size, b(c.leaf), c.proof.map(b), b(c.root));
     else if (c.kind === "tlogproof") await mod.verifyTlogProof(c.proof, b(c.entry), c.vkey);
     else if (c.kind === "ed25519") {
-      if (!(await mod.ed25519Verify(b(c.key), b(c.sig), b(c.message)))) throw new Error("the signature does not verify");
+      if (!(await ed25519(c))) throw new Error("the signature does not verify");
     }
     else throw new Error(`unknown case kind ${c.kind}`);
     results.push({ ok: true });

@@ -85,8 +85,17 @@ function ofSmallOrder(point) {
   return SMALL_ORDER.has(Array.from(masked, (b) => b.toString(16).padStart(2, "0")).join(""));
 }
 
+// libsodium also refuses a key whose y is spelled as p or above (ge25519_is_canonical: the sign bit aside, y is
+// 2^255 - 19 to 2^255 - 1); WebCrypto reads such a y modulo p. libsodium asks this of the key only, not of R,
+// and so does this page: for R, both compare its bytes with the canonical encoding of the point they compute,
+// so a non-canonical R never verifies.
+function canonicalKey(point) {
+  if ((point[31] & 0x7f) !== 0x7f || point[0] < 0xed) return true;
+  return point.subarray(1, 31).some((b) => b !== 0xff);
+}
+
 export async function ed25519Verify(publicKey, signature, message) {
-  if (ofSmallOrder(publicKey) || ofSmallOrder(signature.subarray(0, 32))) return false;
+  if (!canonicalKey(publicKey) || ofSmallOrder(publicKey) || ofSmallOrder(signature.subarray(0, 32))) return false;
   const key = await subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, ["verify"]);
   return subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
