@@ -6,18 +6,21 @@ The same module runs in the verify page; Node.js 20 has the same WebCrypto (SHA-
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from detente.errors import DetenteError
 from detente.statements.keys import PublicKey, SigningKey
 from detente.tlog.checkpoint import Checkpoint
 from detente.tlog.cosignature import cosign, cosigned_message
 from detente.tlog.log import Log
+from detente.tlog.merkle import inclusion_proof, leaf_hash, node_hash, tree_root
 from detente.tlog.note import NoteSignature, Signer, sign_note
-from detente.tlog.proof import format_tlog_proof
+from detente.tlog.proof import format_tlog_proof, verify_tlog_proof
 from detente.tlog.storage import MemoryStore
 from tests.conftest import ROOT, VECTORS
 from tests.web import ed25519_edges
@@ -111,6 +114,64 @@ def test_tlog_proofs_from_the_python_log(tmp_path: Path, size: int) -> None:
         )
     results = run_cases(cases, tmp_path)
     assert [r["ok"] for r in results] == [c["want"] for c in cases], results
+
+
+class MadeUpTree:
+    """A tree of any size, one leaf given, every complete subtree without it hashing to a made-up value:
+    enough for the proofs of that leaf, in a tree far too large to build."""
+
+    def __init__(self, index: int, leaf: bytes) -> None:
+        self.index, self.leaf = index, leaf
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        if not index << level <= self.index < (index + 1) << level:
+            return hashlib.sha256(b"%d %d" % (level, index)).digest()
+        if level == 0:
+            return self.leaf
+        return node_hash(self.subtree_hash(level - 1, 2 * index), self.subtree_hash(level - 1, 2 * index + 1))
+
+
+def proof_in_a_large_tree(signer: Signer, index: int, size: int, entry: bytes, shift: int = 0) -> str:
+    """The tlog-proof of ``entry`` at ``index`` in a made-up tree of ``size`` leaves, its checkpoint
+    signed by ``signer`` (that of the index ``shift`` away, if not 0)."""
+    tree = MadeUpTree(index, leaf_hash(entry))
+    body = Checkpoint(signer.name, size, tree_root(tree, size)).body()
+    return format_tlog_proof(index + shift, inclusion_proof(tree, index, size), sign_note(body, [signer]))
+
+
+@pytest.mark.parametrize(
+    ("index", "size"),
+    [
+        (2**53, 2**53 + 1),  # read as a number, the size would be 2^53: a proof one hash shorter
+        (2**53 + 1, 2**53 + 3),
+        (5, 2**60),
+        (2**62 + 12345, 2**63 - 1),  # the largest size detente.tlog takes
+        (2**63 - 2, 2**63 - 1),
+        (0, 2**63),  # above it: refused
+    ],
+)
+def test_tlog_proofs_in_trees_beyond_2_to_the_53(tmp_path: Path, index: int, size: int) -> None:
+    # the browser reads sizes and indices as BigInts: it agrees with the Python verifier up to 2^63 - 1
+    signer = Signer.generate("example.org/large")
+    proofs = [
+        (proof_in_a_large_tree(signer, index, size, b"entry"), b"entry"),
+        (proof_in_a_large_tree(signer, index, size, b"entry"), b"another"),
+        (proof_in_a_large_tree(signer, index, size, b"entry", shift=1 if index + 1 < size else -1), b"entry"),
+    ]
+    python = []
+    for proof, entry in proofs:
+        try:
+            verify_tlog_proof(proof, entry, signer.verifier())
+            python.append(True)
+        except DetenteError:
+            python.append(False)
+    cases = [
+        {"kind": "tlogproof", "proof": proof, "entry": b64(entry), "vkey": signer.vkey}
+        for proof, entry in proofs
+    ]
+    browser = [r["ok"] for r in run_cases(cases, tmp_path)]
+    assert browser == python
+    assert python == [size < 2**63, False, False]
 
 
 @pytest.mark.parametrize("aside", [False, True], ids=["webcrypto", "webcrypto set aside"])

@@ -134,16 +134,18 @@ export async function openNote(note, vkeys) {
   return { text, verified: verified.length };
 }
 
+// Sizes and indices are BigInts: detente.tlog takes sizes up to 2^63 - 1, and a JavaScript number is exact
+// only up to 2^53 - 1 (above it, a size read as a number is another size, and its proofs another length).
+const MAX_SIZE = 2n ** 63n;
+
 export function parseCheckpoint(text) {
   const lines = text.slice(0, -1).split("\n");
   if (!text.endsWith("\n") || lines.length < 3) throw new Error("checkpoint needs origin, size and root lines");
-  if (!/^(0|[1-9][0-9]*)$/.test(lines[1])) throw new Error("checkpoint size is not a decimal");
-  // detente.tlog takes sizes below 2^63; the proofs here are computed exactly below 2^53 only
-  if (!Number.isSafeInteger(Number(lines[1]))) throw new Error("checkpoint size is beyond what this page computes exactly (2^53 - 1)");
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(lines[1]) || BigInt(lines[1]) >= MAX_SIZE) throw new Error("checkpoint size is not a decimal below 2^63");
   const root = b64decode(lines[2], "checkpoint root");
   if (root.length !== 32) throw new Error("checkpoint root is not 32 bytes");
   if (lines.slice(3).includes("")) throw new Error("checkpoint extension lines must not be empty");
-  return { origin: lines[0], size: Number(lines[1]), root };
+  return { origin: lines[0], size: BigInt(lines[1]), root };
 }
 
 export async function openCheckpoint(note, logVkey, witnessVkeys = []) {
@@ -157,44 +159,39 @@ export async function openCheckpoint(note, logVkey, witnessVkeys = []) {
 
 // --- RFC 9162 proofs ----------------------------------------------------------------------------
 
-function bitLength(n) { return n === 0 ? 0 : Math.floor(Math.log2(n)) + 1; }
-function popcount(n) { let c = 0; while (n) { c += n & 1; n = Math.floor(n / 2); } return c; }
+// Of a non-negative BigInt: how many bits, and how many of them are set.
+const bitLength = (n) => (n === 0n ? 0 : n.toString(2).length);
+const popcount = (n) => n.toString(2).replaceAll("0", "").length;
 
-// RFC 9162 2.1.3.2 (sizes below 2^53 are exact in JavaScript numbers).
+// RFC 9162 2.1.3.2, in BigInts (an index and a size given as numbers are taken as BigInts).
 export async function verifyInclusion(index, size, leaf, proof, root) {
-  if (!(index >= 0 && index < size)) throw new Error(`index ${index} is outside a tree of size ${size}`);
+  index = BigInt(index); size = BigInt(size);
+  if (!(index >= 0n && index < size)) throw new Error(`index ${index} is outside a tree of size ${size}`);
   if (leaf.length !== 32 || root.length !== 32) throw new Error("leaf and root hashes must be 32 bytes");
-  const inner = bitLength(xor(index, size - 1));
-  if (proof.length !== inner + popcount(Math.floor(index / 2 ** inner))) throw new Error("inclusion proof has the wrong length");
-  let fn = index, sn = size - 1, r = leaf;
+  const inner = bitLength(index ^ (size - 1n));
+  if (proof.length !== inner + popcount(index >> BigInt(inner))) throw new Error("inclusion proof has the wrong length");
+  let fn = index, sn = size - 1n, r = leaf;
   for (const p of proof) {
     if (p.length !== 32) throw new Error("proof hash is not 32 bytes");
-    if (fn % 2 === 1 || fn === sn) {
+    if ((fn & 1n) === 1n || fn === sn) {
       r = await nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+      while ((fn & 1n) === 0n && fn !== 0n) { fn >>= 1n; sn >>= 1n; }
     } else r = await nodeHash(r, p);
-    fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+    fn >>= 1n; sn >>= 1n;
   }
   if (!equal(r, root)) throw new Error(`inclusion proof for entry ${index} does not lead to the root`);
 }
 
-function xor(a, b) {
-  // a ^ b for non-negative integers beyond 32 bits
-  let out = 0, bit = 1;
-  while (a > 0 || b > 0) { if ((a % 2) !== (b % 2)) out += bit; a = Math.floor(a / 2); b = Math.floor(b / 2); bit *= 2; }
-  return out;
-}
-
-// C2SP tlog-proof@v1 for an entry: returns {index, checkpoint}.
+// C2SP tlog-proof@v1 for an entry: returns {index, checkpoint} (index and checkpoint.size BigInts).
 export async function verifyTlogProof(text, entry, logVkey, witnessVkeys = []) {
   const split = text.indexOf("\n\n");
   if (split < 0) throw new Error("tlog-proof has no empty line before its checkpoint");
   const lines = text.slice(0, split).split("\n");
   if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Error("not a c2sp.org/tlog-proof@v1");
   if (lines.length && lines[0].startsWith("extra ")) lines.shift();
-  const m = /^index (0|[1-9][0-9]*)$/.exec(lines.shift() || "");
+  const m = /^index (0|[1-9][0-9]{0,19})$/.exec(lines.shift() || "");
   if (!m) throw new Error("tlog-proof needs an index line");
-  const index = Number(m[1]);
+  const index = BigInt(m[1]);
   const checkpoint = await openCheckpoint(text.slice(split + 2), logVkey, witnessVkeys);
   const proof = lines.map((l, i) => b64decode(l, `proof hash ${i}`));
   await verifyInclusion(index, checkpoint.size, await leafHash(entry), proof, checkpoint.root);
