@@ -2,7 +2,8 @@
 
 Every bundle is built over a fresh log: a keyset of US, then a declaration by its foreign minister, the
 statement and entry bytes written directly (not by ``make_payload`` or ``LogEntry.encode``, which would
-refuse them). :data:`REFUSED` names those that ``detente verify`` refuses, :data:`ACCEPTED` those that it
+refuse them); or the keysets of US and RU, then an exchange of letters between them (:func:`concluded`).
+:data:`REFUSED` names those that ``detente verify`` refuses, :data:`ACCEPTED` those that it
 accepts; the browser's verifier must say the same of each (tests/web/test_bundle_js.py).
 """
 
@@ -13,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from detente.accords import acts
 from detente.statements.canonical import b64e, canonical, sha256_hex
 from detente.statements.dsse import pae, sign_envelope
 from detente.statements.keys import PublicKey, SigningKey
@@ -25,7 +27,7 @@ from detente.tlog.merkle import leaf_hash, node_hash
 from detente.tlog.note import ALG_COSIGNATURE_V1, ALG_ED25519, NoteSignature, Signer
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.storage.memory import MemoryStore
-from tests.accords.world import LOG_SIGNER, PartyKeys, key
+from tests.accords.world import LOG_SIGNER, NOTARY, PartyKeys, key
 from tests.web.ed25519_edges import IDENTITY, encode, forged_by_small_order
 
 US = PartyKeys.make("US")
@@ -225,6 +227,26 @@ def a_tree_of_2_to_the_60(hashes: int = 60) -> bytes:
     return assemble(entries, [[second, *rest], [first, *rest]], note)
 
 
+RU = PartyKeys.make("RU")
+XID = "ef" * 16
+TERMS = b"The terms of the exchange."
+NA, NB = (hashlib.sha256(b"detente forged nonce %d" % i).digest() for i in (1, 2))
+
+
+def concluded(reuse: bool = False) -> bytes:
+    """A bundle claiming that US and RU concluded exchange XID: US offers, RU accepts (committing to NB,
+    or with ``reuse`` to the offer's own commitment), each reveals its nonce; all properly signed."""
+    m1 = acts.offer(
+        US.fm, T, xid=XID, to="RU", notary=NOTARY.keyid, deadline="2018-06-14T09:00:00Z",
+        terms=sha256_hex(TERMS), nonce=NA,
+    )  # fmt: skip
+    commitment = m1.body["commitment"] if reuse else acts.commitment(NB)
+    m2 = RU.fm.sign("accept", T, {"xid": XID, "offer": m1.sid, "commitment": commitment})
+    sts = [US.keyset(T), RU.keyset(T), m1, m2, acts.reveal(US.fm, T, m1, NA), acts.reveal(RU.fm, T, m1, NB)]
+    claim = {"type": "concluded", "ref": XID, "party": "US", "counterparty": "RU", "on": T}
+    return bundle([entry(st.envelope.to_json()) for st in sts], claim, blobs={sha256_hex(TERMS): b64e(TERMS)})
+
+
 REFUSED: dict[str, Callable[[], bytes]] = {
     "a declaration body without most of its fields": lambda: declared(
         payload({"did": DID, "to": None, "text": BODY["text"]})
@@ -262,6 +284,8 @@ REFUSED: dict[str, Callable[[], bytes]] = {
     "101 checkpoint signatures": cosigned_by_100,
     "a checkpoint of 2^60 entries, with a hash too many in each proof": lambda: a_tree_of_2_to_the_60(61),
     "a keyset whose key is the identity point": signed_by_the_identity_point,
+    # find_contract: with the offer's commitment in the acceptance, US's nonce alone would open both
+    "an acceptance that reuses the offer's commitment": lambda: concluded(reuse=True),
     "an incident that ends before it starts": lambda: reported(end="2018-06-07T02:59:59Z"),
     "an incident whose peak minute is above its requests": lambda: reported(peak_per_minute=13),
     "an incident whose origin sent more requests than it counts": lambda: reported(
@@ -275,6 +299,7 @@ REFUSED: dict[str, Callable[[], bytes]] = {
 ACCEPTED: dict[str, Callable[[], bytes]] = {
     "the declaration": lambda: bundle([KEYSET, entry(envelope(payload()))]),
     "an incident report": reported,
+    "an exchange concluded by both nonces": concluded,
     "a checkpoint of 2^60 entries": a_tree_of_2_to_the_60,
     "received on 29 February 2016": lambda: declared(payload(), "2016-02-29T09:00:00Z"),
     "a summary of 4,000 characters beyond the BMP": lambda: declared(
