@@ -116,6 +116,30 @@ def test_tlog_proofs_from_the_python_log(tmp_path: Path, size: int) -> None:
     assert [r["ok"] for r in results] == [c["want"] for c in cases], results
 
 
+@pytest.mark.parametrize(
+    "extra",
+    ["extra ZXh0cmE=", "extra !!!!", "extra ZXh0cmE", "extra "],
+    ids=["base64", "not", "unpadded", "empty"],
+)
+def test_a_tlog_proofs_extra_line_is_read_as_python_reads_it(tmp_path: Path, extra: str) -> None:
+    signer = Signer.generate("example.org/js")
+    log = Log.create(MemoryStore(), signer)
+    log.append([b"e0", b"e1"])
+    proof = format_tlog_proof(1, log.inclusion_proof(1), log.signed_checkpoint)
+    header, rest = proof.split("\n", 1)
+    proof = f"{header}\n{extra}\n{rest}"
+    try:
+        verify_tlog_proof(proof, b"e1", signer.verifier())
+        python = True
+    except DetenteError:
+        python = False
+    [browser] = run_cases(
+        [{"kind": "tlogproof", "proof": proof, "entry": b64(b"e1"), "vkey": signer.vkey}], tmp_path
+    )
+    assert browser["ok"] == python
+    assert python == (extra in ("extra ZXh0cmE=", "extra "))
+
+
 class MadeUpTree:
     """A tree of any size, one leaf given, every complete subtree without it hashing to a made-up value:
     enough for the proofs of that leaf, in a tree far too large to build."""

@@ -188,7 +188,7 @@ export async function verifyTlogProof(text, entry, logVkey, witnessVkeys = []) {
   if (split < 0) throw new Error("tlog-proof has no empty line before its checkpoint");
   const lines = text.slice(0, split).split("\n");
   if (lines.shift() !== "c2sp.org/tlog-proof@v1") throw new Error("not a c2sp.org/tlog-proof@v1");
-  if (lines.length && lines[0].startsWith("extra ")) lines.shift();
+  if (lines.length && lines[0].startsWith("extra ")) b64decode(lines.shift().slice(6), "tlog-proof extra data"); // read, as Python reads it, then set aside
   const m = /^index (0|[1-9][0-9]{0,19})$/.exec(lines.shift() || "");
   if (!m) throw new Error("tlog-proof needs an index line");
   const index = BigInt(m[1]);
