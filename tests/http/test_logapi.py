@@ -89,6 +89,21 @@ def test_errors_are_problem_details(served: tuple[str, Log], path: str, status: 
     assert body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [("/checkpoint", "GET, HEAD"), ("/tile/0/000", "GET, HEAD"), ("/v1/log/entries", "GET")],
+)
+def test_a_method_not_allowed_lists_every_method_the_path_takes(
+    served: tuple[str, Log], path: str, allow: str
+) -> None:
+    url, _ = served
+    response = httpx.delete(url + path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow, "HEAD is served where GET is, and Allow says so"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems#http-405"
+
+
 def _echo_app(max_body: int, buckets: TokenBuckets | None) -> FastAPI:
     app = FastAPI()
     problems.install(app)

@@ -331,6 +331,17 @@ def test_a_method_not_allowed_says_which_are(site: tuple[Scene, httpx.Client]) -
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET"
     assert answer.json()["type"] == "/problems#http-405"
+    # every method the path takes: HEAD where it is served beside GET, POST where POST alone is
+    for method, path, allow in [
+        ("DELETE", "/checkpoint", "GET, HEAD"),
+        ("PUT", "/tile/0/000", "GET, HEAD"),
+        ("POST", "/static/style.css", "GET, HEAD"),
+        ("GET", "/v1/statements", "POST"),
+    ]:
+        answer = client.request(method, path)
+        assert (answer.status_code, answer.headers["allow"]) == (405, allow), path
+        assert answer.headers["content-type"] == "application/problem+json", path
+        assert answer.json()["type"] == "/problems#http-405", path
 
 
 def test_a_failure_inside_the_service_is_a_problem_that_tells_no_secret(

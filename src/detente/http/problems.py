@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Mount
 
 from detente.errors import (
     ConfigError,
@@ -119,6 +120,28 @@ def unreadable(cause: BaseException) -> str:
     return f"the body is not JSON this API can read: {first}"
 
 
+# The methods of RFC 9110 (section 9) and PATCH (RFC 5789): those a 405's Allow may name.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+
+
+def allowed(request: Request, given: str) -> str:
+    """Every method the request's path takes, for a 405's ``Allow`` (RFC 9110, section 15.5.6).
+
+    Starlette names the methods of the first route whose path matched alone, so a path served by two
+    routes (GET, and HEAD beside it: ``/checkpoint``, ``/tile/...``) would be said to take GET only. Here
+    the app's routes are asked, method by method, which would take the path; a mount (``/static``) takes
+    any method at this level and names its own, ``given``.
+    """
+    methods = {m.strip() for m in given.split(",") if m.strip()}
+    root = request.scope.get("app_root_path", request.scope.get("root_path", ""))  # the app's, not a mount's
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    for method in METHODS:
+        probe = {"type": "http", "path": request.scope["path"], "root_path": root, "method": method}
+        if any(route.matches(dict(probe))[0] is Match.FULL for route in routes):
+            methods.add(method)
+    return ", ".join([m for m in METHODS if m in methods] + sorted(methods - set(METHODS)))
+
+
 def install(app: FastAPI) -> None:
     """Answer library errors, HTTP errors and request validation errors as problem details."""
 
@@ -134,6 +157,8 @@ def install(app: FastAPI) -> None:
         status, detail = exc.status_code, str(exc.detail)
         answer = _answer(request, status, detail, detail, f"http-{status}")
         answer.headers.update(exc.headers or {})  # a 405's Allow, above all
+        if status == 405:
+            answer.headers["Allow"] = allowed(request, answer.headers.get("Allow", ""))
         return answer
 
     async def on_anything_else(request: Request, exc: Exception) -> Response:
