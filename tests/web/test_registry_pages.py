@@ -77,6 +77,18 @@ def test_unknown_things_are_404_pages_for_browsers(site: tuple[Scene, httpx.Clie
     assert client.get("/parties/XX").status_code == 404
 
 
+def test_one_party_with_itself_is_a_400_page_with_the_apis_reason(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    page = client.get("/between/US/US", headers={"accept": "text/html"})
+    api = client.get("/v1/between/US/US")
+    assert page.status_code == api.status_code == 400
+    assert "text/html" in page.headers["content-type"]
+    assert api.json()["type"] == "/problems#malformed"
+    assert api.json()["detail"] in page.text
+    as_problem = client.get("/between/US/US")  # a program asking for the page gets the same problem
+    assert as_problem.json() == api.json()
+
+
 def test_atom_feed_of_a_party(site: tuple[Scene, httpx.Client]) -> None:
     s, client = site
     answer = client.get("/v1/parties/FR/feed.atom")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse
 
-from detente.errors import DetenteError, NotFoundError
+from detente.errors import DetenteError
 from detente.registry import views
 from detente.registry.bundle import MAX_BUNDLE
 from detente.registry.core import Registry
@@ -113,8 +113,7 @@ def registry_pages(service: RegistryService) -> APIRouter:
 
     @router.get("/between/{a}/{b}", response_class=HTMLResponse)
     def between(a: Party, b: Party) -> HTMLResponse:
-        if a == b:
-            raise NotFoundError("name two different parties")
+        views.two_parties(a, b)  # 400, as the API answers it
         return read(lambda reg: page("between.html", state=views.between(reg, a, b, reg.clock())))
 
     @router.get("/declarations", response_class=HTMLResponse)
