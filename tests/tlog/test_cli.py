@@ -139,6 +139,40 @@ def test_a_damaged_backup_is_refused_and_the_log_is_left_as_it_was(home: Path, t
     assert not (tmp_path / "mistyped.db").exists(), "a mistyped name makes no empty database"
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not a database at all\n", b"SQLite format 3\x00" + bytes(84)],
+    ids=["empty", "text", "bad-header"],
+)
+def test_a_file_that_is_no_backup_is_refused_and_left_unchanged(
+    home: Path, tmp_path: Path, content: bytes
+) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\n")
+    named = tmp_path / "not-a-backup.db"
+    named.write_bytes(content)
+    code, out = detente("log", "restore", "--dir", home, named, "--force")
+    assert named.read_bytes() == content, "a backup is read, never written"
+    assert code == 65, out
+    assert f"{named} is not a backup written by `detente log backup`" in out.replace("\n", "")
+    assert len(out.strip().splitlines()) == 1, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "not-a-backup.db"]
+    code, out = detente("log", "checkpoint", "--dir", home)
+    assert code == 0, out
+    assert out.splitlines()[1] == "2"
+
+
+def test_a_restore_reads_the_backup_and_never_writes_it(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\ne3\n")
+    code, out = detente("log", "backup", "--dir", home, tmp_path / "bk.db")
+    assert code == 0, out
+    before = (tmp_path / "bk.db").read_bytes()
+    (tmp_path / "bk.db").chmod(0o444)  # a backup kept read-only can be restored
+    code, out = detente("log", "restore", "--dir", home, tmp_path / "bk.db", "--force")
+    assert code == 0, out
+    assert (tmp_path / "bk.db").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bk.db", "log"]
+
+
 def test_a_restore_is_refused_while_the_log_has_a_writer(home: Path, tmp_path: Path) -> None:
     detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\n")
     code, out = detente("log", "backup", "--dir", home, tmp_path / "bk.db")

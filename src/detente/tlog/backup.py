@@ -10,16 +10,49 @@ the log's contents in one transaction.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from detente.errors import ConflictError, TamperError, WriterBusyError
+from detente.errors import ConflictError, MalformedError, TamperError, WriterBusyError
 from detente.tlog import merkle
 from detente.tlog.edge import TreeEdge
 from detente.tlog.log import Log
 from detente.tlog.storage.port import Batch, LogStore
+from detente.tlog.storage.sqlite import SQLiteStore
 
 CHUNK = 16_384
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 Progress = Callable[[int], None]
+
+
+def open_backup(path: Path) -> LogStore:
+    """Open a backup written by :func:`copy_log` (``detente log backup``) for reading alone.
+
+    The file is opened read-only (SQLite's ``mode=ro``), so nothing, not even a file that is empty or no
+    database at all, is ever written into it.
+
+    Raises:
+        MalformedError: the file is empty, not an SQLite database, or a database that holds no log.
+        OSError: the file cannot be read (missing, not allowed).
+    """
+    with path.open("rb") as file:  # a missing or unreadable file says so, as any file named does
+        header = file.read(len(SQLITE_HEADER))
+    try:
+        if not header:
+            raise MalformedError("it is empty")
+        if header != SQLITE_HEADER:
+            raise MalformedError("it is not an SQLite database")
+        try:
+            store = SQLiteStore.connect_read_only(path)
+        except sqlite3.DatabaseError as exc:
+            raise MalformedError(f"it is not an SQLite database that can be read ({exc})") from exc
+        if store.load_checkpoint() is None:
+            store.close()
+            raise MalformedError("it holds no log")
+    except MalformedError as exc:
+        raise MalformedError(f"{path} is not a backup written by `detente log backup`: {exc}") from exc
+    return store
 
 
 def copy_log(source: Log, target: LogStore, progress: Progress | None = None) -> None:

@@ -11,13 +11,13 @@ import typer
 
 from detente.errors import ConflictError, MalformedError
 from detente.shell import LOG_KEY_HELP, log_key_text, progress_bar, reported
-from detente.tlog.backup import copy_log, rebuild_root, restore_log
+from detente.tlog.backup import copy_log, open_backup, rebuild_root, restore_log
 from detente.tlog.export import export_tiles, verify_tiles
 from detente.tlog.home import LogHome
 from detente.tlog.log import Log
 from detente.tlog.note import parse_ed25519_vkey
 from detente.tlog.proof import format_tlog_proof, verify_tlog_proof
-from detente.tlog.storage.port import open_store
+from detente.tlog.storage.sqlite import SQLiteStore
 
 app = typer.Typer(no_args_is_help=True, help="The transparency log: append, checkpoint, prove, verify.")
 
@@ -161,7 +161,7 @@ def backup(
         if out.exists():
             raise ConflictError(f"{out} exists; choose a new file name")
         log = LogHome(directory).open()
-        target = open_store(str(out))
+        target = SQLiteStore.connect(out, wal=False)  # one file, which a restore reads without writing
         try:
             with progress_bar("backing up", log.size) as advance:
                 copy_log(log, target, advance)
@@ -190,7 +190,8 @@ def restore(
         try:
             # checked against the published checkpoint first: a backup older than what was published is a
             # rollback (ForkError, exit 3), refused while the store still holds the newer log
-            source = Log.open(open_store(str(backup_file)), home.verifier(), published=home.published)
+            # read-only: a backup is never written, not even a file named by mistake that holds no log
+            source = Log.open(open_backup(backup_file), home.verifier(), published=home.published)
             try:
                 with progress_bar("checking, then restoring", 2 * source.size) as advance:
                     restore_log(source, target, force=force, progress=advance)

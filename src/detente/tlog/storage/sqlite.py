@@ -16,7 +16,7 @@ from functools import lru_cache
 from itertools import chain
 from pathlib import Path
 
-from detente.errors import ConfigError, ConflictError, WriterBusyError
+from detente.errors import ConfigError, ConflictError, MalformedError, WriterBusyError
 from detente.tlog.storage.port import Batch
 from detente.tlog.tiles import TileRef
 
@@ -39,8 +39,12 @@ class SQLiteStore:
     _lock_fd: int | None = field(default=None, repr=False)
 
     @classmethod
-    def connect(cls, path: Path) -> SQLiteStore:
-        """Open (creating the file and tables if needed) the database at ``path``."""
+    def connect(cls, path: Path, *, wal: bool = True) -> SQLiteStore:
+        """Open (creating the file and tables if needed) the database at ``path``.
+
+        ``wal=False`` is for a new backup: a rollback journal keeps it one file, which a read-only reader
+        (:meth:`connect_read_only`) opens without leaving ``-wal`` and ``-shm`` files beside it.
+        """
         if not path.parent.is_dir():
             raise ConfigError(f"folder {path.parent} does not exist; create it first")
         try:
@@ -50,12 +54,34 @@ class SQLiteStore:
             # with 4 KiB pages (`python -m benchmarks.sqlite_rows`), and a full tile (8 KiB) fits in
             # one page instead of spilling into overflow pages.
             db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open SQLite database {path}: {exc}") from exc
+        return cls(path, db)
+
+    @classmethod
+    def connect_read_only(cls, path: Path) -> SQLiteStore:
+        """Open the existing database at ``path`` for reading alone (SQLite's ``mode=ro``), as a backup is
+        read: the file is never created and never changed, not even given the log's tables.
+
+        Raises:
+            sqlite3.DatabaseError: the file cannot be opened or is not an SQLite database.
+            MalformedError: it is a database without a log's tables.
+        """
+        db = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"checkpoint", "entries", "tiles"} <= tables:
+                raise MalformedError("it holds no log")
+        except BaseException:
+            db.close()
+            raise
         return cls(path, db)
 
     def load_checkpoint(self) -> str | None:
