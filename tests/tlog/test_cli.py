@@ -210,3 +210,13 @@ def test_the_log_settings_are_private_and_a_database_password_never_shows(home: 
         PostgresStore.connect(url)
     assert "S3c" not in str(refused.value)
     assert "***" in str(refused.value)
+
+
+def test_a_backup_is_never_written_over_a_file_that_exists(home: Path, tmp_path: Path) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\n")
+    taken = tmp_path / "taken.db"
+    taken.write_bytes(b"someone else's file")
+    code, out = detente("log", "backup", "--dir", home, taken)
+    assert code == 73, out  # sysexits EX_CANTCREAT, as every command that would create a file there
+    assert "does not overwrite it" in out
+    assert taken.read_bytes() == b"someone else's file"

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from detente.errors import ConflictError, MalformedError
+from detente.errors import MalformedError
 from detente.shell import LOG_KEY_HELP, log_key_text, progress_bar, reported
 from detente.tlog.backup import copy_log, open_backup, rebuild_root, restore_log
 from detente.tlog.export import export_tiles, verify_tiles
@@ -158,9 +158,13 @@ def backup(
 ) -> None:
     """Back up the log into a new SQLite file, verified entry by entry."""
     with reported():
-        if out.exists():
-            raise ConflictError(f"{out} exists; choose a new file name")
         log = LogHome(directory).open()
+        try:
+            # made here, exclusively: never over a file that exists, even one made a moment ago (exit 73)
+            out.open("xb").close()
+        except BaseException:
+            log.close()
+            raise
         target = SQLiteStore.connect(out, wal=False)  # one file, which a restore reads without writing
         try:
             with progress_bar("backing up", log.size) as advance:
