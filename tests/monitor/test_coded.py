@@ -47,6 +47,7 @@ REQUESTS = (
     "GET /wp-login.php HTTP/1.1",
     "GET /.env HTTP/1.1",
     "GET //.git/config;x HTTP/1.1",  # a probe, spelt otherwise (aggregate.is_probe)
+    "GET /..%2f..%2fetc/passwd HTTP/1.1",  # a traversal, encoded (aggregate.probe_decoded)
     "GET /missing-a HTTP/1.1",
     "GET /missing-b HTTP/1.1",
     "HEAD /missing-a HTTP/1.1",

@@ -49,6 +49,7 @@ from detente.monitor.aggregate import (
     moment,
     pairs_seen,
     path_form,
+    probe_decoded,
     probe_paths,
     split_final,
     stacked,
@@ -222,6 +223,110 @@ def test_probe_paths_are_the_paths_the_regex_matches(paths: list[str | None]) ->
 def test_a_probe_is_one_however_its_path_is_spelt() -> None:
     spelt = ["/.env", "/.env;x", "//.git/config", "/a/../.git/config", "/%2Eenv", "/.%65nv"]
     assert sorted(probe_paths(pl.Series([*spelt, "/news", "/envelope"])).to_list()) == sorted(spelt)
+
+
+# traversals and probe paths as scanners spell them, each for a server or application that decodes it
+ENCODED_PROBES = (
+    "/%2e%2e/%2e%2e/%2e%2e/windows/win.ini",  # encoded dots (path_form took them off as dot segments)
+    "/static/..%2f..%2fetc/passwd",  # encoded slashes
+    "/%2E%2E%2F%2E%2E%2Fetc/passwd",  # both, upper case
+    "/%2e%2E%2f",  # mixed case, and nothing after the traversal
+    "/icons/.%2e/%2e%2e/apache2/icons/sphere1.png",  # Apache's CVE-2021-41773
+    "/icons/%%32%65%%32%65/%%32%65%%32%65/bin/sh",  # its sequel, CVE-2021-42013: each digit encoded
+    "/%252e%252e/%252e%252e/windows/win.ini",  # double encoding
+    "/..%252f..%252fboot.ini",
+    "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/hosts",  # overlong UTF-8 (Tomcat, IIS 4-5)
+    "/..%c0%af..%c0%afwinnt/win.ini",
+    "/%e0%80%ae%e0%80%ae/x",
+    "/%u002e%u002e/%u002e%u002e/x",  # IIS's %u
+    "/..%5c..%5cwindows/win.ini",  # an encoded backslash
+    "/scripts/..%255c..%255cwinnt/system32/cmd.exe",
+    "/..\\..\\windows/win.ini",  # a backslash as written
+    "/..\\x5C..\\x5Cwindows/win.ini",  # ... and as nginx writes one in its log
+    "/%252eenv",  # probe files, spelt with an encoded dot or slash
+    "/.env%3bx",
+    "/.git%2fconfig",
+    "/%2Egit%2Fconfig",
+    "/xmlrpc%252ephp",
+)
+# ordinary paths with escapes, which decode to no probe
+ENCODED_BENIGN = (
+    "/files/annual%2Freport%2F2026.pdf",
+    "/docs/annual%20report%202026.pdf",
+    "/search/a%2Fb%5Cc",
+    "/news/%E2%80%93-dash",
+    "/results%2Fregion-12",
+)
+# escapes that are not one: not decoded, and no error
+MALFORMED = ("/a%", "/a%4", "/a%zz", "/a%%", "/%c0", "/%e0%80", "/%u00", "/%u2e", "/%g0%2", "/.env%", "/%2")
+
+
+@pytest.mark.parametrize("path", ENCODED_PROBES)
+def test_an_encoded_traversal_or_probe_is_a_probe(path: str) -> None:
+    assert probe_paths(pl.Series([path, "/news"])).to_list() == [path]
+
+
+def test_an_ordinary_path_with_an_escape_is_no_probe() -> None:
+    assert probe_paths(pl.Series([*ENCODED_BENIGN, *MALFORMED, None])).to_list() == []
+
+
+def test_a_malformed_escape_is_left_as_it_is() -> None:
+    paths = pl.Series(
+        ["/%2e%2e%2fetc/passwd%", "/%2e%2e%zz/etc", "/..%2/etc/passwd", "/%zz/.env", "/.env%zz"]
+    )
+    assert sorted(probe_paths(paths).to_list()) == ["/%2e%2e%2fetc/passwd%", "/%zz/.env", "/..%2/etc/passwd"]
+
+
+def test_the_probe_decoding_leaves_the_login_form_as_it_was() -> None:
+    paths = pl.Series("p", ["/login%2F", "/a%2Flogin", "/%2e%2e%2Flogin", "/login%5C"])
+    forms = paths.to_frame().select(path_form(pl.col("p"))).to_series().to_list()
+    assert forms == ["/login%2F", "/a%2Flogin", "/..%2Flogin", "/login%5C"]
+
+
+_ESCAPE = re.compile(
+    r"%u00([0-7][0-9a-f])|%(e0)%(8[01])%([89ab][0-9a-f])|%(c[01])%([89ab][0-9a-f])|%([0-7][0-9a-f])", re.I
+)
+
+
+def _decoded(path: str) -> str:
+    """The reference for :func:`.aggregate.probe_decoded`, twice: each backslash (written, or as a log
+    writes one) a slash; then each escape read as the bytes of a UTF-8 sequence, too long or not. A
+    printable ASCII character replaces its one-byte escape; ``.``, ``/`` and a backslash (as a slash)
+    replace a longer one and IIS's ``%u00XX`` too."""
+
+    def char(m: re.Match[str]) -> str:
+        b = [int(g, 16) for g in m.groups() if g is not None]
+        c = chr(b[0] if len(b) == 1 else (b[-2] & 0x3F) << 6 | b[-1] & 0x3F)
+        known = c in "./\\" if len(b) > 1 or m[0][1] in "uU" else " " <= c <= "~"
+        return m[0] if not known else "/" if c == "\\" else c
+
+    for _ in range(2):
+        path = _ESCAPE.sub(char, re.sub(r"(?i)\\x5c|\\", "/", path))
+    return path
+
+
+# pieces of paths: dots, separators and escapes of them, once and twice encoded, and escapes that are not
+PATH_PIECES = (
+    *("/", ".", "..", "%2e", "%2E", "%2f", "%5C", "%25", "%252E", "%c0%ae", "%C0%AF", "%c1%9c", "%e0%80%AE"),
+    *("%u002e", "%U002F", "\\", "\\x5c", "%", "%4", "%zz", "%c0", "%3B", "%65", "%32", ";x", "%0a", "%7F"),
+    *("%u0041", "%c0%80", "%2565", "%255c"),
+    *("etc", "passwd", "env", ".env", "git", "config", "x"),
+)
+ESCAPED_PATH = st.lists(st.sampled_from(PATH_PIECES), max_size=10).map("".join)
+
+
+@settings(max_examples=300)
+@given(st.lists(ESCAPED_PATH, max_size=30))
+def test_probe_paths_read_escapes_as_the_reference_decodes_them(paths: list[str]) -> None:
+    s = pl.Series("path", paths, dtype=pl.String)
+    decoded = s.to_frame().select(probe_decoded(pl.col("path"))).to_series().to_list()
+    assert decoded == [_decoded(p) if "%" in p or "\\" in p else None for p in paths]
+
+    def probe(path: str) -> bool:
+        forms = (path, _path_form(path), _decoded(path), _path_form(_decoded(path)))
+        return any(re.search(PROBE_REGEX, form) for form in forms)
+
+    assert sorted(probe_paths(s).to_list()) == sorted({path for path in paths if probe(path)})
 
 
 def _path_form(path: str) -> str:

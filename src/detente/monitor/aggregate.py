@@ -50,6 +50,29 @@ def moment(at: datetime) -> pl.Expr:
 
 # RFC 3986 section 2.3: a percent-encoded unreserved character is the character itself
 _UNRESERVED = {f"%{ord(c):02X}": c for c in string.ascii_letters + string.digits + "-._~"}
+
+
+def _escapes() -> dict[str, str]:
+    """What :func:`probe_decoded` replaces: each printable ASCII character percent-encoded (RFC 3986
+    section 2.1); ``.``, ``/`` and ``\\`` also in UTF-8 too long by one or two bytes (``%C0%AE`` and
+    ``%E0%80%AE`` are ``.``, as old decoders read them) and as IIS's ``%u002E``; and a backslash however
+    it is written (``\\``, ``%5C``, and ``\\x5C`` as nginx and Apache log one) a ``/``, a separator
+    to Windows servers. Upper case: they are matched without regard to case. Control characters stay
+    encoded: no probe pattern holds one."""
+    out = {"\\X5C": "/", "\\": "/"}  # the longer first: of two matches at one place the first is taken
+    for code in range(0x20, 0x7F):
+        out[f"%{code:02X}"] = chr(code)
+    for c in "./\\":
+        code = ord(c)
+        low = 0x80 | code & 0x3F
+        out[f"%{0xC0 | code >> 6:02X}%{low:02X}"] = c
+        out[f"%E0%{0x80 | code >> 6:02X}%{low:02X}"] = c
+        out[f"%U00{code:02X}"] = c
+    return {k: "/" if v == "\\" else v for k, v in out.items()}
+
+
+_ESCAPES = _escapes()
+
 # a path that path_form may change otherwise than by a trailing slash: not absolute (a target in
 # absolute form, RFC 9112 section 3.2.2), or holding a parameter, an escape, an empty or a dot segment
 _ODD_PATH = r"^(?:[^/]|$)|[;%]|//|/\.\.?(?:/|$)"
@@ -117,10 +140,28 @@ def _login_flags(frame: pl.DataFrame, assets: Sequence[Asset]) -> tuple[pl.Expr,
     return fail, ok
 
 
+def probe_decoded(path: pl.Expr) -> pl.Expr:
+    """A path holding ``%`` or ``\\`` as a server or the application behind it may read it, for
+    :func:`is_probe` (null for any other path): :data:`_ESCAPES` replaced twice, in any case, so that
+    ``%252e`` and ``%%32%65`` are ``.`` too (one level of double encoding), and a backslash is a ``/``.
+    Not :func:`path_form`, which keeps ``%2F`` for the login comparison. An escape that is not one
+    (``%``, ``%4``, ``%zz``) stays as it is."""
+    odd = pl.when(path.str.contains(r"[%\\]")).then(path)
+    once = odd.str.replace_many(_ESCAPES, ascii_case_insensitive=True, leftmost=True)
+    return once.str.replace_many(_ESCAPES, ascii_case_insensitive=True, leftmost=True)
+
+
 def is_probe(path: pl.Expr) -> pl.Expr:
     """Whether a path is a probe (:data:`.probes.PROBE_REGEX`), as written or in :func:`path_form`: a
-    scanner asking for ``/.env;x`` or ``//.git/config`` reaches the same files."""
-    return path.str.contains(PROBE_REGEX) | path_form(path).str.contains(PROBE_REGEX)
+    scanner asking for ``/.env;x`` or ``//.git/config`` reaches the same files. So is a path whose
+    :func:`probe_decoded` form, or that form's :func:`path_form`, is one: ``/%2e%2e/%2e%2e/win.ini``,
+    ``/..%2f..%2fetc/passwd``, ``/%252e%252e/``, ``/..%5c..%5cwin.ini`` and ``/.env%3bx`` are the
+    traversals and files they spell. A path without ``%`` or a backslash is null in that form, and
+    costs no more than before (but the form's fixed cost, about 2 ms a query)."""
+    decoded = probe_decoded(path)
+    written = path.str.contains(PROBE_REGEX) | path_form(path).str.contains(PROBE_REGEX)
+    spelt = decoded.str.contains(PROBE_REGEX) | path_form(decoded).str.contains(PROBE_REGEX)
+    return written | spelt.fill_null(False)
 
 
 def probe_paths(paths: pl.Series) -> pl.Series:

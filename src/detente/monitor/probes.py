@@ -1,6 +1,8 @@
 """Known probe paths: what scanners ask for on sites that do not have it.
 
-A request is a *probe* when its path (query string removed, case ignored) matches :data:`PROBE_REGEX`.
+A request is a *probe* when its path (query string removed, case ignored) matches :data:`PROBE_REGEX`,
+as written, in its normal form, or with its escapes decoded (:func:`.aggregate.is_probe`: ``..%2f`` is
+the traversal ``../``), so the patterns are written for decoded paths.
 The list is deliberately about files and admin consoles that a state website does not serve publicly;
 a site that really serves one of them can allowlist its own monitoring. Annotated samples with the
 expected verdict of each path are in ``tests/monitor/samples/probes.txt``.
