@@ -465,3 +465,58 @@ def test_a_brute_force_is_found_however_the_login_path_is_spelt(
     doc = incident_document(result, load(), datetime(2026, 6, 20, tzinfo=UTC))
     kinds = [i["kind"] for i in doc["incidents"]]
     assert kinds == ([] if path == "/Login" else ["brute-force"])
+
+
+# a scanner's traversals and probe files with their dots and separators encoded, as servers answer them
+# (400, 403: none missing, so only the probes can make the scan; none was a probe as written)
+ENCODED_SCAN = (
+    ("/%2e%2e/%2e%2e/%2e%2e/etc/shadow", 400),
+    ("/static/..%2f..%2f..%2fetc/passwd", 400),
+    ("/icons/.%2e/%2e%2e/%2e%2e/bin/sh", 403),
+    ("/%252e%252e/%252e%252e/windows/win.ini", 400),
+    ("/..%c0%af..%c0%afetc/passwd", 400),
+    ("/scripts/..%5c..%5cwinnt/system32/cmd.exe", 403),
+    ("/%2Egit%2Fconfig", 403),
+    ("/.env%3Bx", 403),
+)
+
+
+def _encoded_scan_log(start: datetime) -> str:
+    """An hour of six visitors reading pages every 10 s and, from minute 30, ten minutes of one source
+    asking for :data:`ENCODED_SCAN`'s paths in turn, one every two seconds (30 a minute)."""
+    out = []
+    for second in range(3600):
+        at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
+        if second % 10 == 0:
+            out += [
+                f'198.51.100.{v} - - [{at}] "GET /news HTTP/1.1" 200 900 "-" "browser"\n' for v in range(6)
+            ]
+        if 1800 <= second < 2400 and second % 2 == 0:
+            path, status = ENCODED_SCAN[second // 2 % len(ENCODED_SCAN)]
+            out.append(f'203.0.113.66 - - [{at}] "GET {path} HTTP/1.1" {status} 0 "-" "zgrab/0.x"\n')
+    return "".join(out)
+
+
+@pytest.mark.parametrize("general", [False, True], ids=["coded path", "general path"])
+def test_a_scan_spelt_with_encoded_dots_and_slashes_is_a_scan(tmp_path: Path, general: bool) -> None:
+    """``/%2e%2e/``, ``..%2f``, ``%252e`` and ``..%c0%af`` are the traversal a server or the application
+    behind it decodes them to, and ``/%2Egit%2Fconfig`` is ``/.git/config``: a scanner sending only
+    these is a scan, each of its requests a probe."""
+    log = tmp_path / "access.log"
+    log.write_text(_encoded_scan_log(datetime(2024, 10, 10, 12, tzinfo=UTC)))
+    # an allowlist (of no one here) takes every chunk down the general path, not the coded one
+    asset = (
+        replace(default_asset(), allow=NetworkSet(parse_networks(["10.9.9.9/32"], "test")))
+        if general
+        else default_asset()
+    )
+    result = scan([log], resolve("combined"), [asset], load)
+    now = datetime(2026, 6, 20, tzinfo=UTC)
+    doc, ev = incident_document(result, load(), now), evidence_document(result, now)
+    (incident,) = doc["incidents"]
+    assert incident["kind"] == "scan"
+    assert incident["requests"]["total"] == 300
+    (evidence,) = ev["incidents"]
+    assert [s["source"] for s in evidence["sources"]] == ["203.0.113.66"]
+    (line,) = evidence["sample"]
+    assert '"GET /..%c0%af..%c0%afetc/passwd HTTP/1.1" 400 ' in line  # the first, shown as written
