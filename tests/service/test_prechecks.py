@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import process as futures_process
 from pathlib import Path
 
 from detente.errors import VerificationError
 from detente.registry.core import Receipt, Request
 from detente.registry.precheck import CHUNK
-from detente.service.core import RegistryService
+from detente.service.core import QUEUED_CHUNKS, RegistryService, verifier_pool
 from detente.statements.dsse import Envelope, Signature
 from detente.statements.statement import Statement
 from tests.service.scene import incident, make_home, scene
@@ -56,3 +58,23 @@ def test_a_warm_start_has_its_workers_before_the_first_burst(tmp_path: Path) -> 
     with RegistryService.open(home, verifiers=0) as alone:
         assert alone.pool is None
         assert alone.prechecks is None
+
+
+def test_the_pool_queues_more_chunks_than_the_standard_librarys_default() -> None:
+    """Eight chunks beyond one a worker are queued, so that a worker finds its next chunk waiting in a
+    burst; the standard library's constant is as it was for every other pool."""
+    default = futures_process.EXTRA_QUEUED_CALLS
+    pool = verifier_pool(2)
+    try:
+        # the depth the standard library gives its call queue when the pool is made (a private field: no
+        # public one says it, and waiting for the pool's threads to fill the queue would race them)
+        assert pool._call_queue._maxsize == 2 + QUEUED_CHUNKS  # type: ignore[attr-defined]
+        assert default < QUEUED_CHUNKS
+    finally:
+        pool.shutdown()
+    assert default == futures_process.EXTRA_QUEUED_CALLS
+    other = ProcessPoolExecutor(2)
+    try:
+        assert other._call_queue._maxsize == 2 + default  # type: ignore[attr-defined]
+    finally:
+        other.shutdown()

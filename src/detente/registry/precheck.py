@@ -27,9 +27,11 @@ Invariants:
   unpacked once by each worker, not pickled with every chunk: a registry of 200 parties knows about
   a thousand keys, whose pickling cost the service's process and each worker several us a statement.
 - A chunk starts on the executor only once it is full, that is when requests queue up faster than the
-  writer takes them; a chunk that no worker has started when the writer needs it is opened by the writer
-  itself (it is cancelled on the executor). So nothing waits for a worker that is not working on it, and
-  a lightly loaded registry works exactly as one without pre-verification.
+  writer takes them; a chunk the executor has not handed to a worker yet when the writer needs it is
+  opened by the writer itself (it is cancelled on the executor). So a lightly loaded registry works
+  exactly as one without pre-verification. The service's pool queues a few chunks for its workers
+  ahead (:data:`detente.service.core.QUEUED_CHUNKS`): in a burst the writer waits for those, whose
+  workers are busy with the chunks before them.
 """
 
 from __future__ import annotations
@@ -185,7 +187,8 @@ def _check_chunk(envelopes: list[bytes], snapshot: KeySnapshot) -> list[Verdict]
 
 
 class _Chunk:
-    """Envelopes opened together: by a pool worker, or by the writer if no worker has started them."""
+    """Envelopes opened together: by a pool worker, or by the writer if the pool has not handed them to
+    a worker yet."""
 
     def __init__(self) -> None:
         self.envelopes: list[bytes] = []
@@ -198,7 +201,7 @@ class _Chunk:
         The first call opens the whole chunk (here, or again from a worker's answers), in one pass for
         the same reason as :func:`_check_all`'s."""
         if self.results is None:
-            if self.future is None or self.future.cancel():  # no worker has it: open it here
+            if self.future is None or self.future.cancel():  # no worker has it yet: open it here
                 self.results = _open_all(self.envelopes, keys())
             else:
                 self.results = _reopen_all(self.envelopes, self.future.result())

@@ -25,6 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import process as futures_process
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,6 +87,33 @@ def tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(500_000, 20, 100)
+
+
+# Chunks the pool queues for its workers beyond one each. The standard library queues one more in all
+# (concurrent.futures.process.EXTRA_QUEUED_CALLS): a worker that finished its chunk then often waited
+# for the next, which the pool's threads hand over only when they get the GIL the writer holds. Eight
+# more keep the workers fed through a burst; a queued chunk can no longer be taken back by the writer,
+# which waits for a worker instead (docs/adr/0005-pre-verification.md, twenty-third session).
+QUEUED_CHUNKS = 8
+
+
+def verifier_pool(workers: int) -> ProcessPoolExecutor:
+    """The pre-verifiers: ``workers`` processes, started by the forkserver when first needed (clean: a
+    fork of this process would copy its threads' locks), each with the registry's collector, and
+    :data:`QUEUED_CHUNKS` chunks queued for them beyond one each (the standard library's module constant
+    is read when a pool is made: it is set for this pool alone)."""
+    context = multiprocessing.get_context("forkserver")
+    with _POOL_MADE:
+        # typeshed marks the constant Final, as the standard library never changes it itself
+        default = futures_process.EXTRA_QUEUED_CALLS
+        setattr(futures_process, "EXTRA_QUEUED_CALLS", QUEUED_CHUNKS)  # noqa: B010
+        try:
+            return ProcessPoolExecutor(workers, mp_context=context, initializer=tune_collector)
+        finally:
+            setattr(futures_process, "EXTRA_QUEUED_CALLS", default)  # noqa: B010
+
+
+_POOL_MADE = threading.Lock()  # one pool made at a time while the constant is set
 
 
 @contextmanager
@@ -172,15 +200,9 @@ class RegistryService:
         self._threads: list[threading.Thread] = []
         self._http: httpx.Client | None = None
         self._workers = (os.cpu_count() or 1) if verifiers is None else verifiers
-        # Processes, not threads: the checks are mostly Python holding the GIL (ADR 0005). The forkserver
-        # starts them clean (a fork of this process would copy its threads' locks). Unless started warm
-        # (as `detente serve` does), none starts before the first full chunk.
-        context = multiprocessing.get_context("forkserver")
-        self.pool = (
-            ProcessPoolExecutor(self._workers, mp_context=context, initializer=tune_collector)
-            if self._workers
-            else None
-        )
+        # Processes, not threads: the checks are mostly Python holding the GIL (ADR 0005). Unless started
+        # warm (as `detente serve` does), none starts before the first full chunk.
+        self.pool = verifier_pool(self._workers) if self._workers else None
         self.prechecks = None if self.pool is None else Prechecks(self.pool, self._known_keys)
 
     # --- life cycle ---------------------------------------------------------------------------
