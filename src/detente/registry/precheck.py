@@ -83,7 +83,8 @@ def open_request(envelope: bytes, keys: Keys) -> Statement:
 def check_request(envelope: bytes, keys: Keys) -> Checked:
     """What :func:`open_request` checks, without building the statement (:func:`check_statement`):
     the signature outcomes and the statement id's digest, the worker's answer for one envelope (the id
-    is hashed here, off the writer's thread, which the service's other work shares).
+    is hashed here, off the writer's thread, which the service's other work shares). A worker answers
+    a whole chunk at once (:func:`_check_all`), each answer this one's.
 
     The answer is kept small, because a worker blocks on sending a chunk's answers whenever the pipe
     back (64 KiB) still holds earlier ones the service's process has not read: each key id is the
