@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import stat
 from pathlib import Path
@@ -11,8 +12,10 @@ from typer.testing import CliRunner
 
 from detente.cli import app
 from detente.errors import ConfigError
+from detente.tlog import cli as tlog_cli
 from detente.tlog.home import LogHome
 from detente.tlog.storage.postgres import PostgresStore
+from detente.tlog.storage.sqlite import SQLiteStore
 
 runner = CliRunner()
 
@@ -220,3 +223,30 @@ def test_a_backup_is_never_written_over_a_file_that_exists(home: Path, tmp_path:
     assert code == 73, out  # sysexits EX_CANTCREAT, as every command that would create a file there
     assert "does not overwrite it" in out
     assert taken.read_bytes() == b"someone else's file"
+
+
+def test_a_backup_that_fails_leaves_no_file_and_a_crashed_one_is_no_backup(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    detente("log", "append", "--dir", home, "--lines", stdin="e1\ne2\n")
+    out = tmp_path / "full.db"
+
+    def disk_full(source: object, target: SQLiteStore, progress: object = None) -> None:
+        target.create("incomplete copy of somewhere: 0\n")  # as copy_log begins
+        raise OSError(errno.ENOSPC, "No space left on device", str(out))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tlog_cli, "copy_log", disk_full)
+        code, said = detente("log", "backup", "--dir", home, out)
+    assert code == 74, said
+    assert not out.exists()  # no half backup under the name asked for: the same name works again
+    code, said = detente("log", "backup", "--dir", home, out)
+    assert code == 0, said
+
+    crashed = tmp_path / "crashed.db"  # what a power cut in the middle of a copy leaves
+    store = SQLiteStore.connect(crashed, wal=False)
+    store.create("incomplete copy of somewhere: 0\n")
+    store.close()
+    code, said = detente("log", "restore", "--dir", home, crashed, "--force")
+    assert code == 65, said  # bad input, not a tampered log (exit 3)
+    assert "the copy was never completed" in said.replace("\n", "")

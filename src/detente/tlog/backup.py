@@ -47,9 +47,10 @@ def open_backup(path: Path) -> LogStore:
             store = SQLiteStore.connect_read_only(path)
         except sqlite3.DatabaseError as exc:
             raise MalformedError(f"it is not an SQLite database that can be read ({exc})") from exc
-        if store.load_checkpoint() is None:
+        checkpoint = store.load_checkpoint()
+        if checkpoint is None or checkpoint.startswith(_INCOMPLETE):
             store.close()
-            raise MalformedError("it holds no log")
+            raise MalformedError("it holds no log" if checkpoint is None else "the copy was never completed")
     except MalformedError as exc:
         raise MalformedError(f"{path} is not a backup written by `detente log backup`: {exc}") from exc
     return store
@@ -101,9 +102,12 @@ def restore_log(
     target.replace(first, _batches(source, first, progress))
 
 
+_INCOMPLETE = "incomplete copy of "
+
+
 def _placeholder(source: Log, size: int) -> str:
     """A checkpoint that no key verifies, for a copy that is not complete yet."""
-    return f"incomplete copy of {source.checkpoint.origin}: {size}\n"
+    return f"{_INCOMPLETE}{source.checkpoint.origin}: {size}\n"
 
 
 def _batches(source: Log, first: str, progress: Progress | None) -> Iterator[Batch]:

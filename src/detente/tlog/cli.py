@@ -162,15 +162,17 @@ def backup(
         try:
             # made here, exclusively: never over a file that exists, even one made a moment ago (exit 73)
             out.open("xb").close()
-        except BaseException:
-            log.close()
-            raise
-        target = SQLiteStore.connect(out, wal=False)  # one file, which a restore reads without writing
-        try:
-            with progress_bar("backing up", log.size) as advance:
-                copy_log(log, target, advance)
+            try:
+                target = SQLiteStore.connect(out, wal=False)  # one file, which a restore reads as it is
+                try:
+                    with progress_bar("backing up", log.size) as advance:
+                        copy_log(log, target, advance)
+                finally:
+                    target.close()
+            except BaseException:  # a full disk, Ctrl-C: no half backup is left under the name asked for
+                out.unlink(missing_ok=True)
+                raise
         finally:
-            target.close()
             log.close()
         typer.echo(f"backed up {log.size} entries (checkpoint {log.size}) to {out}")
 
