@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,20 @@ class IdleExecutor(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         self.futures.append(Future())
         return self.futures[-1]
+
+
+class BrokenExecutor(ThreadPoolExecutor):
+    """A pool whose worker died: every task fails, as a process pool's do once one of its processes
+    is gone."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()  # queued for a worker: no longer taken back
+        future.set_exception(BrokenProcessPool("a process in the pool was terminated abruptly"))
+        return future
 
 
 @pytest.fixture
@@ -398,3 +413,20 @@ def test_prechecks_on_a_real_pool_give_what_the_writer_alone_gives(kind: str) ->
 
 def _summary(result: Receipt | DetenteError) -> str:
     return f"{result.index} {result.sid} {result.kind}" if isinstance(result, Receipt) else repr(result)
+
+
+def test_a_chunk_whose_worker_died_is_checked_by_the_writer(
+    w: World, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    offers = [w.offer("RU", "US", f"orphaned {n}") for n in range(3)]
+    forged = Request(forge(offers[2][0]), (offers[2][2],))
+    requests = [Request(m.envelope.encode(), (doc,)) for m, _, doc in offers[:2]] + [forged]
+    with BrokenExecutor() as broken:
+        checks = Prechecks(broken, lambda: w.registry.projection.known_keys, chunk=3)
+        started = [checks.start(r) for r in requests]
+    first, second, third = submit(w.registry, started, recorder)
+    assert isinstance(first, Receipt)
+    assert isinstance(second, Receipt)
+    assert isinstance(third, VerificationError)  # still refused, by the writer's own check
+    assert len(recorder.by("writer")) == 3
+    assert "the writer checks its chunk itself" in caplog.text

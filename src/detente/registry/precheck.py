@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import logging
 import sys
 import threading
 import time
@@ -66,6 +67,7 @@ Opened = Statement | InputError
 Checked = tuple[Outcomes, bytes]  # an accepted envelope's signature outcomes and its id's digest
 Verdict = Checked | InputError  # what a worker sends back for one envelope
 T = TypeVar("T")
+log = logging.getLogger("detente.registry")
 CHUNK = 256  # large enough that the transfer to and from a worker process costs little
 
 
@@ -205,11 +207,22 @@ class _Chunk:
             if self.future is None or self.future.cancel():  # no worker has it yet: open it here
                 self.results = _open_all(self.envelopes, keys())
             else:
-                self.results = _reopen_all(self.envelopes, self.future.result())
+                self.results = self._answered(keys)
         result = self.results[index]
         if isinstance(result, InputError):
             raise result
         return result
+
+    def _answered(self, keys: Callable[[], Keys]) -> list[Opened]:
+        """The chunk opened again from its worker's answers; opened here if the worker gave none (a
+        worker that died fails the pool, ``BrokenProcessPool``: its chunks' requests must not fail)."""
+        assert self.future is not None
+        try:
+            verdicts = self.future.result()
+        except Exception as exc:  # a refusal is an answer, never raised: this is the pool's failure
+            log.warning("a pre-verifier gave no answer (%s); the writer checks its chunk itself", exc)
+            return _open_all(self.envelopes, keys())
+        return _reopen_all(self.envelopes, verdicts)
 
 
 def _reopen_all(envelopes: list[bytes], verdicts: list[Verdict]) -> list[Opened]:
