@@ -63,8 +63,9 @@ def raw_verify_rate(seconds: float = 2.0, distinct: int = RING) -> float:
     different 700-byte messages (an incident's PAE is about that), each in turn.
 
     The work as the registry gets it: it never verifies one signature twice. One signature verified
-    over and over (``distinct=1``: the baseline before the twenty-third session) runs about 5% faster,
-    the core's branch predictor having learnt the branches its scalars take (docs/performance.md)."""
+    over and over (``distinct=1``: the baseline before the twenty-third session) runs up to a tenth
+    faster, the core's branch predictor having learnt the branches its scalars take
+    (docs/performance.md)."""
     key = nacl.signing.SigningKey.generate()
     ring = [key.sign(os.urandom(700)) for _ in range(distinct)]
     verify = key.verify_key.verify
@@ -183,8 +184,8 @@ def service_rate(folder: Path, statements: int, verifiers: int | None, parties: 
         now = format_time(datetime.now(UTC))
         envelopes = [_incident(cert, n, now) for n in range(statements)]
         batches = service.batches
-        before = raw_verify_rate_all_cores()
         repeated = [raw_verify_rate_all_cores(1.0, distinct=1)]
+        before = raw_verify_rate_all_cores()  # just before the run, as the aim's measure
         workers = [] if service.pool is None else list(service.pool._processes)  # started by warm=True
         cpu = time.process_time(), [process_cpu(pid) for pid in workers]
         start = time.perf_counter()
@@ -194,7 +195,7 @@ def service_rate(folder: Path, statements: int, verifiers: int | None, parties: 
         elapsed = time.perf_counter() - start
         server = time.process_time() - cpu[0]
         pool = sum(process_cpu(pid) - used for pid, used in zip(workers, cpu[1], strict=True))
-        after = raw_verify_rate_all_cores()
+        after = raw_verify_rate_all_cores()  # just after it
         repeated.append(raw_verify_rate_all_cores(1.0, distinct=1))
         launched = 0 if service.prechecks is None else service.prechecks.launched * service.prechecks.chunk
         rate, batch = statements / elapsed, statements / (service.batches - batches)

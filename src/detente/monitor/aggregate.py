@@ -53,12 +53,12 @@ _UNRESERVED = {f"%{ord(c):02X}": c for c in string.ascii_letters + string.digits
 
 
 def _escapes() -> dict[str, str]:
-    """What :func:`probe_decoded` replaces: each printable ASCII character percent-encoded (RFC 3986
-    section 2.1); ``.``, ``/`` and ``\\`` also in UTF-8 too long by one or two bytes (``%C0%AE`` and
+    """What :func:`probe_decoded` replaces: each printable ASCII character percent-encoded (RFC 3986 section
+    2.1); ``.``, ``/`` and ``\\`` also in UTF-8 too long by one or two bytes (``%C0%AE`` and
     ``%E0%80%AE`` are ``.``, as old decoders read them) and as IIS's ``%u002E``; and a backslash however
-    it is written (``\\``, ``%5C``, and ``\\x5C`` as nginx and Apache log one) a ``/``, a separator
-    to Windows servers. Upper case: they are matched without regard to case. Control characters stay
-    encoded: no probe pattern holds one."""
+    it is written (``\\``, ``%5C``, and ``\\x5C`` as nginx logs one; Apache's ``\\\\`` becomes ``//``,
+    the same to the patterns) a ``/``, a separator to Windows servers. Upper case: they are matched
+    without regard to case. Control characters stay encoded: no probe pattern holds one."""
     out = {"\\X5C": "/", "\\": "/"}  # the longer first: of two matches at one place the first is taken
     for code in range(0x20, 0x7F):
         out[f"%{code:02X}"] = chr(code)

@@ -101,7 +101,8 @@ def verifier_pool(workers: int) -> ProcessPoolExecutor:
     """The pre-verifiers: ``workers`` processes, started by the forkserver when first needed (clean: a
     fork of this process would copy its threads' locks), each with the registry's collector, and
     :data:`QUEUED_CHUNKS` chunks queued for them beyond one each (the standard library's module constant
-    is read when a pool is made: it is set for this pool alone)."""
+    is read when a pool is made, and set while this one is made: a pool made by another thread at that
+    moment would get the same depth; nothing else here makes one)."""
     context = multiprocessing.get_context("forkserver")
     with _POOL_MADE:
         # typeshed marks the constant Final, as the standard library never changes it itself
