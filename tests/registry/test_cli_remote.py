@@ -300,3 +300,8 @@ def test_counter_withdraw_abort_and_terminate(target: Target) -> None:
     assert f"{did} by RU to all: in force, terminated with effect from {effect}" in t.run("status")
     foreign = t.run("terminate", did, "--party", "US", "--key", t.keys["US"], "Not ours", when, code=66)
     assert f"US has no exchange or declaration {did}" in foreign
+
+
+def test_a_timeline_of_one_party_with_itself_is_refused_alike_here_and_remotely(target: Target) -> None:
+    said = target.run("timeline", "US", "US", code=65)
+    assert "name two different parties" in said

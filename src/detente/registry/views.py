@@ -169,14 +169,14 @@ def letters(registry: Registry, ex: Exchange) -> list[dict[str, Any]]:
     return found
 
 
-def two_parties(a: str, b: str) -> None:
-    """Refuse one party named as both sides of ``between`` (MalformedError: the API and the page both 400)."""
+def between(registry: Registry, a: str, b: str, at: datetime) -> dict[str, Any]:
+    """The state between two parties at a time: instruments and clauses in force, and the timeline.
+
+    Raises:
+        MalformedError: one party named as both (the API and the page answer 400, the CLI exits 65).
+    """
     if a == b:
         raise MalformedError("name two different parties")
-
-
-def between(registry: Registry, a: str, b: str, at: datetime) -> dict[str, Any]:
-    """The state between two parties at a time: instruments and clauses in force, and the timeline."""
     proj = registry.projection
     return {
         "parties": [a, b],

@@ -113,7 +113,6 @@ def registry_pages(service: RegistryService) -> APIRouter:
 
     @router.get("/between/{a}/{b}", response_class=HTMLResponse)
     def between(a: Party, b: Party) -> HTMLResponse:
-        views.two_parties(a, b)  # 400, as the API answers it
         return read(lambda reg: page("between.html", state=views.between(reg, a, b, reg.clock())))
 
     @router.get("/declarations", response_class=HTMLResponse)
