@@ -250,3 +250,9 @@ def test_a_backup_that_fails_leaves_no_file_and_a_crashed_one_is_no_backup(
     code, said = detente("log", "restore", "--dir", home, crashed, "--force")
     assert code == 65, said  # bad input, not a tampered log (exit 3)
     assert "the copy was never completed" in said.replace("\n", "")
+
+
+def test_a_folder_given_as_the_backup_is_named_as_a_folder(home: Path, tmp_path: Path) -> None:
+    code, said = detente("log", "restore", "--dir", home, tmp_path, "--force")
+    assert code == 74, said
+    assert "a folder, not a backup file" in said.replace("\n", "")

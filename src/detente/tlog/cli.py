@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -189,8 +190,10 @@ def restore(
     the log is left as it was), then the log's contents are swapped in one transaction.
     """
     with reported():
-        if not backup_file.is_file():  # opening a missing SQLite file would create an empty one
-            raise FileNotFoundError(2, "no such backup file", str(backup_file))
+        if backup_file.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder, not a backup file", str(backup_file))
+        if not backup_file.is_file():
+            raise FileNotFoundError(errno.ENOENT, "no such backup file", str(backup_file))
         home = LogHome(directory)
         target = home.store()
         try:
