@@ -24,7 +24,7 @@ from detente.errors import InputError
 from detente.monitor import inputs, pipeline
 from detente.monitor.addr import NetworkSet, parse_networks
 from detente.monitor.aggregate import BUCKET_SECONDS
-from detente.monitor.assets import default_asset
+from detente.monitor.assets import Asset, default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
 from detente.monitor.engine import Engine
@@ -40,8 +40,10 @@ from detente.monitor.shift import MIN_BEFORE, RISE
 from .test_parse import REJECTED, SECRETS
 
 
-def _run(*logs: Path, tuning: Tuning | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    result = scan(list(logs), resolve("combined"), [default_asset()], load, tuning)
+def _run(
+    *logs: Path, tuning: Tuning | None = None, asset: Asset | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    result = scan(list(logs), resolve("combined"), [asset or default_asset()], load, tuning)
     now = datetime(2026, 6, 20, tzinfo=UTC)
     return incident_document(result, load(), now), evidence_document(result, now)
 
@@ -510,9 +512,7 @@ def test_a_scan_spelt_with_encoded_dots_and_slashes_is_a_scan(tmp_path: Path, ge
         if general
         else default_asset()
     )
-    result = scan([log], resolve("combined"), [asset], load)
-    now = datetime(2026, 6, 20, tzinfo=UTC)
-    doc, ev = incident_document(result, load(), now), evidence_document(result, now)
+    doc, ev = _run(log, asset=asset)
     (incident,) = doc["incidents"]
     assert incident["kind"] == "scan"
     assert incident["requests"]["total"] == 300
