@@ -143,12 +143,15 @@ def _login_flags(frame: pl.DataFrame, assets: Sequence[Asset]) -> tuple[pl.Expr,
 def probe_decoded(path: pl.Expr) -> pl.Expr:
     """A path holding ``%`` or ``\\`` as a server or the application behind it may read it, for
     :func:`is_probe` (null for any other path): :data:`_ESCAPES` replaced twice, in any case, so that
-    ``%252e`` and ``%%32%65`` are ``.`` too (one level of double encoding), and a backslash is a ``/``.
-    Not :func:`path_form`, which keeps ``%2F`` for the login comparison. An escape that is not one
-    (``%``, ``%4``, ``%zz``) stays as it is."""
+    ``%252e`` and ``%%32%65`` are ``.`` too (one level of double encoding), and a backslash is a ``/``;
+    then cut at an encoded null byte (``%00``), where a server or application written in C ends the
+    path it opens: ``/.env%00.jpg`` asks for ``/.env`` past a check on its extension. Not
+    :func:`path_form`, which keeps ``%2F`` for the login comparison. An escape that is not one (``%``,
+    ``%4``, ``%zz``) stays as it is."""
     odd = pl.when(path.str.contains(r"[%\\]")).then(path)
     once = odd.str.replace_many(_ESCAPES, ascii_case_insensitive=True, leftmost=True)
-    return once.str.replace_many(_ESCAPES, ascii_case_insensitive=True, leftmost=True)
+    twice = once.str.replace_many(_ESCAPES, ascii_case_insensitive=True, leftmost=True)
+    return twice.str.replace(r"(?s)%00.*", "")
 
 
 def is_probe(path: pl.Expr) -> pl.Expr:
