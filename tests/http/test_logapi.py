@@ -139,6 +139,17 @@ def test_rate_limit_per_client_with_an_injected_clock() -> None:
         assert http.post("/echo", content=b"").status_code == 200
 
 
+def test_a_429_says_the_same_whole_seconds_as_its_retry_after() -> None:
+    # at 0.4 a second an empty bucket refills one token in 2.5 s: told 3 s (rounded up), in both places
+    buckets = TokenBuckets(rate=0.4, burst=1, clock=lambda: 0.0)
+    with serve(_echo_app(1000, buckets)) as url, httpx.Client(base_url=url) as http:
+        assert http.post("/echo", content=b"").status_code == 200
+        limited = http.post("/echo", content=b"")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "3"
+    assert limited.json()["detail"] == "this client is over its request rate; retry in 3 s"
+
+
 def test_an_ipv6_client_is_its_64_and_an_ipv4_client_its_address() -> None:
     assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1:2") == "2001:db8::/64"
     assert client_key("2001:db8:0:1::1") == "2001:db8:0:1::/64"

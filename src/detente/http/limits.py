@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,15 @@ async def _send_problem(
     await send({"type": "http.response.body", "body": body})
 
 
+def retry_after(wait: float) -> int:
+    """The whole seconds a client over its rate is told to wait, in ``Retry-After`` and the detail alike.
+
+    Rounded up, never down: a client that waits exactly this long finds a token, where one told less
+    (``round(1.4)`` is 1) would be refused again. At least 1, as ``Retry-After: 0`` invites a busy loop.
+    """
+    return max(1, math.ceil(wait))
+
+
 class RateLimit:
     """Refuse a client over its rate with 429 and Retry-After."""
 
@@ -103,10 +113,10 @@ class RateLimit:
             client = scope.get("client") or ("unknown", 0)
             wait = self.buckets.take(client_key(str(client[0])))
             if wait > 0:
-                retry = {"retry-after": str(max(1, round(wait)))}
-                await _send_problem(
-                    send, 429, "Too many requests.", f"retry in {wait:.1f} s", "rate-limit", retry
-                )
+                seconds = retry_after(wait)
+                detail = f"this client is over its request rate; retry in {seconds} s"
+                retry = {"retry-after": str(seconds)}
+                await _send_problem(send, 429, "Too many requests.", detail, "rate-limit", retry)
                 return
         await self.app(scope, receive, send)
 
