@@ -67,6 +67,17 @@ def test_proofs_and_entries_verify(served: tuple[str, Log]) -> None:
         assert [base64.b64decode(e) for e in entries["entries"]] == [b"entry 298", b"entry 299"]
 
 
+def test_entries_past_the_end_are_refused_by_the_range_asked_for(served: tuple[str, Log]) -> None:
+    url, _ = served
+    with httpx.Client(base_url=url) as http:
+        past = http.get("/v1/log/entries", params={"start": 400, "stop": 405})
+        assert past.status_code == 404
+        detail = "entries 400..405 are outside the log of size 300: start at 300 or below"
+        assert past.json()["detail"] == detail
+        at_the_end = http.get("/v1/log/entries", params={"start": 300, "stop": 305})
+        assert at_the_end.json() == {"start": 300, "entries": []}, "a follower polls from the end"
+
+
 @pytest.mark.parametrize(
     ("path", "status", "kind"),
     [

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
-from detente.errors import MalformedError
+from detente.errors import MalformedError, NotFoundError
 from detente.tlog.log import Log
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.tiles import TileRef, parse_tile_path
@@ -135,10 +135,20 @@ def log_router(shared: SharedLog) -> APIRouter:
     def entries(
         start: Annotated[int, Query(ge=0, le=2**62)], stop: Annotated[int, Query(ge=0, le=2**62)]
     ) -> Entries:
-        """Up to 256 entries ``[start, stop)``, checked against the tree."""
+        """Up to 256 entries ``[start, stop)``, checked against the tree (a stop past its end is cut)."""
         if not 0 <= stop - start <= MAX_ENTRIES:
             raise MalformedError(f"ask for 0 to {MAX_ENTRIES} entries at a time (start <= stop)")
-        found = shared.read(lambda log: log.entries(start, min(stop, log.size)))
+        found = shared.read(lambda log: log.entries(*_within(log, start, stop)))
         return Entries(start=start, entries=[_b64(e) for e in found])
 
     return router
+
+
+def _within(log: Log, start: int, stop: int) -> tuple[int, int]:
+    """``[start, stop)`` cut at the log's end; NotFoundError, naming the range asked for, if it starts past
+    the end. A start at the end is an empty answer, not an error: a follower polls from there."""
+    if start > log.size:
+        raise NotFoundError(
+            f"entries {start}..{stop} are outside the log of size {log.size}: start at {log.size} or below"
+        )
+    return start, min(stop, log.size)
