@@ -67,6 +67,22 @@ def test_proofs_and_entries_verify(served: tuple[str, Log]) -> None:
         assert [base64.b64decode(e) for e in entries["entries"]] == [b"entry 298", b"entry 299"]
 
 
+def test_an_inclusion_proof_in_an_older_tree_verifies_against_its_root(served: tuple[str, Log]) -> None:
+    url, writer = served
+    with httpx.Client(base_url=url) as http:
+        older = http.get("/v1/log/inclusion", params={"index": 42, "size": 100})
+        assert older.status_code == 200, older.text
+        body = older.json()
+        assert (body["index"], body["size"], body["checkpoint"], body["tlog_proof"]) == (42, 100, None, None)
+        hashes = [base64.b64decode(h) for h in body["hashes"]]
+        merkle.verify_inclusion(42, 100, merkle.leaf_hash(b"entry 42"), hashes, writer.root_at(100))
+        current = http.get("/v1/log/inclusion", params={"index": 42, "size": 300}).json()
+        assert current["checkpoint"] == writer.signed_checkpoint, "the current size is proven as by default"
+        verify_tlog_proof(current["tlog_proof"], b"entry 42", SIGNER.verifier())
+        beyond = http.get("/v1/log/inclusion", params={"index": 42, "size": 301})
+        assert (beyond.status_code, beyond.json()["type"]) == (404, "/problems#not-found")
+
+
 def test_entries_past_the_end_are_refused_by_the_range_asked_for(served: tuple[str, Log]) -> None:
     url, _ = served
     with httpx.Client(base_url=url) as http:

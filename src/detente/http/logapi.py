@@ -13,7 +13,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from detente.errors import MalformedError, NotFoundError
 from detente.tlog.log import Log
@@ -50,13 +50,16 @@ def _b64(data: bytes) -> str:
 
 
 class InclusionProof(BaseModel):
-    """An inclusion proof, also as a C2SP tlog-proof@v1 text."""
+    """An inclusion proof; in the current tree also with its signed checkpoint, as a C2SP tlog-proof@v1."""
 
     index: int
     size: int
-    hashes: list[str]
-    checkpoint: str
-    tlog_proof: str
+    hashes: list[str] = Field(description="The proof's hashes, base64 (RFC 9162, section 2.1.3)")
+    checkpoint: str | None = Field(
+        description="The signed checkpoint of the current tree; null for an older size (the registry keeps "
+        "its newest checkpoint only: check the hashes against the root of your own checkpoint of that size)"
+    )
+    tlog_proof: str | None = Field(description="C2SP tlog-proof@v1 against `checkpoint`; null with it")
 
 
 class ConsistencyProof(BaseModel):
@@ -103,19 +106,12 @@ def log_router(shared: SharedLog) -> APIRouter:
         index: Annotated[int, Query(ge=0, le=2**62)],
         size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     ) -> InclusionProof:
-        """The inclusion proof of an entry in the current tree (or an older size)."""
+        """The inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the current tree).
 
-        def prove(log: Log) -> InclusionProof:
-            if size is not None and size != log.size:
-                raise MalformedError("proofs are served for the current checkpoint; omit size")
-            hashes = log.inclusion_proof(index)
-            note = log.signed_checkpoint
-            text = format_tlog_proof(index, hashes, note)
-            return InclusionProof(
-                index=index, size=log.size, hashes=[_b64(h) for h in hashes], checkpoint=note, tlog_proof=text
-            )
-
-        return shared.read(prove)
+        For the current tree the answer carries the signed checkpoint and a C2SP tlog-proof; for an older
+        size the hashes alone, to check against the root of a checkpoint of that size the client holds.
+        """
+        return shared.read(lambda log: _inclusion(log, index, log.size if size is None else size))
 
     @router.get("/v1/log/consistency")
     def consistency(
@@ -142,6 +138,21 @@ def log_router(shared: SharedLog) -> APIRouter:
         return Entries(start=start, entries=[_b64(e) for e in found])
 
     return router
+
+
+def _inclusion(log: Log, index: int, size: int) -> InclusionProof:
+    """The proof of ``index`` in the tree of ``size``; NotFoundError if either is past the log's end.
+
+    Only the current tree has a signed checkpoint here (older ones are not kept), so only its proof comes
+    with one; an older size's proof is the same RFC 9162 path, against a root the client already has.
+    """
+    hashes = log.inclusion_proof(index, size)
+    encoded = [_b64(h) for h in hashes]
+    if size != log.size:
+        return InclusionProof(index=index, size=size, hashes=encoded, checkpoint=None, tlog_proof=None)
+    note = log.signed_checkpoint
+    text = format_tlog_proof(index, hashes, note)
+    return InclusionProof(index=index, size=size, hashes=encoded, checkpoint=note, tlog_proof=text)
 
 
 def _within(log: Log, start: int, stop: int) -> tuple[int, int]:
