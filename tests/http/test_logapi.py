@@ -101,6 +101,10 @@ def test_entries_past_the_end_are_refused_by_the_range_asked_for(served: tuple[s
         ("/tile/0/009", 404, "not-found"),
         ("/v1/log/inclusion?index=300", 404, "not-found"),
         ("/v1/log/inclusion?index=-1", 422, "validation"),
+        ("/v1/log/inclusion?index=1_0", 422, "validation"),  # not index 10
+        ("/v1/log/inclusion?index=1&size=%2B300", 422, "validation"),
+        ("/v1/log/consistency?old=%201", 422, "validation"),
+        ("/v1/log/entries?start=\u0661&stop=2", 422, "validation"),  # ARABIC-INDIC DIGIT ONE
         ("/v1/log/entries?start=0&stop=1000", 400, "malformed"),
         ("/nowhere", 404, "http-404"),
     ],

@@ -140,6 +140,29 @@ def test_reads_of_the_projection(site: tuple[Scene, httpx.Client]) -> None:
     assert client.get(f"/v1/entries/{size(s)}").status_code == 404
 
 
+def test_indices_and_times_are_read_in_ascii_digits_alone(site: tuple[Scene, httpx.Client]) -> None:
+    _, client = site
+    assert client.get("/v1/entries/3").json()["index"] == 3
+    assert client.get("/v1/between/RU/US", params={"at": "2020-01-01T00:00:00Z"}).status_code == 200
+    refused = [
+        ("/v1/entries/+3", "path.index"),  # not entry 3
+        ("/v1/entries/3_0", "path.index"),  # not entry 30
+        ("/v1/entries/%203", "path.index"),
+        ("/v1/entries/\u0663", "path.index"),  # ARABIC-INDIC DIGIT THREE
+        ("/v1/parties/RU/acts?limit=%2B5", "query.limit"),
+        ("/log/entry?index=%2B1", "query.index"),
+        ("/log/entry/1_0.bin", "path.index"),
+        ("/v1/between/RU/US?at=\u0662\u0660\u0662\u0660-01-01T00:00:00Z", "query.at"),  # not 2020
+        ("/v1/declarations?at=2020-01-01T00:00:00Z%0A", "query.at"),
+    ]
+    # a time that is no real day is refused as one that is not a time at all, as the statements refuse it
+    refused += [(f"/v1/between/RU/US?at={at}", "query.at") for at in ("2020", "2020-02-30T00:00:00Z")]
+    for path, where in refused:
+        answer = client.get(path)
+        assert (answer.status_code, answer.json()["type"]) == (422, "/problems#validation"), path
+        assert answer.json()["detail"].startswith(f"{where}: "), answer.text
+
+
 @pytest.mark.parametrize("claim", ["concluded", "refused", "declared", "protested", "replied"])
 def test_evidence_bundles_verify_offline(site: tuple[Scene, httpx.Client], claim: str) -> None:
     s, client = site

@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from detente.errors import MalformedError, NotFoundError
+from detente.http.params import Int, MaybeInt
 from detente.tlog.log import Log
 from detente.tlog.proof import format_tlog_proof
 from detente.tlog.tiles import TileRef, parse_tile_path
@@ -103,8 +104,8 @@ def log_router(shared: SharedLog) -> APIRouter:
 
     @router.get("/v1/log/inclusion")
     def inclusion(
-        index: Annotated[int, Query(ge=0, le=2**62)],
-        size: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+        index: Annotated[Int, Query(ge=0, le=2**62)],
+        size: Annotated[MaybeInt, Query(ge=1, le=2**62)] = None,
     ) -> InclusionProof:
         """The inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the current tree).
 
@@ -115,7 +116,7 @@ def log_router(shared: SharedLog) -> APIRouter:
 
     @router.get("/v1/log/consistency")
     def consistency(
-        old: Annotated[int, Query(ge=1, le=2**62)], new: Annotated[int | None, Query(ge=1, le=2**62)] = None
+        old: Annotated[Int, Query(ge=1, le=2**62)], new: Annotated[MaybeInt, Query(ge=1, le=2**62)] = None
     ) -> ConsistencyProof:
         """The consistency proof from an older tree size to a newer one (default: current)."""
 
@@ -129,7 +130,7 @@ def log_router(shared: SharedLog) -> APIRouter:
 
     @router.get("/v1/log/entries")
     def entries(
-        start: Annotated[int, Query(ge=0, le=2**62)], stop: Annotated[int, Query(ge=0, le=2**62)]
+        start: Annotated[Int, Query(ge=0, le=2**62)], stop: Annotated[Int, Query(ge=0, le=2**62)]
     ) -> Entries:
         """Up to 256 entries ``[start, stop)``, checked against the tree (a stop past its end is cut)."""
         if not 0 <= stop - start <= MAX_ENTRIES:

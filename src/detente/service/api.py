@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from detente.errors import MalformedError, NotFoundError
+from detente.http.params import At, Int
 from detente.registry import views
 from detente.registry.bundle import build_bundle
 from detente.registry.claims import CLAIM_TYPES
@@ -34,7 +35,6 @@ V = TypeVar("V")
 PARTY = r"^[A-Z]{2}$"
 ID = r"^[0-9a-f]{32}$"
 HASH = r"^[0-9a-f]{64}$"
-TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 IMMUTABLE = "public, max-age=31536000, immutable"
 Party = Annotated[str, Path(pattern=PARTY, description="ISO 3166-1 alpha-2 code (or a reserved code)")]
 Id = Annotated[str, Path(pattern=ID, description="32 lower-case hex digits")]
@@ -159,7 +159,7 @@ def api_router(service: RegistryService) -> APIRouter:
         return read(lambda reg: logged(reg, _found(reg, sid, service.refusals)))
 
     @router.get("/entries/{index}")
-    def entry(index: Annotated[int, Path(ge=0, le=2**62)]) -> Logged:
+    def entry(index: Annotated[Int, Path(ge=0, le=2**62)]) -> Logged:
         """The entry at ``index``, decoded, with its proof."""
 
         def get(reg: Registry) -> Logged:
@@ -185,7 +185,7 @@ def api_router(service: RegistryService) -> APIRouter:
         return read(lambda reg: views.party_json(reg, party))
 
     @router.get("/parties/{party}/acts")
-    def party_acts(party: Party, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+    def party_acts(party: Party, limit: Annotated[Int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
         """The newest statements by or addressed to a party, newest first."""
         return read(lambda reg: [views.act_json(a) for a in views.concerning(reg, party, limit)])
 
@@ -211,7 +211,7 @@ def api_router(service: RegistryService) -> APIRouter:
         return read(lambda reg: views.exchange_detail(reg, xid))
 
     @router.get("/declarations")
-    def declarations(at: Annotated[str | None, Query(pattern=TIME)] = None) -> list[dict[str, Any]]:
+    def declarations(at: At = None) -> list[dict[str, Any]]:
         """Every unilateral declaration, with whether it is in force now (or at ``at``)."""
         return read(
             lambda reg: [
@@ -252,7 +252,7 @@ def api_router(service: RegistryService) -> APIRouter:
         return read(lambda reg: views.incident_json(_one(reg.projection.incidents, iid, "incident")))
 
     @router.get("/between/{a}/{b}")
-    def between(a: Party, b: Party, at: Annotated[str | None, Query(pattern=TIME)] = None) -> dict[str, Any]:
+    def between(a: Party, b: Party, at: At = None) -> dict[str, Any]:
         """What is in force between two parties (now, or at ``at``), and every act between them."""
         return read(lambda reg: views.between(reg, a, b, _at(at, reg)))
 

@@ -6,11 +6,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2.utils import htmlsafe_json_dumps
 
 from detente.http.logapi import SharedLog
+from detente.http.params import Int, MaybeInt
 from detente.tlog.log import Log
 from detente.tlog.proof import format_tlog_proof
 from detente.web.render import page
@@ -49,7 +50,7 @@ def log_pages(
     rules = None if bundle_rules is None else htmlsafe_json_dumps(bundle_rules)
 
     @router.get("/log", response_class=HTMLResponse)
-    def log_page(before: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> HTMLResponse:
+    def log_page(before: Annotated[MaybeInt, Query(ge=0, le=2**62)] = None) -> HTMLResponse:
         def read(log: Log) -> HTMLResponse:
             stop = log.size if before is None else min(before, log.size)
             start = max(0, stop - PAGE)
@@ -70,7 +71,7 @@ def log_pages(
         return shared.read(read)
 
     @router.get("/log/entry", response_class=HTMLResponse)
-    def entry_page(index: Annotated[int, Query(ge=0, le=2**62)]) -> HTMLResponse:
+    def entry_page(index: Annotated[Int, Query(ge=0, le=2**62)]) -> HTMLResponse:
         def read(log: Log) -> HTMLResponse:
             (entry,) = log.entries(index, index + 1)
             proof = format_tlog_proof(index, log.inclusion_proof(index), log.signed_checkpoint)
@@ -91,7 +92,7 @@ def log_pages(
         return page("verify.html", vkey=shared.read(lambda log: log.log_key.vkey), rules=rules)
 
     @router.get("/log/entry/{index}.tlog-proof")
-    def entry_proof(index: int) -> PlainTextResponse:
+    def entry_proof(index: Annotated[Int, Path(ge=0, le=2**62)]) -> PlainTextResponse:
         def read(log: Log) -> str:
             return format_tlog_proof(index, log.inclusion_proof(index), log.signed_checkpoint)
 
@@ -100,7 +101,7 @@ def log_pages(
         )
 
     @router.get("/log/entry/{index}.bin")
-    def entry_bytes(index: int) -> Response:
+    def entry_bytes(index: Annotated[Int, Path(ge=0, le=2**62)]) -> Response:
         (data,) = shared.read(lambda log: log.entries(index, index + 1))
         return Response(data, media_type="application/octet-stream")
 
