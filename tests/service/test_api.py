@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from detente.accords import acts
+from detente.http import problems
 from detente.http.limits import TokenBuckets
 from detente.registry.bundle import verify_bundle
 from detente.service.app import create_app
@@ -112,6 +113,19 @@ def test_refusals_are_problem_details_and_append_nothing(site: tuple[Scene, http
     assert replay.status_code == 409
     assert "replay" in replay.json()["detail"]
     assert size(s) == before + 1
+
+
+def test_an_unknown_field_is_refused_by_its_name(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    before = size(s)
+    m1, _, doc = s.offer("RU", "FR", "unknown field")
+    body = submission(m1, doc)
+    misspelt = {"envelope": body["envelope"], "blob": body["blobs"]}  # not "the terms blob is missing"
+    for sent, field in [({**body, "foo": 1}, "foo"), (misspelt, "blob")]:
+        answer = client.post("/v1/statements", json=sent)
+        assert (answer.status_code, answer.json()["type"]) == (422, "/problems#validation"), answer.text
+        assert answer.json()["detail"] == f"body.{field}: " + problems._MESSAGES["extra_forbidden"]
+    assert size(s) == before, "nothing was appended"
 
 
 def test_reads_of_the_projection(site: tuple[Scene, httpx.Client]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -42,6 +43,17 @@ def test_only_the_operator_registers_a_first_keyset(tmp_path: Path, store_url: s
             again = http.post("/v1/operator/parties", content=body, headers=signed)
             assert again.status_code == 409, "a party is registered once; later versions are root-signed"
             assert "DE" in http.get("/v1/parties").text
+
+
+def test_a_registration_with_an_unknown_field_is_refused(tmp_path: Path, store_url: str) -> None:
+    with scene(tmp_path, store_url, record=False) as s, serve(create_app(s.service)) as url:
+        envelope = json.loads(PartyKeys.make("DE").keyset(s.clock.text()).envelope.encode())
+        body = json.dumps({**envelope, "foo": 1}, separators=(",", ":"), sort_keys=True).encode()  # canonical
+        signed = {"Detente-Operator": operator_signature(s.service.registry.notary, body)}
+        answer = httpx.post(f"{url}/v1/operator/parties", content=body, headers=signed)
+        assert (answer.status_code, answer.json()["type"]) == (400, "/problems#malformed"), answer.text
+        assert "exactly payload, payloadType and signatures" in answer.json()["detail"]
+        assert "DE" not in s.service.read(lambda reg: reg.projection.keysets)
 
 
 def test_the_operator_registers_a_party_from_the_command_line(tmp_path: Path, store_url: str) -> None:

@@ -7,6 +7,8 @@ is the library's own message, so the CLI and the API give the same reasons.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -142,6 +144,17 @@ def allowed(request: Request, given: str) -> str:
     return ", ".join([m for m in METHODS if m in methods] + sorted(methods - set(METHODS)))
 
 
+# Pydantic's messages that say what is wrong but not what to do, by the error's type.
+_MESSAGES = {
+    "extra_forbidden": "not a field of this request (misspelt?): the fields it takes are in /openapi.json",
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """What a validation error tells the client: ours for the types in ``_MESSAGES``, else pydantic's."""
+    return _MESSAGES.get(str(error.get("type")), str(error.get("msg", "")))
+
+
 def install(app: FastAPI) -> None:
     """Answer library errors, HTTP errors and request validation errors as problem details."""
 
@@ -167,9 +180,7 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()
-        ]
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": _message(e)} for e in exc.errors()]
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
         return problem(422, "The request does not match the API.", detail, "validation", errors=errors)
 

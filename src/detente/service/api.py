@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from detente.errors import MalformedError, NotFoundError
 from detente.http.params import At, Int
@@ -43,8 +43,13 @@ MAX_BLOBS = 16
 
 
 class Submission(BaseModel):
-    """A statement to log: its DSSE envelope and the blobs it cites (base64)."""
+    """A statement to log: its DSSE envelope and the blobs it cites (base64).
 
+    Closed, as the statements are: an unknown field is refused (422, naming it), so that a misspelling
+    (``blob`` for ``blobs``) is told as one, not as a blob missing from the submission.
+    """
+
+    model_config = ConfigDict(extra="forbid")
     envelope: dict[str, Any] = Field(description="The DSSE envelope as JSON (docs/formats.md, 2.1)")
     blobs: list[str] = Field(default=[], max_length=MAX_BLOBS, description="Cited blobs, base64")
 
