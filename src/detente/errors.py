@@ -8,6 +8,7 @@ one family and the message always says what is wrong and what to do::
     ├── InputError              bad input from outside: refused, nothing changed
     │   ├── MalformedError      cannot be parsed (a note, proof, tile, entry, log line)
     │   ├── TooLargeError       over a size limit
+    │   ├── MediaTypeError      a request body not sent as the media type the API takes (JSON)
     │   └── VerificationError   parsed, but a signature or proof does not verify
     ├── SecurityError           the log itself is not what it signed: treat as an incident
     │   ├── TamperError         stored data does not match the signed tree (a flipped byte)
@@ -42,6 +43,10 @@ class MalformedError(InputError):
 
 class TooLargeError(InputError):
     """Input is over a size limit."""
+
+
+class MediaTypeError(InputError):
+    """A request body is not sent as the media type the endpoint takes (JSON): it was not read."""
 
 
 class VerificationError(InputError):

@@ -115,6 +115,33 @@ def test_refusals_are_problem_details_and_append_nothing(site: tuple[Scene, http
     assert size(s) == before + 1
 
 
+def test_a_body_not_sent_as_json_is_refused_as_such(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    before = size(s)
+    m1, _, doc = s.offer("RU", "FR", "not sent as JSON")
+    body = json.dumps(submission(m1, doc)).encode()
+    refused = [
+        (
+            "application/x-www-form-urlencoded",
+            "the body is sent as 'application/x-www-form-urlencoded', not as JSON",
+        ),
+        ("text/plain", "the body is sent as 'text/plain', not as JSON"),
+        ("application/json; charset=latin-1", "the body's charset is 'latin-1', but JSON is UTF-8"),
+        (None, "the request has no Content-Type"),
+    ]
+    for media_type, problem in refused:
+        headers = {} if media_type is None else {"content-type": media_type}
+        answer = client.post("/v1/statements", content=body, headers=headers)
+        assert (answer.status_code, answer.json()["type"]) == (415, "/problems#media-type"), answer.text
+        assert answer.json()["detail"] == f"{problem}: send the body with Content-Type: application/json"
+    assert size(s) == before, "nothing was appended"
+    for n, media_type in enumerate(["application/json; charset=UTF-8", "application/vnd.detente+json"]):
+        m, _, doc = s.offer("RU", "FR", f"sent as JSON {n}")
+        sent = json.dumps(submission(m, doc)).encode()
+        answer = client.post("/v1/statements", content=sent, headers={"content-type": media_type})
+        assert answer.status_code == 201, answer.text
+
+
 def test_an_unknown_field_is_refused_by_its_name(site: tuple[Scene, httpx.Client]) -> None:
     s, client = site
     before = size(s)

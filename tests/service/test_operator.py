@@ -18,12 +18,14 @@ from tests.accords.world import PartyKeys
 from tests.httpserver import serve
 from tests.service.scene import scene
 
+JSON = {"Content-Type": "application/json"}
+
 
 def test_only_the_operator_registers_a_first_keyset(tmp_path: Path, store_url: str) -> None:
     with scene(tmp_path, store_url, record=False) as s, serve(create_app(s.service)) as url:
         de = PartyKeys.make("DE")
         body = de.keyset(s.clock.text()).envelope.encode()
-        with httpx.Client(base_url=url) as http:
+        with httpx.Client(base_url=url, headers=JSON) as http:
             before = s.service.read(lambda reg: reg.log.size)
             unsigned = http.post("/v1/operator/parties", content=body)
             assert unsigned.status_code == 422  # the header is required
@@ -45,12 +47,27 @@ def test_only_the_operator_registers_a_first_keyset(tmp_path: Path, store_url: s
             assert "DE" in http.get("/v1/parties").text
 
 
+def test_a_registration_not_sent_as_json_is_refused_before_it_is_read(tmp_path: Path, store_url: str) -> None:
+    with scene(tmp_path, store_url, record=False) as s, serve(create_app(s.service)) as url:
+        body = PartyKeys.make("DE").keyset(s.clock.text()).envelope.encode()
+        signed = {"Detente-Operator": operator_signature(s.service.registry.notary, body)}
+        for sent_as in (
+            {},
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            {"Content-Type": "text/plain"},
+        ):
+            answer = httpx.post(f"{url}/v1/operator/parties", content=body, headers={**signed, **sent_as})
+            assert (answer.status_code, answer.json()["type"]) == (415, "/problems#media-type"), answer.text
+            assert answer.json()["detail"].endswith(": send the body with Content-Type: application/json")
+        assert "DE" not in s.service.read(lambda reg: reg.projection.keysets)
+
+
 def test_a_registration_with_an_unknown_field_is_refused(tmp_path: Path, store_url: str) -> None:
     with scene(tmp_path, store_url, record=False) as s, serve(create_app(s.service)) as url:
         envelope = json.loads(PartyKeys.make("DE").keyset(s.clock.text()).envelope.encode())
         body = json.dumps({**envelope, "foo": 1}, separators=(",", ":"), sort_keys=True).encode()  # canonical
         signed = {"Detente-Operator": operator_signature(s.service.registry.notary, body)}
-        answer = httpx.post(f"{url}/v1/operator/parties", content=body, headers=signed)
+        answer = httpx.post(f"{url}/v1/operator/parties", content=body, headers={**signed, **JSON})
         assert (answer.status_code, answer.json()["type"]) == (400, "/problems#malformed"), answer.text
         assert "exactly payload, payloadType and signatures" in answer.json()["detail"]
         assert "DE" not in s.service.read(lambda reg: reg.projection.keysets)
@@ -79,7 +96,7 @@ def test_a_registration_slower_than_the_wait_is_pending_not_failed(tmp_path: Pat
     with (
         scene(tmp_path, store_url, Settings(wait=0.0), record=False) as s,
         serve(create_app(s.service)) as url,
-        httpx.Client(base_url=url) as http,
+        httpx.Client(base_url=url, headers=JSON) as http,
     ):
         de = PartyKeys.make("DE").keyset(s.clock.text())
         body = de.envelope.encode()

@@ -22,6 +22,7 @@ from detente.errors import (
     DetenteError,
     InputError,
     MalformedError,
+    MediaTypeError,
     NotFoundError,
     SecurityError,
     TooLargeError,
@@ -35,6 +36,7 @@ MEDIA_TYPE = "application/problem+json"
 STATUS: list[tuple[type[DetenteError], int, str]] = [
     (MalformedError, 400, "The request could not be parsed."),
     (TooLargeError, 413, "The request is over a size limit."),
+    (MediaTypeError, 415, "The request body is not sent as JSON."),
     (VerificationError, 422, "A signature or proof does not verify."),
     (InputError, 422, "The request was refused."),
     (NotFoundError, 404, "Not found."),

@@ -259,7 +259,10 @@ class HttpClient:
 
     def register(self, envelope: bytes, operator: SigningKey) -> Submitted:
         """Register a party's first keyset, as the operator (``POST /v1/operator/parties``)."""
-        headers = {"Detente-Operator": operator_signature(operator, envelope)}
+        headers = {
+            "Detente-Operator": operator_signature(operator, envelope),
+            "Content-Type": "application/json",
+        }
         value = self._check(lambda: self.http.post("/v1/operator/parties", content=envelope, headers=headers))
         answer = value.json()
         if answer.get("status") == "pending":

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from detente.errors import MalformedError, NotFoundError
+from detente.http.media import JSON_ONLY, NOT_JSON
 from detente.http.params import At, Int
 from detente.registry import views
 from detente.registry.bundle import build_bundle
@@ -143,7 +144,11 @@ def api_router(service: RegistryService) -> APIRouter:
         "/statements",
         status_code=201,
         response_model=Logged,
-        responses={202: {"model": Pending, "description": "Not yet integrated; ask again by sid"}},
+        responses={
+            202: {"model": Pending, "description": "Not yet integrated; ask again by sid"},
+            **NOT_JSON,
+        },
+        dependencies=JSON_ONLY,
     )
     async def submit(submission: Submission) -> Any:
         """Submit a signed statement; wait (bounded) for it to be integrated and proven."""

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from detente.errors import ConflictError, VerificationError
+from detente.http.media import JSON_ONLY, NOT_JSON
 from detente.registry.client import OPERATOR_CONTEXT
 from detente.registry.core import Receipt
 from detente.registry.core import Request as Submission
@@ -25,6 +26,13 @@ from detente.service.api import pending
 from detente.service.core import RegistryService
 from detente.statements.canonical import sha256_hex
 from detente.statements.dsse import Envelope
+
+# The body, read as bytes (the signature is over them exactly), described for the OpenAPI document.
+KEYSET = {
+    "type": "object",
+    "description": "The party's first keyset: a DSSE envelope signed by its own root, canonical JSON "
+    "(docs/formats.md, 2.1), sent as Content-Type: application/json",
+}
 
 
 def operator_router(service: RegistryService) -> APIRouter:
@@ -34,7 +42,14 @@ def operator_router(service: RegistryService) -> APIRouter:
     @router.post(
         "/v1/operator/parties",
         status_code=201,
-        responses={202: {"description": "Not yet logged; ask for the keyset by the sid in Location"}},
+        responses={
+            202: {"description": "Not yet logged; ask for the keyset by the sid in Location"},
+            **NOT_JSON,
+        },
+        dependencies=JSON_ONLY,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": KEYSET}}}
+        },
     )
     async def register_party(
         request: Request, detente_operator: Annotated[str, Header(description="Operator signature")]
