@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI, Request
 
 from detente.http import problems
+from detente.http.head import HeadAsGet
 from detente.http.limits import BodyLimit, RateLimit, TokenBuckets, client_key
 from detente.http.logapi import SharedLog, log_router
 from detente.tlog import merkle
@@ -30,6 +31,7 @@ def served(new_store: StoreFactory) -> Iterator[tuple[str, Log]]:
     app = FastAPI()
     problems.install(app)
     app.include_router(log_router(SharedLog(Log.open(new_store(), SIGNER.verifier()))))
+    app.add_middleware(HeadAsGet)
     with serve(app) as url:
         yield url, writer
 
@@ -122,7 +124,7 @@ def test_errors_are_problem_details(served: tuple[str, Log], path: str, status: 
 
 @pytest.mark.parametrize(
     ("path", "allow"),
-    [("/checkpoint", "GET, HEAD"), ("/tile/0/000", "GET, HEAD"), ("/v1/log/entries", "GET")],
+    [("/checkpoint", "GET, HEAD"), ("/tile/0/000", "GET, HEAD"), ("/v1/log/entries", "GET, HEAD")],
 )
 def test_a_method_not_allowed_lists_every_method_the_path_takes(
     served: tuple[str, Log], path: str, allow: str

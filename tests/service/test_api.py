@@ -18,7 +18,7 @@ from detente.http.limits import TokenBuckets
 from detente.registry.bundle import verify_bundle
 from detente.service.app import create_app
 from detente.service.home import Settings
-from detente.statements.canonical import b64e
+from detente.statements.canonical import b64e, sha256_hex
 from detente.statements.keys import key_id
 from detente.tlog.proof import verify_tlog_proof
 from detente.web import logpages
@@ -393,10 +393,11 @@ def test_a_method_not_allowed_says_which_are(site: tuple[Scene, httpx.Client]) -
     _, client = site
     answer = client.delete("/v1/parties")
     assert answer.status_code == 405
-    assert answer.headers["allow"] == "GET"
+    assert answer.headers["allow"] == "GET, HEAD"
     assert answer.json()["type"] == "/problems#http-405"
-    # every method the path takes: HEAD where it is served beside GET, POST where POST alone is
+    # every method the path takes: HEAD wherever GET is, POST where POST alone is
     for method, path, allow in [
+        ("DELETE", "/", "GET, HEAD"),
         ("DELETE", "/checkpoint", "GET, HEAD"),
         ("PUT", "/tile/0/000", "GET, HEAD"),
         ("POST", "/static/style.css", "GET, HEAD"),
@@ -406,6 +407,33 @@ def test_a_method_not_allowed_says_which_are(site: tuple[Scene, httpx.Client]) -
         assert (answer.status_code, answer.headers["allow"]) == (405, allow), path
         assert answer.headers["content-type"] == "application/problem+json", path
         assert answer.json()["type"] == "/problems#http-405", path
+    head = client.head("/v1/statements")  # no GET there, so no HEAD either: the same 405, with no body
+    assert (head.status_code, head.headers["allow"], head.content) == (405, "POST", b"")
+
+
+def test_every_get_answers_head_with_its_headers_and_no_body(site: tuple[Scene, httpx.Client]) -> None:
+    s, client = site
+    m1, _, doc = s.offer("RU", "FR", "a blob to HEAD")
+    assert client.post("/v1/statements", json=submission(m1, doc)).status_code == 201
+    paths = ["/", "/problems", "/log", "/verify", "/openapi.json", "/checkpoint", "/tile/0/000.p/1"]
+    paths += ["/v1/registry", "/v1/parties", "/v1/parties/RU/feed.atom", f"/v1/blobs/{sha256_hex(doc)}"]
+    paths += [f"/v1/bundles/concluded/{s.ids['concluded']}", f"/exchanges/{s.ids['concluded']}"]
+    paths += ["/v1/entries/0", "/v1/log/entries?start=0&stop=2", "/static/style.css"]
+    paths += ["/v1/blobs/" + "0" * 64, "/v1/entries/+3", "/nowhere"]  # refusals: the GET's, without a body
+    kept: tuple[str, ...] = (
+        "content-type",
+        "content-length",
+        "cache-control",
+        "content-disposition",
+        "allow",
+    )
+    kept += ("x-content-type-options", "content-security-policy")
+    for path in paths:
+        head, got = client.head(path), client.get(path)
+        assert head.status_code == got.status_code, path
+        assert head.status_code != 405, path
+        assert head.content == b"", path
+        assert [head.headers.get(h) for h in kept] == [got.headers.get(h) for h in kept], path
 
 
 def test_a_failure_inside_the_service_is_a_problem_that_tells_no_secret(

@@ -1,7 +1,8 @@
 """The log's read endpoints: C2SP ``/checkpoint`` and ``/tile/...``, and JSON proofs and entries.
 
 Tiles (full and partial) never change once served, so they are cacheable forever by any CDN; only
-``/checkpoint`` changes. Every answer comes from :class:`~detente.tlog.log.Log`'s checked reads.
+``/checkpoint`` changes. Every answer comes from :class:`~detente.tlog.log.Log`'s checked reads. HEAD is
+answered beside every GET by :class:`~detente.http.head.HeadAsGet` around the app.
 """
 
 from __future__ import annotations
@@ -96,11 +97,6 @@ def log_router(shared: SharedLog) -> APIRouter:
         else:
             data = shared.read(lambda log: log.tile(TileRef(level, index, width)))
         return Response(data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE})
-
-    # HEAD as well as GET (RFC 9110, section 9.3.2): a cache or a monitor asks whether a tile exists, or
-    # whether the checkpoint changed, without fetching it (the server sends the headers alone)
-    router.add_api_route("/checkpoint", checkpoint, methods=["HEAD"], include_in_schema=False)
-    router.add_api_route("/tile/{path:path}", tile, methods=["HEAD"], include_in_schema=False)
 
     @router.get("/v1/log/inclusion")
     def inclusion(

@@ -132,9 +132,9 @@ def allowed(request: Request, given: str) -> str:
     """Every method the request's path takes, for a 405's ``Allow`` (RFC 9110, section 15.5.6).
 
     Starlette names the methods of the first route whose path matched alone, so a path served by two
-    routes (GET, and HEAD beside it: ``/checkpoint``, ``/tile/...``) would be said to take GET only. Here
-    the app's routes are asked, method by method, which would take the path; a mount (``/static``) takes
-    any method at this level and names its own, ``given``.
+    routes would be said to take the first's only. Here the app's routes are asked, method by method,
+    which would take the path; a mount (``/static``) takes any method at this level and names its own,
+    ``given``. HEAD is named wherever GET is: :class:`~detente.http.head.HeadAsGet` answers it there.
     """
     methods = {m.strip() for m in given.split(",") if m.strip()}
     root = request.scope.get("app_root_path", request.scope.get("root_path", ""))  # the app's, not a mount's
@@ -143,6 +143,8 @@ def allowed(request: Request, given: str) -> str:
         probe = {"type": "http", "path": request.scope["path"], "root_path": root, "method": method}
         if any(route.matches(dict(probe))[0] is Match.FULL for route in routes):
             methods.add(method)
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join([m for m in METHODS if m in methods] + sorted(methods - set(METHODS)))
 
 

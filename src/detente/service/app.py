@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from detente.http import problems
+from detente.http.head import HeadAsGet
 from detente.http.headers import SecurityHeaders
 from detente.http.limits import BodyLimit, RateLimit, TokenBuckets
 from detente.http.logapi import log_router
@@ -54,5 +55,6 @@ def create_app(service: RegistryService, buckets: TokenBuckets | None = None) ->
     if buckets is None:
         buckets = TokenBuckets(settings.rate, settings.burst)
     app.add_middleware(RateLimit, buckets=buckets)
-    app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer
+    app.add_middleware(SecurityHeaders)  # outside the limits: on every answer, theirs included
+    app.add_middleware(HeadAsGet)  # the last added is the outermost: every answer to a HEAD loses its body
     return app
