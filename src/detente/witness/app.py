@@ -33,7 +33,10 @@ def create_app(
             return decide(body, logs, seen, witness, int(clock()))
 
         outcome = state.apply(body, judge)
-        return Response(outcome.body, status_code=outcome.status, media_type=outcome.content_type)
+        # set as a header, not as media_type: Starlette appends "; charset=utf-8" to any text/* media type,
+        # and the spec's 409 must be exactly text/x.tlog.size
+        headers = {"content-type": outcome.content_type}
+        return Response(outcome.body, status_code=outcome.status, headers=headers)
 
     @app.get("/")
     async def info() -> PlainTextResponse:

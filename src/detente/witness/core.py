@@ -19,6 +19,9 @@ from detente.tlog.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from detente.tlog.note import Ed25519Verifier, Signer, b64decode, split_note
 
 MAX_PROOF_LINES = 63
+# The 409's Content-Type, exactly: the spec gives the header's whole value, and Go clients compare it as a
+# string, so no charset or other parameter may be added (c2sp.org/tlog-witness, add-checkpoint).
+SIZE_MEDIA_TYPE = "text/x.tlog.size"
 _OLD = re.compile(r"old (0|[1-9][0-9]{0,19})")
 
 
@@ -45,7 +48,7 @@ class Outcome:
 
     status: int
     body: str
-    content_type: str = "text/plain; charset=utf-8"
+    content_type: str = "text/plain; charset=utf-8"  # sent as it is: the shell adds nothing to it
     record: Checkpoint | None = None
 
 
@@ -107,11 +110,11 @@ def _check_consistency(
         return Outcome(400, f"old size {request.old} is above the checkpoint size {checkpoint.size}\n")
     known = 0 if last is None else last.size
     if request.old != known:
-        return Outcome(409, f"{known}\n", "text/x.tlog.size")
+        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE)
     if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
         return Outcome(422, "a checkpoint of size 0 has the empty tree's root (SHA-256 of nothing)\n")
     if last is not None and checkpoint.size == last.size and checkpoint.root != last.root:
-        return Outcome(409, f"{known}\n", "text/x.tlog.size")  # another root for a size seen: a fork
+        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE)  # another root for a size seen: a fork
     if request.old == 0:
         if request.proof:
             return Outcome(422, "the consistency proof must be empty when the old size is 0\n")
