@@ -105,6 +105,36 @@ def test_a_log_gathers_cosignatures_and_a_client_requires_them(witness_url: str,
         require_cosignatures(cosigned, LOG_KEY.verifier(), [key], 2)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/x.tlog.size; charset=utf-8", "4\n"),  # what detente's own witness once sent
+        ("text/x.tlog.sizes", "4\n"),
+        ("text/plain", "4\n"),
+        ("text/x.tlog.size", "04\n"),
+        ("text/x.tlog.size", "4"),
+        ("text/x.tlog.size", " 4\n"),
+    ],
+)
+def test_the_client_learns_a_size_only_from_the_spec_409(content_type: str, body: str) -> None:
+    """The spec gives the 409's Content-Type and body exactly; the client reads them as Go clients do."""
+    log, _ = grown_log(5)
+    asked: list[bytes] = []
+
+    def witness(request: httpx.Request) -> httpx.Response:
+        asked.append(request.content)
+        return httpx.Response(409, headers={"content-type": content_type}, content=body.encode())
+
+    key = parse_cosignature_vkey(WITNESS_KEY.vkey)
+    with httpx.Client(transport=httpx.MockTransport(witness)) as http:
+        client = WitnessClient(http, [Witness("http://w.test", key)])
+        _, problems = client.cosign(log.signed_checkpoint, log.size, log.consistency_proof)
+    assert client.known == {}, "no size learnt from an answer that is not the spec's"
+    assert len(asked) == 1, "and no second request sent from it"
+    (problem,) = problems
+    assert "answered 409 but not with its size" in problem
+
+
 def test_the_witness_refuses_a_fork_and_remembers_across_restarts(witness_url: str, tmp_path: Path) -> None:
     honest, (note,) = grown_log(4)
     forked = Log.create(MemoryStore(), LOG_KEY)  # another history under the same log key

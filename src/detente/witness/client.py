@@ -8,6 +8,7 @@ witness's key, so a misbehaving witness can add nothing but noise.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,6 +17,9 @@ import httpx
 from detente.errors import DetenteError, VerificationError
 from detente.tlog.cosignature import CosignatureVerifier
 from detente.tlog.note import NoteSignature, open_note, split_note
+from detente.witness.core import SIZE_MEDIA_TYPE
+
+_SIZE_BODY = re.compile(r"(0|[1-9][0-9]{0,19})\n")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,20 @@ def request_body(old: int, proof: Sequence[bytes], signed_checkpoint: str) -> by
 ProofFrom = Callable[[int], list[bytes]]  # old size -> consistency proof to the checkpoint's size
 
 
+def witness_size(response: httpx.Response) -> int | None:
+    """The size a 409 says the witness cosigned last, or None if the answer is not the spec's 409.
+
+    Compared exactly, as the spec words it: the Content-Type *is* ``text/x.tlog.size`` (no parameters)
+    and the body *is* a decimal without leading zeros and one newline. Go clients compare the same way,
+    so a witness that strays is refused here too, where detente's own tests can see it, rather than only
+    by other clients in the field.
+    """
+    if response.status_code != 409 or response.headers.get("content-type") != SIZE_MEDIA_TYPE:
+        return None
+    match = _SIZE_BODY.fullmatch(response.text)
+    return None if match is None else int(match.group(1))
+
+
 @dataclass
 class WitnessClient:
     """Sends checkpoints to witnesses and gathers their verified cosignatures."""
@@ -50,11 +68,16 @@ class WitnessClient:
             response = self.http.post(
                 f"{witness.url}/add-checkpoint", content=request_body(old, proof, signed)
             )
-            if response.status_code == 409 and response.headers.get("content-type", "").startswith(
-                "text/x.tlog.size"
-            ):
-                self.known[witness.url] = int(response.text.strip())
+            known = witness_size(response)
+            if known is not None:
+                self.known[witness.url] = known
                 continue
+            if response.status_code == 409:
+                kind = response.headers.get("content-type")
+                raise VerificationError(
+                    f"witness {witness.key.name} answered 409 but not with its size as c2sp.org/tlog-witness "
+                    f"gives it (Content-Type {kind!r}, body {response.text[:40]!r})"
+                )
             if response.status_code != 200:
                 raise VerificationError(
                     f"witness {witness.key.name} refused ({response.status_code}): {response.text}"
