@@ -64,6 +64,25 @@ def test_append_prove_and_verify_offline(home: Path, tmp_path: Path) -> None:
     assert "inclusion proof" in out
 
 
+def test_a_proof_file_that_is_not_text_is_one_line_and_exit_65(home: Path, tmp_path: Path) -> None:
+    """A proof of bytes that are not UTF-8 was a traceback (UnicodeDecodeError) and exit 1."""
+    (tmp_path / "proof").write_bytes(b"\xff\xfe")
+    (tmp_path / "entry").write_text("second")
+    code, out = detente(
+        "log",
+        "verify",
+        "--log-key",
+        home / "log.vkey",
+        "--proof",
+        tmp_path / "proof",
+        "--entry",
+        tmp_path / "entry",
+    )
+    assert code == 65
+    assert f"{tmp_path / 'proof'} is not a tlog-proof: it is not UTF-8 text" in out
+    assert "Traceback" not in out
+
+
 def test_tiles_export_and_offline_verification(home: Path, tmp_path: Path) -> None:
     code, out = detente(
         "log", "append", "--dir", home, "--lines", stdin="".join(f"{i}\n" for i in range(300))

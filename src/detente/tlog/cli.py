@@ -112,7 +112,7 @@ def verify(
     with reported():
         key = parse_ed25519_vkey(log_key_text(log_key))
         if proof is not None and entry is not None:
-            parsed, signed = verify_tlog_proof(proof.read_text(), entry.read_bytes(), key)
+            parsed, signed = verify_tlog_proof(_proof_text(proof), entry.read_bytes(), key)
             size = signed.checkpoint.size
             typer.echo(f"OK: entry {parsed.index} is in {key.name} as of checkpoint {size}")
         elif tiles is not None:
@@ -128,6 +128,15 @@ def verify(
             typer.echo(f"OK: every entry and tile of {directory} matches checkpoint {log.size}")
         else:
             raise MalformedError("give --proof and --entry, or --tiles, or --dir")
+
+
+def _proof_text(path: Path) -> str:
+    """A tlog-proof file's text. A proof is UTF-8 text (c2sp.org/tlog-proof), so a file that is not is a
+    malformed proof (MalformedError, exit 65), said in one line like any other malformed input."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedError(f"{path} is not a tlog-proof: it is not UTF-8 text") from exc
 
 
 def _verify_store(log: Log) -> None:
