@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +13,16 @@ import httpx
 import pytest
 
 from detente.errors import ConfigError, VerificationError
-from detente.tlog.checkpoint import Checkpoint
+from detente.tlog.checkpoint import Checkpoint, open_checkpoint
 from detente.tlog.cosignature import parse_cosignature_vkey, require_cosignatures
 from detente.tlog.log import Log
-from detente.tlog.note import Signer
+from detente.tlog.note import Signer, split_note
 from detente.tlog.storage import MemoryStore
 from detente.witness.app import MAX_BODY, create_app
 from detente.witness.client import Witness, WitnessClient, request_body
-from detente.witness.core import Seen, decide
+from detente.witness.core import Outcome, Seen, decide
 from detente.witness.home import WitnessHome
+from detente.witness.state import WitnessState
 from tests.httpserver import serve
 
 LOG_KEY = Signer.generate("registry.example/log")
@@ -36,14 +39,20 @@ def grown_log(*sizes: int) -> tuple[Log, list[str]]:
     return log, notes
 
 
+def remember(seen: dict[str, Seen], outcome: Outcome) -> None:
+    """Record a cosigned checkpoint in ``seen``, as the durable state does."""
+    if outcome.record is not None:
+        cp = outcome.record.checkpoint
+        seen[cp.origin] = Seen(cp.size, cp.root)
+
+
 def test_the_status_codes_of_the_spec() -> None:
     log, (first, second) = grown_log(5, 7)
     seen: dict[str, Seen] = {}
 
     def ask(body: bytes) -> tuple[int, str]:
         outcome = decide(body, LOGS, seen, WITNESS_KEY, 1_800_000_000)
-        if outcome.record is not None:
-            seen[outcome.record.origin] = Seen(outcome.record.size, outcome.record.root)
+        remember(seen, outcome)
         return outcome.status, outcome.body
 
     assert ask(request_body(0, [], first))[0] == 200
@@ -65,8 +74,7 @@ def test_a_second_root_for_size_zero_is_a_fork_and_an_empty_tree_has_the_empty_r
     def ask(root: bytes) -> int:
         note = Checkpoint(LOG_KEY.name, 0, root).sign([LOG_KEY])
         outcome = decide(request_body(0, [], note), LOGS, seen, WITNESS_KEY, 1_800_000_000)
-        if outcome.record is not None:
-            seen[outcome.record.origin] = Seen(outcome.record.size, outcome.record.root)
+        remember(seen, outcome)
         return outcome.status
 
     assert ask(hashlib.sha256(b"").digest()) == 200
@@ -182,3 +190,63 @@ def test_a_damaged_list_of_logs_is_a_clear_configuration_error(tmp_path: Path, d
     (tmp_path / "w/logs.json").write_bytes(damage)
     with pytest.raises(ConfigError, match=r"logs\.json"):
         home.logs()
+
+
+def junk_signatures(count: int) -> str:
+    """Signature lines by keys nobody knows, as anyone can append to a public checkpoint."""
+    return "".join(f"\u2014 junk{i}.example {base64.b64encode(bytes(600)).decode()}\n" for i in range(count))
+
+
+def test_the_witness_keeps_the_checkpoint_it_cosigned_as_the_log_signed_it(
+    witness_url: str, tmp_path: Path
+) -> None:
+    """What the witness held was only the unsigned body: nothing it could show anyone about a fork."""
+    log, (note,) = grown_log(8)
+    with httpx.Client() as http:
+        response = http.post(
+            f"{witness_url}/add-checkpoint", content=request_body(0, [], note + junk_signatures(3))
+        )
+        assert response.status_code == 200
+    state = WitnessHome(tmp_path / "w").state()
+    kept = state.cosigned(LOG_KEY.name)
+    state.close()
+    assert kept == note, "the body and the log's signature line, without the lines of unknown keys"
+    assert open_checkpoint(kept, LOG_KEY.verifier()).checkpoint == log.checkpoint
+
+
+OLD_SCHEMA = """
+CREATE TABLE seen (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
+                   checkpoint TEXT NOT NULL);
+CREATE TABLE refused (id INTEGER PRIMARY KEY, origin TEXT, status INTEGER, body TEXT, request BLOB NOT NULL);
+"""
+
+
+def test_a_state_file_of_the_first_schema_opens_and_keeps_what_it_held(tmp_path: Path) -> None:
+    """A witness's state.db written before signed notes were kept still opens, its size and root intact."""
+    log, (first, second) = grown_log(4, 4)
+    root = open_checkpoint(first, LOG_KEY.verifier()).checkpoint.root
+    old = sqlite3.connect(tmp_path / "state.db")
+    old.executescript(OLD_SCHEMA)
+    old.execute("INSERT INTO seen VALUES (?, 4, ?, ?)", (LOG_KEY.name, root, split_note(first)[0]))
+    old.execute("INSERT INTO refused (status, body, request) VALUES (409, '4\n', X'00')")
+    old.commit()
+    old.close()
+    state = WitnessState(tmp_path / "state.db")
+    assert state.seen() == {LOG_KEY.name: Seen(4, root)}
+    assert state.cosigned(LOG_KEY.name) is None, "its signature was never kept"
+    request = request_body(4, log.consistency_proof(4), second)
+    outcome = state.apply(request, lambda seen: decide(request, LOGS, seen, WITNESS_KEY, 0))
+    assert outcome.status == 200
+    assert state.cosigned(LOG_KEY.name) == second, "the next checkpoint cosigned is kept signed"
+    state.close()
+    reopened = WitnessState(tmp_path / "state.db")  # opened again: migrated once, not twice
+    assert reopened.cosigned(LOG_KEY.name) == second
+    reopened.close()
+
+
+def test_a_state_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(ConfigError, match="schema version 99, newer"):
+        WitnessState(tmp_path / "state.db")

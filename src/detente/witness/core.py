@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from detente.errors import InputError, MalformedError, VerificationError
-from detente.tlog.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint_body
+from detente.tlog.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, parse_checkpoint_body
 from detente.tlog.cosignature import cosign
 from detente.tlog.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from detente.tlog.note import Ed25519Verifier, Signer, b64decode, split_note
+from detente.tlog.note import Ed25519Verifier, Note, Signer, b64decode, split_note
 
 MAX_PROOF_LINES = 63
 # The 409's Content-Type, exactly: the spec gives the header's whole value, and Go clients compare it as a
@@ -49,7 +49,16 @@ class Outcome:
     status: int
     body: str
     content_type: str = "text/plain; charset=utf-8"  # sent as it is: the shell adds nothing to it
-    record: Checkpoint | None = None
+    record: SignedCheckpoint | None = None  # the checkpoint cosigned, its log signature verified
+
+
+def log_signed(signed: SignedCheckpoint) -> str:
+    """The checkpoint as its log signed it: the body and the log's signature line alone.
+
+    Signature lines by keys the witness does not know are dropped: they prove nothing, and anyone can
+    add them (as many as fit in a request).
+    """
+    return Note(signed.note.text, signed.note.sigs).format()
 
 
 def parse_request(body: bytes) -> AddCheckpoint:
@@ -97,15 +106,18 @@ def decide(
     if log_key is None:
         return Outcome(404, f"unknown log {origin!r}\n")
     try:
-        checkpoint = open_checkpoint(request.signed_checkpoint, log_key).checkpoint
+        signed = open_checkpoint(request.signed_checkpoint, log_key)
     except InputError as exc:
         return Outcome(403, f"checkpoint not signed by the trusted key of {origin}: {exc}\n")
-    return _check_consistency(request, checkpoint, seen.get(origin), witness, now)
+    refusal = _refusal(request, signed.checkpoint, seen.get(origin))
+    if refusal is not None:
+        return refusal
+    line = cosign(signed.checkpoint.body(), witness, now).line()
+    return Outcome(200, line, record=signed)
 
 
-def _check_consistency(
-    request: AddCheckpoint, checkpoint: Checkpoint, last: Seen | None, witness: Signer, now: int
-) -> Outcome:
+def _refusal(request: AddCheckpoint, checkpoint: Checkpoint, last: Seen | None) -> Outcome | None:
+    """The answer refusing a log-signed checkpoint, in the spec's order, or None to cosign it."""
     if request.old > checkpoint.size:
         return Outcome(400, f"old size {request.old} is above the checkpoint size {checkpoint.size}\n")
     known = 0 if last is None else last.size
@@ -126,5 +138,4 @@ def _check_consistency(
             verify_consistency(request.old, checkpoint.size, last.root, checkpoint.root, request.proof)
         except VerificationError as exc:
             return Outcome(422, f"not consistent with the checkpoint of size {known} seen before: {exc}\n")
-    line = cosign(checkpoint.body(), witness, now).line()
-    return Outcome(200, line, record=checkpoint)
+    return None
