@@ -166,7 +166,9 @@ def test_the_witness_refuses_a_fork_and_remembers_across_restarts(witness_url: s
         assert same_size.headers["content-type"] == "text/x.tlog.size"
     state = WitnessHome(tmp_path / "w").state()
     assert state.seen()["registry.example/log"] == Seen(4, honest.checkpoint.root)
+    kept = {(e.kind, e.conflicting, e.cosigned) for e in state.evidence()}
     state.close()
+    assert kept == {("inconsistent", forked.signed_checkpoint, note), ("fork", fork_note, note)}
 
 
 def test_an_oversized_request_is_refused_before_it_is_read(witness_url: str) -> None:
@@ -214,6 +216,88 @@ def test_the_witness_keeps_the_checkpoint_it_cosigned_as_the_log_signed_it(
     assert open_checkpoint(kept, LOG_KEY.verifier()).checkpoint == log.checkpoint
 
 
+def ask_state(state: WitnessState, old: int, proof: list[bytes], note: str) -> int:
+    """One add-checkpoint request decided and recorded as the app does; its status."""
+    body = request_body(old, proof, note)
+    return state.apply(body, lambda seen: decide(body, LOGS, seen, WITNESS_KEY, 1_800_000_000)).status
+
+
+def test_a_fork_is_kept_as_two_signed_checkpoints_once_whatever_is_appended(tmp_path: Path) -> None:
+    """Cosign size 8 (root A), then be shown a log-signed size 8 with root B: the pair proves the fork."""
+    _, (honest,) = grown_log(8)
+    forked = Checkpoint(LOG_KEY.name, 8, hashlib.sha256(b"B").digest()).sign([LOG_KEY])
+    state = WitnessState(tmp_path / "state.db")
+    assert ask_state(state, 0, [], honest) == 200
+    for i in range(200):  # with each old size, padded with junk signatures or not
+        assert ask_state(state, i % 9, [], forked + junk_signatures(i % 3)) == 409
+    (evidence,) = state.evidence()
+    state.close()
+    assert (evidence.origin, evidence.kind, evidence.proof) == (LOG_KEY.name, "fork", ())
+    assert (evidence.conflicting, evidence.cosigned) == (forked, honest), "no unknown key's line is kept"
+    assert evidence.cosigned is not None
+    a, b = (
+        open_checkpoint(n, LOG_KEY.verifier()).checkpoint for n in (evidence.cosigned, evidence.conflicting)
+    )
+    assert a.size == b.size, "the log signed two trees of one size: a fork, shown offline"
+    assert a.root != b.root
+
+
+def test_routine_refusals_keep_nothing(tmp_path: Path) -> None:
+    """A wrong old size, a needless proof, an unsigned request: every 409 and 422 kept the whole request
+    (up to 64 KiB), so replaying the public checkpoint padded with junk filled the disk (9.78 MB in 200)."""
+    _, (first, second) = grown_log(3, 6)
+    state = WitnessState(tmp_path / "state.db")
+    assert ask_state(state, 0, [], first) == 200
+    impostor = Signer(LOG_KEY.name, Signer.generate("x").seed)
+    unsigned = Checkpoint(LOG_KEY.name, 3, hashlib.sha256(b"B").digest()).sign([impostor])
+    for _ in range(100):
+        assert ask_state(state, 0, [], second + junk_signatures(60)) == 409, "a wrong old size"
+        assert ask_state(state, 3, [bytes(32)], first + junk_signatures(60)) == 422, "a needless proof"
+        assert ask_state(state, 3, [], unsigned) == 403, "another root, but not signed by the log"
+    assert state.evidence() == []
+    assert state.db.execute("SELECT name FROM sqlite_master WHERE name = 'refused'").fetchone() is None
+    state.close()
+    assert sum(f.stat().st_size for f in tmp_path.glob("state.db*")) < 64 * 1024, "the WAL too"
+
+
+def test_a_failed_proof_is_kept_once_and_dropped_once_the_checkpoint_is_proved(tmp_path: Path) -> None:
+    log, (first, second) = grown_log(3, 6)
+    state = WitnessState(tmp_path / "state.db")
+    assert ask_state(state, 0, [], first) == 200
+    bad = [bytes(32)] * len(log.consistency_proof(3))
+    for _ in range(5):
+        assert ask_state(state, 3, bad, second + junk_signatures(2)) == 422
+    (evidence,) = state.evidence()
+    assert (evidence.kind, evidence.conflicting, evidence.cosigned, evidence.proof) == (
+        "inconsistent",
+        second,
+        first,
+        tuple(bad),
+    )
+    assert ask_state(state, 3, log.consistency_proof(3), second) == 200
+    assert state.evidence() == [], "a valid proof to it shows the first proof was only a bad one"
+    state.close()
+
+
+def test_a_fork_replaces_the_failed_proof_kept_for_the_same_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint kept as 'inconsistent' is a fork once a checkpoint of its size is cosigned."""
+    log, (first, second) = grown_log(3, 6)
+    other = Log.create(MemoryStore(), LOG_KEY)
+    other.append([b"another", b"history", b"of", b"nine", b"entries", b"under", b"the", b"same", b"key"])
+    state = WitnessState(tmp_path / "state.db")
+    assert ask_state(state, 0, [], first) == 200
+    assert ask_state(state, 3, other.consistency_proof(3), other.signed_checkpoint) == 422
+    assert ask_state(state, 3, log.consistency_proof(3), second) == 200
+    assert ask_state(state, 9, [], other.signed_checkpoint) == 409
+    (evidence,) = state.evidence()
+    state.close()
+    assert (evidence.kind, evidence.conflicting, evidence.cosigned) == (
+        "fork",
+        other.signed_checkpoint,
+        second,
+    )
+
+
 OLD_SCHEMA = """
 CREATE TABLE seen (origin TEXT PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL,
                    checkpoint TEXT NOT NULL);
@@ -241,6 +325,8 @@ def test_a_state_file_of_the_first_schema_opens_and_keeps_what_it_held(tmp_path:
     state.close()
     reopened = WitnessState(tmp_path / "state.db")  # opened again: migrated once, not twice
     assert reopened.cosigned(LOG_KEY.name) == second
+    assert reopened.db.execute("SELECT request FROM refused").fetchall() == [(b"\x00",)], "left as it was"
+    assert reopened.evidence() == []
     reopened.close()
 
 

@@ -4,6 +4,11 @@ Rules (c2sp.org/tlog-witness, add-checkpoint), in the order the spec gives them:
 unknown origin -> 404; no trusted log signature -> 403; old size above the checkpoint size -> 400;
 old size not the size last cosigned -> 409 with that size; a bad consistency proof -> 422; equal sizes
 with different roots -> 409. Otherwise the new checkpoint is recorded and cosigned (200).
+
+A refusal of a log-signed checkpoint that conflicts with the one cosigned last carries a
+:class:`Conflict` for the state to keep as evidence: a *fork* (the same size, another root: whatever old
+size came with it) or an *inconsistent* checkpoint (a consistency proof from the size cosigned that does
+not verify). Every other refusal (a wrong old size, a malformed request) is routine and keeps nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from detente.errors import InputError, MalformedError, VerificationError
-from detente.tlog.checkpoint import Checkpoint, SignedCheckpoint, open_checkpoint, parse_checkpoint_body
+from detente.tlog.checkpoint import SignedCheckpoint, open_checkpoint, parse_checkpoint_body
 from detente.tlog.cosignature import cosign
 from detente.tlog.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
 from detente.tlog.note import Ed25519Verifier, Note, Signer, b64decode, split_note
@@ -43,6 +48,20 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """A log-signed checkpoint refused because it conflicts with the one cosigned last.
+
+    ``kind`` is ``"fork"`` (the same size, another root: the two signed checkpoints prove a fork by
+    themselves) or ``"inconsistent"`` (larger, and the consistency proof sent with it, ``proof``, does not
+    verify: a fork only if no proof exists, which the log is then asked for).
+    """
+
+    kind: str
+    checkpoint: SignedCheckpoint
+    proof: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What to answer: a status, a body and its type, and the new state to record (200 only)."""
 
@@ -50,6 +69,7 @@ class Outcome:
     body: str
     content_type: str = "text/plain; charset=utf-8"  # sent as it is: the shell adds nothing to it
     record: SignedCheckpoint | None = None  # the checkpoint cosigned, its log signature verified
+    conflict: Conflict | None = None  # evidence to keep with a refusal
 
 
 def log_signed(signed: SignedCheckpoint) -> str:
@@ -109,33 +129,38 @@ def decide(
         signed = open_checkpoint(request.signed_checkpoint, log_key)
     except InputError as exc:
         return Outcome(403, f"checkpoint not signed by the trusted key of {origin}: {exc}\n")
-    refusal = _refusal(request, signed.checkpoint, seen.get(origin))
+    refusal = _refusal(request, signed, seen.get(origin))
     if refusal is not None:
         return refusal
     line = cosign(signed.checkpoint.body(), witness, now).line()
     return Outcome(200, line, record=signed)
 
 
-def _refusal(request: AddCheckpoint, checkpoint: Checkpoint, last: Seen | None) -> Outcome | None:
+def _refusal(request: AddCheckpoint, signed: SignedCheckpoint, last: Seen | None) -> Outcome | None:
     """The answer refusing a log-signed checkpoint, in the spec's order, or None to cosign it."""
+    checkpoint = signed.checkpoint
     if request.old > checkpoint.size:
         return Outcome(400, f"old size {request.old} is above the checkpoint size {checkpoint.size}\n")
     known = 0 if last is None else last.size
-    if request.old != known:
-        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE)
+    forked = last is not None and checkpoint.size == last.size and checkpoint.root != last.root
+    fork = Conflict("fork", signed) if forked else None
+    if request.old != known:  # a fork is evidence whatever old size it came with
+        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE, conflict=fork)
     if checkpoint.size == 0 and checkpoint.root != EMPTY_ROOT:
-        return Outcome(422, "a checkpoint of size 0 has the empty tree's root (SHA-256 of nothing)\n")
-    if last is not None and checkpoint.size == last.size and checkpoint.root != last.root:
-        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE)  # another root for a size seen: a fork
-    if request.old == 0:
+        body = "a checkpoint of size 0 has the empty tree's root (SHA-256 of nothing)\n"
+        return Outcome(422, body, conflict=fork)
+    if fork is not None:
+        return Outcome(409, f"{known}\n", SIZE_MEDIA_TYPE, conflict=fork)
+    if request.old in (0, checkpoint.size):  # nothing to prove (C2SP: from 0 the proof MUST be empty)
         if request.proof:
-            return Outcome(422, "the consistency proof must be empty when the old size is 0\n")
-    elif last is not None and request.old == checkpoint.size:
-        if request.proof:
-            return Outcome(422, "the consistency proof must be empty when the sizes are equal\n")
-    elif last is not None:
-        try:
-            verify_consistency(request.old, checkpoint.size, last.root, checkpoint.root, request.proof)
-        except VerificationError as exc:
-            return Outcome(422, f"not consistent with the checkpoint of size {known} seen before: {exc}\n")
+            return Outcome(
+                422, f"the consistency proof from size {request.old} to {checkpoint.size} must be empty\n"
+            )
+        return None
+    last_root = EMPTY_ROOT if last is None else last.root  # last is set: request.old == known > 0
+    try:
+        verify_consistency(request.old, checkpoint.size, last_root, checkpoint.root, request.proof)
+    except VerificationError as exc:
+        body = f"not consistent with the checkpoint of size {known} seen before: {exc}\n"
+        return Outcome(422, body, conflict=Conflict("inconsistent", signed, request.proof))
     return None
