@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,18 +14,20 @@ from detente.shell import LOG_KEY_HELP, err, log_key_text, reported
 from detente.statements.keys import PublicKey
 from detente.tlog.note import parse_ed25519_vkey
 
+if TYPE_CHECKING:
+    from detente.audit.evidence import Evidence
+
 ALARM_EXIT = 3
-UNAVAILABLE_EXIT = 75  # EX_TEMPFAIL: the registry could not be reached; nothing is known against it
+# EX_TEMPFAIL: the registry could not be reached, or serves an older checkpoint consistent with the one
+# held (stale); nothing is known against it
+UNAVAILABLE_EXIT = 75
 
 
-def keep_evidence(state: Path, served: str, held: str | None) -> Path:
-    """Write the signed checkpoints of an alarm to a new file in ``state``; return its path."""
+def keep_evidence(state: Path, evidence: Evidence) -> Path:
+    """Write an alarm's evidence (signed checkpoints, what they show, proofs) to a new file in ``state``."""
     moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = state / f"evidence-{moment}.txt"
-    held_text = held if held is not None else "(none accepted before)\n"
-    path.write_text(
-        f"served by the registry:\n{served}\nlast accepted by this auditor:\n{held_text}", encoding="utf-8"
-    )
+    path.write_text(evidence.text(), encoding="utf-8")
     return path
 
 
@@ -64,20 +66,22 @@ def audit_command(
                     for alarm in report.alarms:
                         err.print(f"[bold red]ALARM:[/] {escape(alarm)}", highlight=False)
                     if report.evidence is not None:
-                        kept = keep_evidence(state, *report.evidence)
+                        kept = keep_evidence(state, report.evidence)
                         err.print(
                             f"evidence (signed checkpoints) kept in {escape(str(kept))}", highlight=False
                         )
                     if report.unavailable is not None:
                         why = escape(report.unavailable)
                         err.print(f"[yellow]unavailable:[/] {why}; try again", highlight=False)
+                    if report.stale is not None:
+                        err.print(f"[yellow]stale:[/] {escape(report.stale)}; try again", highlight=False)
                     typer.echo(
                         f"size {report.size}: {report.new_entries} new entries, {len(report.alarms)} alarms"
                     )
                     if not follow:
                         if report.alarms:
                             raise typer.Exit(ALARM_EXIT)
-                        if report.unavailable is not None:
+                        if report.unavailable is not None or report.stale is not None:
                             raise typer.Exit(UNAVAILABLE_EXIT)
                         return
                     time.sleep(interval)

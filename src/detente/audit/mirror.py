@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL)
 CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), note TEXT NOT NULL);
 """
 
+_CHUNK = 16_384  # entries hashed at a time when rebuilding
+
 
 @dataclass
 class Mirror:
@@ -53,10 +55,20 @@ class Mirror:
 
     def edge(self) -> TreeEdge:
         """The tree of the entries held, rebuilt from them."""
+        return self._rebuilt(0, self.size)
+
+    def subtree_hash(self, level: int, index: int) -> bytes:
+        """Complete subtree ``(level, index)`` of the entries held, rebuilt from them: the mirror is a
+        :class:`~detente.tlog.merkle.HashSource`, so proofs about the tree it holds need no registry."""
+        start = index << level
+        return self._rebuilt(start, start + (1 << level)).root()
+
+    def _rebuilt(self, start: int, stop: int) -> TreeEdge:
+        """The tree of entries ``[start, stop)`` alone, read a chunk at a time (memory stays flat)."""
         edge = TreeEdge.empty()
-        chunk = 16_384
-        for start in range(0, self.size, chunk):
-            edge, _ = edge.extend([merkle.leaf_hash(e) for e in self.entries(start, start + chunk)])
+        for lo in range(start, stop, _CHUNK):
+            leaves = [merkle.leaf_hash(e) for e in self.entries(lo, min(lo + _CHUNK, stop))]
+            edge, _ = edge.extend(leaves)
         return edge
 
     def accept(self, first: int, entries: Sequence[bytes], note: str) -> None:
