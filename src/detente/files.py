@@ -1,11 +1,16 @@
-"""Files replaced atomically and durably: what a crash leaves is the old file or the new one, and once
-the call returns, the new one survives a power cut.
+"""Files written safely: replaced atomically and durably, or created new and never overwritten.
+
+:func:`replace_durably`: what a crash leaves is the old file or the new one, and once the call returns,
+the new one survives a power cut. :func:`create_new` and :class:`NewFiles`: a file a command writes for
+its user (a signed envelope, a nonce, a bundle) is created only where nothing is, so that a mistyped
+``--out`` can never destroy a key; and a command that writes several files leaves all or none.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import TracebackType
 
 
 def replace_durably(target: Path, data: bytes, tmp: Path) -> None:
@@ -21,3 +26,72 @@ def replace_durably(target: Path, data: bytes, tmp: Path) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def create_new(path: Path, data: bytes, mode: int = 0o666) -> None:
+    """Create ``path`` holding ``data`` (``mode`` less the umask).
+
+    Raises FileExistsError if anything is there already, even a dangling symbolic link (``O_EXCL``):
+    the check and the creation are one step, so no other file is ever overwritten. A write that fails
+    half way (a full disk) removes the file it created.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``data`` (its size is compared first, so a
+    large file of another content is never read)."""
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+class NewFiles:
+    """The files one command creates, as a ``with`` block: all of them, or none.
+
+    Each file is created with :func:`create_new` (never over an existing one). If the block is left by
+    an exception, every file created in it is removed (unless :meth:`keep` was called), so that a failed
+    command leaves nothing behind that would make its retry fail (an orphan nonce, an envelope without
+    the blob it cites). Files that were there before the command are never touched.
+    """
+
+    def __init__(self) -> None:
+        self._created: list[Path] = []
+        self._kept = False
+
+    def __enter__(self) -> NewFiles:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is not None and not self._kept:
+            for path in reversed(self._created):
+                path.unlink(missing_ok=True)
+
+    def create(self, path: Path, data: bytes, mode: int = 0o666) -> None:
+        """Create ``path`` (:func:`create_new`); it is removed again if the command fails."""
+        create_new(path, data, mode)
+        self._created.append(path)
+
+    def create_content_addressed(self, path: Path, data: bytes) -> None:
+        """Create a file named by its content's hash (a ``.blob``): one that holds ``data`` already is
+        the same file and is left as it is (and kept if the command fails, as it was not created here);
+        one that holds anything else is refused, as any existing file is."""
+        try:
+            self.create(path, data)
+        except FileExistsError:
+            if not holds(path, data):
+                raise
+
+    def keep(self) -> None:
+        """Keep the files created so far even if the command fails (they may be needed: a nonce whose
+        commitment may have reached the registry)."""
+        self._kept = True

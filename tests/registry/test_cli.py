@@ -71,8 +71,9 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
     said = run("keys", "sign", str(copy), "--key", str(binary), code=65)
     assert "is not a key file: it is not text" in said
     run("keys", "sign", str(copy), "--key", k["r2"], "--key", k["r2"])  # the same key given twice signs once
-    run("keys", "collect", str(ks), str(copy), "--out", str(ks))
-    run("party", "register", str(ks), "--dir", str(home))
+    signed = tmp_path / "ru-keyset-signed.json"  # a new file: collect never overwrites one
+    run("keys", "collect", str(ks), str(copy), "--out", str(signed))
+    run("party", "register", str(signed), "--dir", str(home))
     us = tmp_path / "us-keyset.json"
     run("keys", "keyset", "--party", "US", "--root", k["us-root"], "--minister", k["us-fm"], "--out", str(us))
     run("party", "register", str(us), "--dir", str(home))
@@ -154,13 +155,16 @@ def test_collect_verifies_the_signatures_it_can_and_names_a_bad_copy(tmp_path: P
     assert not out.exists()
 
     # another kind: the signer's key is known from the party's keyset given with --keyset
+    ks = tmp_path / "keyset-signed.json"
     run("keys", "collect", str(copies["r1"]), str(copies["r2"]), "--out", str(ks))
     decl, text = tmp_path / "decl.json", tmp_path / "text.txt"
     text.write_text("We shall not interfere.")
     run("declare", "--party", "DE", "--key", str(tmp_path / "fm.key"), "--clauses", "L1", "--text", str(text),
         "non-interference", "--out", str(decl))  # fmt: skip
     assert "(0 verified; 1 by keys not given" in run("keys", "collect", str(decl), "--out", str(out))
+    out.unlink()
     assert "(1 verified)" in run("keys", "collect", str(decl), "--keyset", str(ks), "--out", str(out))
+    out.unlink()
     stranger = tmp_path / "fr.json"
     run("keys", "keyset", "--party", "FR", "--root", public["other"], "--minister", public["other"],
         "--out", str(stranger))  # fmt: skip
@@ -204,8 +208,9 @@ def test_a_keyset_whose_root_holders_never_meet(tmp_path: Path) -> None:
         said = run("keys", "sign", str(copy), "--key", str(tmp_path / f"{name}.key"))
         assert "signed the keyset version 1 of DE issued" in said, "a signer sees what it signs"
         copies.append(str(copy))
-    run("keys", "collect", *copies, "--out", str(ks))
-    assert "registered at index" in run("party", "register", str(ks), "--dir", str(home))
+    signed = tmp_path / "de-keyset-signed.json"
+    run("keys", "collect", *copies, "--out", str(signed))
+    assert "registered at index" in run("party", "register", str(signed), "--dir", str(home))
     wrong = run("keys", "keyset", "--party", "DE", "--root", "no-such.key", "--minister", public["fm"],
                 "--out", str(tmp_path / "x.json"), code=65)  # fmt: skip
     assert "neither a key file nor a public key" in wrong

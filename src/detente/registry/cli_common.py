@@ -21,6 +21,7 @@ from rich.console import Console
 
 from detente.accords.acts import Authority
 from detente.errors import ConfigError, ConflictError, MalformedError, VerificationError
+from detente.files import NewFiles, create_new
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope, merge_envelopes, pae
@@ -86,13 +87,21 @@ def _now() -> str:
 def _deliver(where: Where, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = ()) -> None:
     """Write the envelope to a file (offline), or submit it and print the receipt."""
     if out_file is not None:
-        out_file.write_bytes(st.envelope.encode() + b"\n")
-        for blob in blobs:
-            (out_file.parent / f"{sha256_hex(blob)}.blob").write_bytes(blob)
+        with NewFiles() as new:
+            write_signed(new, st, out_file, blobs)
         out.print(f"signed {st.kind} {st.sid} -> {out_file}")
         return
     with where.connect() as reg:
         _report(reg.submit(st.envelope.encode(), blobs))
+
+
+def write_signed(new: NewFiles, st: Statement, out_file: Path, blobs: tuple[bytes, ...] = ()) -> None:
+    """Create ``out_file`` holding the envelope, and beside it each blob it cites as ``SHA256.blob``
+    (what ``submit --blob`` takes), each a new file: an existing file is never overwritten (a mistyped
+    ``--out`` naming a key must not destroy it), and ``new`` removes them all if one cannot be written."""
+    new.create(out_file, st.envelope.encode() + b"\n")
+    for blob in blobs:
+        new.create_content_addressed(out_file.parent / f"{sha256_hex(blob)}.blob", blob)
 
 
 def _report(receipt: Submitted) -> None:
@@ -198,7 +207,7 @@ def keys_keyset(
         body = keyset_body(version, prev_sid, roles)
         st = sign_keyset(party, _now(), body, (*signers, *_keys(sign_with or [])))
         Keyset.from_statement(st)  # a threshold above its keys would be refused only when registered
-        out_file.write_bytes(st.envelope.encode() + b"\n")
+        create_new(out_file, st.envelope.encode() + b"\n")  # never over a file: it may be a key
         signed = len(st.envelope.signatures)
         out.print(f"keyset v{version} of {party} -> {out_file} ({signed} signature(s))")
 
@@ -248,7 +257,7 @@ def keys_collect(
                     )
         merged = merge_envelopes(copies.values())
         open_statement(merged)  # the merged envelope is a statement still (each copy's payload is one)
-        out_file.write_bytes(merged.encode() + b"\n")
+        create_new(out_file, merged.encode() + b"\n")  # never over a file, even one of the copies
         checked = sum(s.keyid in known for s in merged.signatures)
         unknown = len(merged.signatures) - checked
         note = f"; {unknown} by keys not given (--keyset checks them)" if unknown else ""

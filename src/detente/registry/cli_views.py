@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from detente.accords.projection import Projection
+from detente.files import create_new
 from detente.monitor import EVIDENCE_SCHEMA
 from detente.monitor import SCHEMA as INCIDENTS_SCHEMA
 from detente.monitor.documents import read_document
@@ -111,7 +112,7 @@ def bundle(
 ) -> None:  # fmt: skip
     """Write a claim's evidence bundle (a claim type, such as offered or concluded); verify it offline."""
     with reported(), Where(directory, registry).connect() as reg:
-        out_file.write_bytes(reg.bundle(claim, ref))
+        create_new(out_file, reg.bundle(claim, ref))  # never over an existing file
         out.print(f"bundle -> {out_file}")
 
 

@@ -1,0 +1,87 @@
+"""The files the CLI writes for its user: never over an existing file, and all of a command's or none."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from detente.registry.cli import app
+from detente.statements.canonical import sha256_hex
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, result.output
+    return " ".join(result.output.split())  # Rich wraps long lines at the runner's width
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry built by ``detente example`` (keys in ``keys/``, ids in ``example.json``)."""
+    home = tmp_path_factory.mktemp("example") / "reg"
+    run("example", "--dir", str(home))
+    return home
+
+
+def _key(home: Path, party: str = "RU") -> Path:
+    return home / "keys" / f"{party}-foreign-minister.key"
+
+
+def _a_key(tmp_path: Path, name: str) -> tuple[Path, bytes]:
+    path = tmp_path / name
+    run("keys", "new", str(path))
+    return path, path.read_bytes()
+
+
+def test_an_out_that_names_a_key_leaves_the_key_as_it_was(tmp_path: Path, example: Path) -> None:
+    root, _ = _a_key(tmp_path, "root.key")
+    fm, _ = _a_key(tmp_path, "fm.key")
+    victim, before = _a_key(tmp_path, "root-2.key")
+    said = run("keys", "keyset", "--party", "RU", "--root", str(root), "--minister", str(fm),
+               "--out", str(victim), code=73)  # fmt: skip
+    assert f"{victim}: File exists" in said
+    assert "does not overwrite" in said
+    assert victim.read_bytes() == before
+
+    xid = json.loads((example / "example.json").read_text())["offer-2017"]
+    signer = tmp_path / "signer.key"
+    signer.write_bytes(_key(example).read_bytes())
+    signer.chmod(0o600)
+    before = signer.read_bytes()
+    said = run("withdraw", xid, "--party", "RU", "--key", str(signer), "--out", str(signer),
+               "--dir", str(example), code=73)  # fmt: skip
+    assert signer.read_bytes() == before, "withdraw --out naming its own signing key replaced it"
+
+
+def test_keys_collect_and_bundle_never_overwrite(tmp_path: Path, example: Path) -> None:
+    root, _ = _a_key(tmp_path, "root.key")
+    keyset = tmp_path / "keyset.json"
+    run("keys", "keyset", "--party", "RU", "--root", str(root), "--minister", str(root), "--out", str(keyset))
+    victim, before = _a_key(tmp_path, "victim.key")
+    run("keys", "collect", str(keyset), "--out", str(victim), code=73)
+    assert victim.read_bytes() == before
+    xid = json.loads((example / "example.json").read_text())["exchange-1933"]
+    run("bundle", "concluded", xid, "--out", str(victim), "--dir", str(example), code=73)
+    assert victim.read_bytes() == before
+
+
+def test_an_envelope_and_its_blob_are_written_both_or_neither(tmp_path: Path) -> None:
+    key, _ = _a_key(tmp_path, "fm.key")
+    text = tmp_path / "text.txt"
+    text.write_text("We shall not interfere.")
+    blob = tmp_path / f"{sha256_hex(text.read_bytes())}.blob"
+    blob.write_text("something else")  # a file of that name, not holding the text
+    declare = ["declare", "--party", "DE", "--key", str(key), "--clauses", "L1", "--text", str(text),
+               "non-interference"]  # fmt: skip
+    out = tmp_path / "declaration.json"
+    assert f"{blob}: File exists" in run(*declare, "--out", str(out), code=73)
+    assert not out.exists(), "an envelope was left without the blob it cites"
+    assert blob.read_text() == "something else"
+    blob.write_bytes(text.read_bytes())  # the blob itself, written by an earlier act: the same file
+    assert "signed declaration" in run(*declare, "--out", str(out))
+    assert blob.read_bytes() == text.read_bytes()
