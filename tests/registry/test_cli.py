@@ -11,7 +11,7 @@ from typing import cast
 import pytest
 from typer.testing import CliRunner
 
-from detente.errors import ConflictError, DetenteError, UnreachableError
+from detente.errors import ConfigError, ConflictError, DetenteError, UnreachableError
 from detente.registry import cli_acts
 from detente.registry.cli import app
 from detente.registry.cli_common import Where
@@ -100,7 +100,13 @@ def test_keys_offline_threshold_register_offer_refuse(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("failure", "kept"), [(UnreachableError("no answer"), True), (ConflictError("refused"), False)]
+    ("failure", "kept"),
+    [
+        (UnreachableError("no answer"), True),
+        (DetenteError("the registry answered 500"), True),
+        (ConflictError("refused"), False),
+        (ConfigError("not a registry"), False),
+    ],
 )
 def test_a_commitments_nonce_is_kept_unless_the_registry_refused_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: DetenteError, kept: bool

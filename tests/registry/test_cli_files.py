@@ -85,3 +85,26 @@ def test_an_envelope_and_its_blob_are_written_both_or_neither(tmp_path: Path) ->
     blob.write_bytes(text.read_bytes())  # the blob itself, written by an earlier act: the same file
     assert "signed declaration" in run(*declare, "--out", str(out))
     assert blob.read_bytes() == text.read_bytes()
+
+
+def test_a_failed_out_leaves_no_nonce_so_the_retry_runs(tmp_path: Path, example: Path) -> None:
+    nonce, offer = tmp_path / "o1.nonce", tmp_path / "offer.json"
+    act = ["offer", "--party", "RU", "--key", str(_key(example)), "--to", "US", "--clauses", "L1",
+           "--nonce", str(nonce), "--dir", str(example)]  # fmt: skip
+    run(*act, "--out", str(tmp_path / "no-such-folder" / "offer.json"), code=66)
+    assert not nonce.exists(), "a nonce whose envelope was never written was left behind"
+    offer.write_text("in the way")
+    run(*act, "--out", str(offer), code=73)
+    assert not nonce.exists()
+    assert offer.read_text() == "in the way"
+    offer.unlink()
+    assert "signed offer" in run(*act, "--out", str(offer))
+    assert nonce.exists()
+    assert [p.suffix for p in tmp_path.glob("*.blob")] == [".blob"], "the terms are written beside it"
+
+    xid = json.loads((example / "example.json").read_text())["offer-2018"]
+    accept = ["accept", xid, "--party", "US", "--key", str(_key(example, "US")), "--nonce",
+              str(tmp_path / "a.nonce"), "--dir", str(example)]  # fmt: skip
+    run(*accept, "--out", str(tmp_path / "no-such-folder" / "accept.json"), code=66)
+    assert not (tmp_path / "a.nonce").exists()
+    assert "signed accept" in run(*accept, "--out", str(tmp_path / "accept.json"))

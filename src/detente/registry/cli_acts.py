@@ -16,11 +16,19 @@ from detente.accords import acts
 from detente.accords.acts import Authority
 from detente.accords.clauses import CLAUSES, LIBRARY_VERSION
 from detente.accords.letters import Person, Terms, reciprocal_letters, terms_document
-from detente.errors import ConflictError, InputError, MalformedError, NotFoundError, UnreachableError
+from detente.errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    MalformedError,
+    NotFoundError,
+    UnreachableError,
+)
+from detente.files import NewFiles
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.statement import Statement
-from detente.tlog.home import read_secret, write_secret
+from detente.tlog.home import read_secret
 
 from .cli_common import (
     DEFAULT_DIR,
@@ -89,18 +97,31 @@ def _deliver_committed(
     blobs: tuple[bytes, ...] = (),
 ) -> None:
     """Deliver a statement committing to a nonce, written first to its file (0600, never overwritten:
-    the party needs it to reveal). If the registry answers with a refusal, the commitment was never
-    logged and the file is removed, so that the act can be retried as it was typed; if the registry
-    could not be reached, or stopped answering, the statement may be logged, and the nonce is kept."""
+    the party needs it to reveal).
+
+    The nonce file is removed again whenever the statement certainly reached no registry, so that the act
+    can be retried as it was typed: with ``--out``, on any failure (the nonce, the envelope and its blobs
+    are written all or none); when submitting, if the registry refused it. If the registry could not be
+    reached, stopped answering, or failed without saying how, the statement may be logged, and the nonce
+    is kept: without it, its party could never reveal."""
     path, secret = nonce
-    write_secret(path, secret.hex() + "\n")
-    try:
-        _deliver(where, st, out_file, blobs)
-    except UnreachableError:
-        raise
-    except (InputError, ConflictError, NotFoundError):
-        path.unlink(missing_ok=True)
-        raise
+    with NewFiles() as new:
+        new.create(path, (secret.hex() + "\n").encode(), mode=0o600)
+        try:
+            _deliver(where, st, out_file, blobs)
+        except BaseException as error:
+            if out_file is None and _maybe_logged(error):
+                new.keep()
+            raise
+
+
+def _maybe_logged(error: BaseException) -> bool:
+    """Whether a statement whose submission failed with ``error`` may be in the log all the same."""
+    if isinstance(error, UnreachableError):
+        return True
+    # a refusal, or a registry that could not be opened: the statement was never appended. Anything
+    # else (a file error while appending, an unknown answer, an interruption) leaves it unknown.
+    return not isinstance(error, (InputError, ConflictError, NotFoundError, ConfigError))
 
 
 Sign = Callable[[Authority, str, Statement], Statement]
