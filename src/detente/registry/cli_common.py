@@ -30,7 +30,7 @@ from detente.statements.keysets import Keyset, keyset_body, sign_keyset
 from detente.statements.statement import Statement, open_statement
 from detente.tlog.home import read_secret, write_secret
 
-from .client import HttpClient, RegistryClient, Submitted, connect
+from .client import HttpClient, RegistryClient, Submitted, connect, service
 from .core import Registry
 from .home import RegistryHome, utc_now
 
@@ -295,9 +295,7 @@ def party_register(
         else:
             if operator_key is None:
                 raise ConfigError("registering over --registry needs --operator-key (the notary key file)")
-            import httpx
-
-            with httpx.Client(base_url=registry.rstrip("/"), timeout=60) as http:
+            with service(registry) as http:
                 answer = HttpClient(http).register(data, _keys([operator_key])[0])
             if answer.index is None:
                 _report(answer)

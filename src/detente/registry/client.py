@@ -20,10 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from detente import errors
-from detente.errors import ConflictError, DetenteError, MalformedError, NotFoundError, UnreachableError
+from detente.errors import (
+    ConfigError,
+    ConflictError,
+    DetenteError,
+    MalformedError,
+    NotFoundError,
+    UnreachableError,
+)
 from detente.registry import views
 from detente.registry.bundle import build_bundle
 from detente.registry.core import Registry
@@ -306,13 +313,56 @@ class HttpClient:
         return self._get(f"/v1/bundles/{quote(claim, safe='')}/{quote(ref, safe='')}").content
 
 
+def service_url(url: str) -> str:
+    """``url`` checked as a registry service's base URL (without a trailing ``/``): an ``http`` or
+    ``https`` scheme, a host, and a port from 1 to 65535 if one is given.
+
+    Raises:
+        ConfigError: anything else, saying what a valid URL looks like (retrying cannot help, so it is
+            never reported as a registry that cannot be reached).
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a port that is not a number from 0 to 65535 raises ValueError
+    except ValueError as exc:
+        raise _bad_url(url, str(exc)) from None
+    if "://" not in url:  # "localhost:8000" would read as the scheme "localhost"
+        raise _bad_url(url, "it does not begin with http:// or https://")
+    if parts.scheme not in ("http", "https"):
+        raise _bad_url(url, f"the scheme is {parts.scheme}, not http or https")
+    if not parts.hostname or any(c.isspace() for c in parts.netloc):
+        raise _bad_url(url, "it names no host")
+    if port == 0:
+        raise _bad_url(url, "port 0 is no port to connect to")
+    return url.rstrip("/")
+
+
+def _bad_url(url: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"--registry {url!r} is not a registry service's URL ({why}): give http://HOST:PORT or https://HOST, "
+        "such as http://127.0.0.1:8000"
+    )
+
+
+@contextmanager
+def service(url: str, timeout: float = 60.0) -> Iterator[httpx.Client]:
+    """An HTTP client for the registry service at ``url`` (checked by :func:`service_url` first)."""
+    import httpx
+
+    base = service_url(url)
+    try:
+        http = httpx.Client(base_url=base, timeout=timeout)
+    except httpx.InvalidURL as exc:  # what urlsplit lets pass and httpx does not (a space in the host)
+        raise _bad_url(url, str(exc)) from None
+    with http:
+        yield http
+
+
 @contextmanager
 def connect(directory: Path, url: str | None, timeout: float = 60.0) -> Iterator[RegistryClient]:
     """The registry service at ``url`` if given, else the registry folder ``directory``, for one command."""
     if url is not None:
-        import httpx
-
-        with httpx.Client(base_url=url.rstrip("/"), timeout=timeout) as http:
+        with service(url, timeout) as http:
             yield HttpClient(http)
         return
     registry = RegistryHome(directory).open()
