@@ -5,10 +5,11 @@ Each command works on ``--dir`` (a registry folder) or ``--registry URL`` (a reg
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -27,7 +28,9 @@ from detente.errors import (
 from detente.files import NewFiles
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
-from detente.statements.statement import Statement
+from detente.statements.dsse import Envelope
+from detente.statements.keys import PublicKey
+from detente.statements.statement import Statement, open_statement
 from detente.tlog.home import read_secret
 
 from .cli_common import (
@@ -46,8 +49,10 @@ from .cli_common import (
     app,
     out,
 )
+from .client import RegistryClient
 from .home import utc_now
 
+T = TypeVar("T")
 Nonce = Annotated[Path, typer.Option("--nonce", help="File (0600) holding this party's nonce.")]
 Clauses = Annotated[str, typer.Option(help="Comma-separated clause ids, e.g. L1,M1,M2.")]
 
@@ -69,15 +74,60 @@ def _terms(party: str, to: str, clauses: str, place: str, notice_days: int) -> b
     return terms_document(reciprocal_letters(terms), notice_days)
 
 
+NOTARY_HELP = (
+    "The registry's notary key, which the offer names: its public key in base64 (as `detente init` and "
+    "`detente serve` print it; GET /v1/registry serves it as notary_key) or its key id (served as notary). "
+    "Without it, it is read from the registry; with it and --out, no registry is needed (offline signing)."
+)
+Notary = Annotated[str | None, typer.Option("--notary", help=NOTARY_HELP)]
+OFFER_HELP = (
+    "The offer's signed envelope, as `offer --out` or `counter --out` wrote it (its originator hands it "
+    "over): the act is signed on it without reading the registry, so that with --out none is needed."
+)
+OfferFile = Annotated[Path | None, typer.Option("--offer", help=OFFER_HELP)]
+KEYID = re.compile(r"[0-9a-f]{64}")
+
+
+def _notary_keyid(value: str) -> str:
+    """The key id ``--notary`` gives: a key id as it is, or that of a public key in base64."""
+    if KEYID.fullmatch(value):
+        return value
+    try:
+        return PublicKey.from_b64(value).keyid
+    except MalformedError:
+        raise MalformedError(
+            f"--notary {value[:80]!r} is neither a public key in base64 nor a key id (64 hex digits): "
+            "give the notary key as `detente init` or `detente serve` printed it"
+        ) from None
+
+
+def _read(where: Where, read: Callable[[RegistryClient], T], offline: str | None) -> T:
+    """What ``read`` reads from the registry. One that cannot be opened or reached is reported with the
+    option that signs without it (``offline``) when the act is to be written to a file: `detente init`
+    would make another registry, whose notary the real one's would refuse."""
+    try:
+        with where.connect() as reg:
+            return read(reg)
+    except (ConfigError, UnreachableError) as error:
+        if offline is None:
+            raise
+        raise type(error)(f"{error}; to sign without a registry, pass {offline}") from None
+
+
 def _offer(
     where: Where, key: list[Path], party: str, to: str, clauses: str, nonce: Path, days: int, place: str,
-    notice_days: int, out_file: Path | None, answers: str | None,
+    notice_days: int, out_file: Path | None, answers: str | None, notary: str | None,
 ) -> None:  # fmt: skip
+    """Sign an offer (a counter-offer if it ``answers`` an exchange) naming the notary given, or the
+    registry's, and deliver it with its nonce and terms."""
     if not 1 <= days <= MAX_DEADLINE_DAYS:
         raise MalformedError(f"--deadline-days takes 1 to {MAX_DEADLINE_DAYS} (a hundred years), not {days}")
     doc = _terms(party, to, clauses, place, notice_days)
-    with where.connect() as reg:
-        notary = reg.notary_keyid()
+    if notary is None:
+        offline = "--notary (the registry's notary key)" if out_file is not None else None
+        notary = _read(where, lambda reg: reg.notary_keyid(), offline)
+    else:
+        notary = _notary_keyid(notary)
     xid = os.urandom(16).hex()
     deadline = format_time(utc_now() + timedelta(days=days))
     secret = os.urandom(32)
@@ -127,16 +177,33 @@ def _maybe_logged(error: BaseException) -> bool:
 Sign = Callable[[Authority, str, Statement], Statement]
 
 
+def _the_offer(where: Where, xid: str, offer_file: Path | None, out_file: Path | None) -> Statement:
+    """The offer (m1) of exchange ``xid``: read from ``offer_file`` if given, else from the registry."""
+    if offer_file is not None:
+        return _offer_from_file(offer_file, xid)
+    return _read(where, lambda reg: _m1(reg, xid), "--offer FILE" if out_file is not None else None)
+
+
+def _offer_from_file(path: Path, xid: str) -> Statement:
+    """The offer or counter-offer of exchange ``xid`` in the envelope file ``path`` (its signatures are
+    the registry's to check, when the act signed on it is submitted)."""
+    st = open_statement(Envelope.decode(path.read_bytes()))
+    if st.kind not in ("offer", "counter"):
+        raise MalformedError(f"{path} holds a {st.kind}, not an offer: --offer takes the offer's envelope")
+    if st.body["xid"] != xid:
+        raise MalformedError(f"{path} is the offer of exchange {st.body['xid']}, not of {xid}")
+    return st
+
+
 def _on_offer(
     xid: str, party: str, key: list[Path], directory: Path, registry: str | None, out_file: Path | None,
-    sign: Sign, nonce: tuple[Path, bytes] | None = None,
+    sign: Sign, nonce: tuple[Path, bytes] | None = None, offer_file: Path | None = None,
 ) -> None:  # fmt: skip
-    """Read the offer (m1) of exchange ``xid``, sign this party's act on it, and deliver the act (one
-    committing to a nonce, with the file to keep it in, if given)."""
+    """Read the offer (m1) of exchange ``xid`` (from ``offer_file`` if given), sign this party's act on it,
+    and deliver the act (one committing to a nonce, with the file to keep it in, if given)."""
     with reported():
         where = Where(directory, registry)
-        with where.connect() as reg:
-            m1 = _m1(reg, xid)
+        m1 = _the_offer(where, xid, offer_file, out_file)
         st = sign(_authority(party, key), _now(), m1)
         if nonce is None:
             _deliver(where, st, out_file)
@@ -148,26 +215,29 @@ def _on_offer(
 def offer(
     party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], clauses: Clauses, nonce: Nonce,
     directory: Dir = DEFAULT_DIR, deadline_days: int = 30, place: str = "Moscow", notice_days: int = 90,
-    out_file: OutFile = None, registry: RegistryUrl = None,
+    out_file: OutFile = None, registry: RegistryUrl = None, notary: Notary = None,
 ) -> None:  # fmt: skip
     """Offer an exchange of letters (m1): reciprocal letters from one set of terms."""
     with reported():
         where = Where(directory, registry)
-        _offer(where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, None)
+        _offer(
+            where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, None, notary
+        )
 
 
 @app.command("counter")
 def counter(
     xid: str, party: Party, key: KeyFiles, clauses: Clauses, nonce: Nonce, directory: Dir = DEFAULT_DIR,
     deadline_days: int = 30, place: str = "Washington", notice_days: int = 90, out_file: OutFile = None,
-    registry: RegistryUrl = None,
+    registry: RegistryUrl = None, notary: Notary = None, offer_file: OfferFile = None,
 ) -> None:  # fmt: skip
     """Counter an offer addressed to you: a new offer that answers (and closes) it."""
     with reported():
         where = Where(directory, registry)
-        with where.connect() as reg:
-            to = _m1(reg, xid).party
-        _offer(where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, xid)
+        to = _the_offer(where, xid, offer_file, out_file).party
+        _offer(
+            where, key, party, to, clauses, nonce, deadline_days, place, notice_days, out_file, xid, notary
+        )
 
 
 @app.command("accept")
@@ -179,6 +249,7 @@ def accept(
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
+    offer_file: OfferFile = None,
 ) -> None:
     """Accept an offer (m2), committing to a new nonce."""
     secret = os.urandom(32)
@@ -191,6 +262,7 @@ def accept(
         out_file,
         lambda by, now, m1: acts.accept(by, now, m1, secret),
         (nonce, secret),
+        offer_file,
     )
 
 
@@ -203,11 +275,13 @@ def refuse(
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
+    offer_file: OfferFile = None,
 ) -> None:
     """Refuse an offer, with the reason."""
     _on_offer(
-        xid, party, key, directory, registry, out_file, lambda by, now, m1: acts.refuse(by, now, m1, reason)
-    )
+        xid, party, key, directory, registry, out_file, lambda by, now, m1: acts.refuse(by, now, m1, reason),
+        offer_file=offer_file,
+    )  # fmt: skip
 
 
 @app.command("withdraw")
@@ -219,11 +293,13 @@ def withdraw(
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
+    offer_file: OfferFile = None,
 ) -> None:
     """Withdraw your offer before any acceptance."""
     _on_offer(
-        xid, party, key, directory, registry, out_file, lambda by, now, m1: acts.withdraw(by, now, m1, reason)
-    )
+        xid, party, key, directory, registry, out_file,
+        lambda by, now, m1: acts.withdraw(by, now, m1, reason), offer_file=offer_file,
+    )  # fmt: skip
 
 
 @app.command("reveal")
@@ -235,6 +311,7 @@ def reveal(
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
+    offer_file: OfferFile = None,
 ) -> None:
     """Reveal your nonce (originator first, once m2 is logged; responder once it has the originator's)."""
 
@@ -245,27 +322,53 @@ def reveal(
             raise MalformedError(f"{nonce} is not a nonce file: it does not hold a nonce in hex") from None
         return acts.reveal(by, now, m1, value)
 
-    _on_offer(xid, party, key, directory, registry, out_file, sign)
+    _on_offer(xid, party, key, directory, registry, out_file, sign, offer_file=offer_file)
 
 
 @app.command("abort")
 def abort(
-    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None
-) -> None:
+    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+    out_file: OutFile = None, offer_file: OfferFile = None,
+) -> None:  # fmt: skip
     """Ask the notary to abort (originator, before revealing); its first decision is final."""
-    _on_offer(xid, party, key, directory, registry, None, acts.abort)
+    _on_offer(xid, party, key, directory, registry, out_file, acts.abort, offer_file=offer_file)
 
 
 @app.command("resolve")
 def resolve(
-    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None
-) -> None:
+    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+    out_file: OutFile = None, offer_file: OfferFile = None,
+    acceptance: Annotated[Path | None, typer.Option(help=(
+        "The acceptance's signed envelope, as `accept --out` wrote it: with --offer (both, or neither, "
+        "read from the registry) and --out, no registry is needed."
+    ))] = None,
+) -> None:  # fmt: skip
     """Ask the notary to resolve with m1 and m2; a `resolved` decision is a contract."""
     with reported():
         where = Where(directory, registry)
-        with where.connect() as reg:
-            m1, m2 = _m1(reg, xid), _m2(reg, xid)
-        _deliver(where, acts.resolve(_authority(party, key), _now(), m1, m2), None)
+        if (offer_file is None) != (acceptance is None):
+            raise typer.BadParameter(
+                "give --offer and --acceptance together, or neither", param_hint="--offer"
+            )
+        if offer_file is not None and acceptance is not None:
+            m1 = _offer_from_file(offer_file, xid)
+            m2 = _acceptance_from_file(acceptance, m1)
+        else:  # both from the registry, in one reading of it
+            offline = "--offer FILE --acceptance FILE" if out_file is not None else None
+            m1, m2 = _read(where, lambda reg: (_m1(reg, xid), _m2(reg, xid)), offline)
+        _deliver(where, acts.resolve(_authority(party, key), _now(), m1, m2), out_file)
+
+
+def _acceptance_from_file(path: Path, m1: Statement) -> Statement:
+    """The acceptance of offer ``m1`` in the envelope file ``path``."""
+    st = open_statement(Envelope.decode(path.read_bytes()))
+    if st.kind != "accept":
+        raise MalformedError(f"{path} holds a {st.kind}, not an acceptance: --acceptance takes its envelope")
+    if st.body["offer"] != m1.sid:
+        raise MalformedError(
+            f"{path} accepts offer {st.body['offer']}, not {m1.sid} (exchange {m1.body['xid']})"
+        )
+    return st
 
 
 @app.command("declare")
@@ -297,19 +400,19 @@ def declare(
 @app.command("terminate")
 def terminate(
     ref: str, party: Party, key: KeyFiles, summary: str, effective: str, directory: Dir = DEFAULT_DIR,
-    registry: RegistryUrl = None,
+    registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Terminate an exchange, or revoke a declaration, effective after its notice period (RFC 3339 UTC)."""
     with reported():
         st = acts.termination(_authority(party, key), _now(), ref, summary, effective)
-        _deliver(Where(directory, registry), st, None)
+        _deliver(Where(directory, registry), st, out_file)
 
 
 @app.command("protest")
 def protest(
     party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], ref: Annotated[str, typer.Option()],
     clauses: Clauses, summary: str, incident: Annotated[list[str] | None, typer.Option()] = None,
-    directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+    directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Protest a breach, citing clause ids of an exchange or declaration (and incidents)."""
     import os
@@ -320,15 +423,15 @@ def protest(
             clauses=clauses.split(","), summary=summary, incidents=incident or [],
         )  # fmt: skip
         out.print(f"protest {st.body['pid']}")
-        _deliver(Where(directory, registry), st, None)
+        _deliver(Where(directory, registry), st, out_file)
 
 
 @app.command("reply")
 def reply(
     pid: str, party: Party, key: KeyFiles, position: str, summary: str, directory: Dir = DEFAULT_DIR,
-    registry: RegistryUrl = None,
+    registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Reply to a protest (position: accepts, rejects or neither)."""
     with reported():
         st = acts.reply(_authority(party, key), _now(), pid, position, summary)
-        _deliver(Where(directory, registry), st, None)
+        _deliver(Where(directory, registry), st, out_file)
