@@ -63,14 +63,16 @@ def log_key_text(value: str) -> str:
     """A verifier key given on the command line as its text or as the path of a file holding it.
 
     A key's text (``name+hash+base64``) is never the name of an existing file by accident, so an
-    existing file is read; anything else is taken as the key itself (and refused if it is not one).
+    existing file is read. A key's text always holds a ``+``: a value without one can only name a file,
+    so one that cannot be read is reported as that file (exit 66 for one that does not exist), not as a
+    malformed key. Anything else is taken as the key itself (and refused if it is not one).
     """
     path = Path(value)
     try:
         is_file = path.is_file()
     except OSError:  # a long key's text is too long for a file name: it is the key itself
-        is_file = False
-    if not is_file:
+        return value.strip()
+    if not is_file and "+" in value:
         return value.strip()
     try:
         return path.read_text(encoding="utf-8").strip()

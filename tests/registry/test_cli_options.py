@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -32,3 +34,43 @@ def test_a_registry_url_that_cannot_be_one_is_a_configuration_error(tmp_path: Pa
     run("keys", "new", str(key))
     said = run("party", "register", str(envelope), "--registry", url, "--operator-key", str(key), code=78)
     assert "is not a registry service's URL" in said
+
+
+def test_a_file_named_on_the_command_line_that_does_not_exist_exits_66(tmp_path: Path) -> None:
+    text = tmp_path / "text.txt"
+    text.write_text("We shall not interfere.")
+    missing = tmp_path / "missing.key"
+    said = run("declare", "--party", "RU", "--key", str(missing), "--clauses", "L1", "--text", str(text),
+               "summary", "--out", str(tmp_path / "d.json"), code=66)  # fmt: skip
+    assert f"{missing}: No such file or directory (check the path)" in said
+    said = run("incident", "submit", str(tmp_path / "nothere.json"), "--party", "RU", "--key", str(missing),
+               "--all", code=66)  # fmt: skip
+    assert "nothere.json: No such file or directory" in said
+    said = run("verify", str(text), "--log-key", str(tmp_path / "nothere.vkey"), code=66)
+    assert "nothere.vkey: No such file or directory" in said, "a value with no '+' is no key's text"
+
+
+def test_a_nonce_file_is_called_a_nonce_file(tmp_path: Path) -> None:
+    key, nonce, offer = tmp_path / "k.key", tmp_path / "n.nonce", tmp_path / "offer.json"
+    run("keys", "new", str(key))
+    said = run("offer", "--party", "RU", "--key", str(key), "--to", "US", "--clauses", "L1",
+               "--nonce", str(nonce), "--notary", "0" * 64, "--out", str(offer))  # fmt: skip
+    nonce.chmod(0o644)
+    xid = said.split()[1]
+    said = run("reveal", xid, "--party", "RU", "--key", str(key), "--nonce", str(nonce), "--offer",
+               str(offer), "--out", str(tmp_path / "r.json"), code=78)  # fmt: skip
+    assert f"nonce file {nonce} is readable by others; run: chmod 600 {nonce}" in said
+
+
+def test_no_path_is_checked_by_typer_so_an_unreadable_file_exits_77_not_2() -> None:
+    """Typer's own check exits 2 (usage) for an unreadable file; the commands report it as 77."""
+    import typer
+
+    def params(command: Any) -> Iterator[tuple[str, Any]]:  # Typer's own click, whatever its version
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from ((f"{name} {p}", param) for p, param in params(sub))
+        for param in command.params:
+            yield str(param.name), param
+
+    checked = [name for name, p in params(typer.main.get_command(app)) if getattr(p.type, "readable", False)]
+    assert checked == []

@@ -27,7 +27,7 @@ def read_document(path: Path, schema: str) -> dict[str, Any]:
     any object that names a key twice."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_one_of_each)
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:  # a file that cannot be read is the shell's to report (66, 77 or 74)
         raise MalformedError(f"{path}: not a readable JSON document ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("schema") != schema:
         raise MalformedError(f"{path}: not a document of schema {schema}")

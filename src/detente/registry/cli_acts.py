@@ -31,7 +31,6 @@ from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.dsse import Envelope
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement, open_statement
-from detente.tlog.home import read_secret
 
 from .cli_common import (
     DEFAULT_DIR,
@@ -48,12 +47,15 @@ from .cli_common import (
     _now,
     app,
     out,
+    read_given_secret,
 )
 from .client import RegistryClient
 from .home import utc_now
 
 T = TypeVar("T")
-Nonce = Annotated[Path, typer.Option("--nonce", help="File (0600) holding this party's nonce.")]
+Nonce = Annotated[
+    Path, typer.Option("--nonce", help="File (0600) holding this party's nonce.", readable=False)
+]
 Clauses = Annotated[str, typer.Option(help="Comma-separated clause ids, e.g. L1,M1,M2.")]
 
 
@@ -84,7 +86,7 @@ OFFER_HELP = (
     "The offer's signed envelope, as `offer --out` or `counter --out` wrote it (its originator hands it "
     "over): the act is signed on it without reading the registry, so that with --out none is needed."
 )
-OfferFile = Annotated[Path | None, typer.Option("--offer", help=OFFER_HELP)]
+OfferFile = Annotated[Path | None, typer.Option("--offer", help=OFFER_HELP, readable=False)]
 KEYID = re.compile(r"[0-9a-f]{64}")
 
 
@@ -317,7 +319,7 @@ def reveal(
 
     def sign(by: Authority, now: str, m1: Statement) -> Statement:
         try:
-            value = bytes.fromhex(read_secret(nonce).strip())
+            value = bytes.fromhex(read_given_secret(nonce, "nonce file").strip())
         except ValueError:  # never the file's text: a nonce is a secret until revealed
             raise MalformedError(f"{nonce} is not a nonce file: it does not hold a nonce in hex") from None
         return acts.reveal(by, now, m1, value)
@@ -341,7 +343,7 @@ def resolve(
     acceptance: Annotated[Path | None, typer.Option(help=(
         "The acceptance's signed envelope, as `accept --out` wrote it: with --offer (both, or neither, "
         "read from the registry) and --out, no registry is needed."
-    ))] = None,
+    ), readable=False)] = None,
 ) -> None:  # fmt: skip
     """Ask the notary to resolve with m1 and m2; a `resolved` decision is a contract."""
     with reported():
@@ -376,7 +378,7 @@ def declare(
     party: Party,
     key: KeyFiles,
     clauses: Clauses,
-    text: Annotated[Path, typer.Option(help="The declaration's full text.")],
+    text: Annotated[Path, typer.Option(help="The declaration's full text.", readable=False)],
     summary: str,
     to: str | None = None,
     notice_days: int = 180,

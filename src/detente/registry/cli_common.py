@@ -45,12 +45,18 @@ app.add_typer(incident_app, name="incident")
 # (a statement's summary, a service's answer) may hold brackets that Rich would read as style tags
 out = Console(soft_wrap=True, markup=False, highlight=False)
 
-Dir = Annotated[Path, typer.Option("--dir", help="The registry folder.")]
-KeyFiles = Annotated[list[Path], typer.Option("--key", help="Key file(s) of the signing authority.")]
+# Every path is declared readable=False: Typer's own check of an unreadable file would exit 2 (a usage
+# error) before the command runs; the command reads it and reports no permission as 77 (docs/cli.md).
+Dir = Annotated[Path, typer.Option("--dir", help="The registry folder.", readable=False)]
+KeyFiles = Annotated[
+    list[Path], typer.Option("--key", help="Key file(s) of the signing authority.", readable=False)
+]
 Party = Annotated[str, typer.Option("--party", help="Acting party (ISO 3166-1 alpha-2).")]
 OutFile = Annotated[
-    Path | None, typer.Option("--out", help="Write the signed envelope here instead of submitting.")
+    Path | None,
+    typer.Option("--out", help="Write the signed envelope here instead of submitting.", readable=False),
 ]
+InFile = Annotated[Path, typer.Argument(readable=False)]
 RegistryUrl = Annotated[
     str | None,
     typer.Option(
@@ -72,8 +78,16 @@ class Where:
         return connect(self.directory, self.url)
 
 
+def read_given_secret(path: Path, what: str = "key file") -> str:
+    """A secret file named on the command line (``what``: a key file, a nonce file). One that does not
+    exist is a file not found (exit 66, check the path): a configuration error (78) is a home's own key
+    gone missing."""
+    path.stat()
+    return read_secret(path, what)
+
+
 def _keys(files: list[Path]) -> tuple[SigningKey, ...]:
-    return tuple(SigningKey.from_file(read_secret(f).encode()) for f in files)
+    return tuple(SigningKey.from_file(read_given_secret(f).encode()) for f in files)
 
 
 def _authority(party: str, files: list[Path]) -> Authority:
@@ -149,7 +163,7 @@ def init(directory: Dir = DEFAULT_DIR, origin: str = "detente.registry", notary_
 
 
 @keys_app.command("new")
-def keys_new(path: Path) -> None:
+def keys_new(path: InFile) -> None:
     """Create an Ed25519 key file (0600) and print its key id."""
     with reported():
         key = SigningKey.generate(os.urandom)
@@ -171,7 +185,7 @@ def _listed(values: list[str]) -> tuple[list[PublicKey], list[SigningKey]]:
     for value in values:
         path = Path(value)
         if path.is_file():
-            key = SigningKey.from_file(read_secret(path).encode())
+            key = SigningKey.from_file(read_given_secret(path).encode())
             public.append(key.public)
             files.append(key)
             continue
@@ -186,14 +200,14 @@ def _listed(values: list[str]) -> tuple[list[PublicKey], list[SigningKey]]:
 def keys_keyset(
     party: Party,
     root: KeyOrPublic,
-    out_file: Annotated[Path, typer.Option("--out")],
+    out_file: Annotated[Path, typer.Option("--out", readable=False)],
     minister: KeyOrPublic,
     cert: Annotated[list[str] | None, typer.Option(help="As --root: a key file or a public key.")] = None,
     root_threshold: int = 1,
     version: int = 1,
-    previous: Annotated[Path | None, typer.Option()] = None,
+    previous: Annotated[Path | None, typer.Option(readable=False)] = None,
     sign_with: Annotated[
-        list[Path] | None, typer.Option(help="Current root keys (for a new version).")
+        list[Path] | None, typer.Option(help="Current root keys (for a new version).", readable=False)
     ] = None,
 ) -> None:
     """Build a keyset version (roles: root, foreign-minister, cert), signed by the root key files given."""
@@ -213,7 +227,7 @@ def keys_keyset(
 
 
 @keys_app.command("sign")
-def keys_sign(envelope: Path, key: KeyFiles) -> None:
+def keys_sign(envelope: InFile, key: KeyFiles) -> None:
     """Add signatures to an envelope file, offline (for a threshold, each signer signs its copy).
 
     It says what is signed (kind, party, date, and a keyset's version) and signs only a statement that
@@ -230,11 +244,13 @@ def keys_sign(envelope: Path, key: KeyFiles) -> None:
 
 @keys_app.command("collect")
 def keys_collect(
-    files: list[Path],
-    out_file: Annotated[Path, typer.Option("--out")],
+    files: Annotated[list[Path], typer.Argument(readable=False)],
+    out_file: Annotated[Path, typer.Option("--out", readable=False)],
     keyset: Annotated[
         list[Path] | None,
-        typer.Option(help="A keyset file of the party whose keys sign (a keyset's own keys are known)."),
+        typer.Option(
+            help="A keyset file of the party whose keys sign (a keyset's own keys are known).", readable=False
+        ),
     ] = None,
 ) -> None:
     """Merge the signatures of several copies of one envelope (threshold collection).
@@ -278,12 +294,14 @@ def _signers_known(st: Statement, keyset_files: list[Path]) -> dict[str, PublicK
 
 @party_app.command("register")
 def party_register(
-    envelope: Path,
+    envelope: InFile,
     directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None,
     operator_key: Annotated[
         Path | None,
-        typer.Option(help="With --registry: the operator's notary key file (DIR/notary.key)."),
+        typer.Option(
+            help="With --registry: the operator's notary key file (DIR/notary.key).", readable=False
+        ),
     ] = None,
 ) -> None:
     """Register a party's first, self-signed keyset (the operator's trust-on-first-use act, public)."""
@@ -306,9 +324,9 @@ def party_register(
 
 @app.command("submit")
 def submit(
-    envelope: Path,
+    envelope: InFile,
     directory: Dir = DEFAULT_DIR,
-    blob: Annotated[list[Path] | None, typer.Option()] = None,
+    blob: Annotated[list[Path] | None, typer.Option(readable=False)] = None,
     registry: RegistryUrl = None,
 ) -> None:
     """Submit a signed envelope file (signed offline), with the blobs it cites."""

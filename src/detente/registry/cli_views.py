@@ -28,6 +28,7 @@ from .bundle import check_bundle_size, verify_bundle
 from .cli_common import (
     DEFAULT_DIR,
     Dir,
+    InFile,
     KeyFiles,
     Party,
     RegistryUrl,
@@ -107,7 +108,8 @@ def lapse(directory: Dir = DEFAULT_DIR) -> None:
 
 @app.command("bundle")
 def bundle(
-    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out")], directory: Dir = DEFAULT_DIR,
+    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out", readable=False)],
+    directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Write a claim's evidence bundle (a claim type, such as offered or concluded); verify it offline."""
@@ -117,7 +119,7 @@ def bundle(
 
 
 @app.command("verify")
-def verify(path: Path, log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)]) -> None:
+def verify(path: InFile, log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)]) -> None:
     """Verify an evidence bundle offline: no server, no database. Says plainly what is proven, as of when."""
     with reported():
         key = parse_ed25519_vkey(log_key_text(log_key))
@@ -157,13 +159,22 @@ class _ClausesInForce:
 
 @incident_app.command("submit")
 def incident_submit(
-    incidents: Path, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
+    incidents: InFile, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
     approve: Annotated[list[str] | None, typer.Option(help="Approved incident ids (or --all).")] = None,
     approve_all: Annotated[bool, typer.Option("--all")] = False, registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Sign approved monitor incidents as `incident` statements (one per origin state) with a `cert` key."""
-    with reported(), Where(directory, registry).connect() as reg:
-        document = read_document(incidents, INCIDENTS_SCHEMA)
+    with reported():
+        document = read_document(incidents, INCIDENTS_SCHEMA)  # the file first: no registry for a typo
+        _submit_incidents(document, party, key, approve, approve_all, Where(directory, registry))
+
+
+def _submit_incidents(
+    document: dict[str, Any], party: str, key: list[Path], approve: list[str] | None, approve_all: bool,
+    where: Where,
+) -> None:  # fmt: skip
+    """Sign the approved incidents of a monitor document and submit those not reported already."""
+    with where.connect() as reg:
         chosen = None if approve_all else (approve or [])
         clauses = cast(Projection, _ClausesInForce(reg))
         statements = incident_statements(
@@ -179,8 +190,8 @@ def incident_submit(
                           f"as incident {done}, skipped")  # fmt: skip
                 continue
             receipt = reg.submit(st.envelope.encode())
-            where = "not yet integrated" if receipt.index is None else f"at index {receipt.index}"
-            out.print(f"incident {st.body['iid']} ({st.body['to']}) {where}, sid {st.sid}")
+            logged = "not yet integrated" if receipt.index is None else f"at index {receipt.index}"
+            out.print(f"incident {st.body['iid']} ({st.body['to']}) {logged}, sid {st.sid}")
         if not statements:
             out.print(f"nothing to submit: no approved incident has an origin state other than {party}")
 
@@ -188,7 +199,9 @@ def incident_submit(
 @incident_app.command("check-evidence")
 def incident_check_evidence(
     sid: Annotated[str, typer.Argument(help="The public incident statement's id.")],
-    evidence: Annotated[Path, typer.Argument(help="The evidence file the reporting party handed over.")],
+    evidence: Annotated[
+        Path, typer.Argument(help="The evidence file the reporting party handed over.", readable=False)
+    ],
     directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Check an evidence file received from the reporting party against the digest it signed in public."""

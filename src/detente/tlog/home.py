@@ -38,18 +38,19 @@ def write_secret(path: Path, text: str) -> None:
         out.write(text)
 
 
-def read_secret(path: Path) -> str:
-    """Read a secret file, refusing one that others can read."""
+def read_secret(path: Path, what: str = "key file") -> str:
+    """Read a secret file (``what`` it is, for the messages: a key file, a nonce file), refusing one that
+    others can read."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as exc:
-        raise ConfigError(f"key file {path} does not exist") from exc
+        raise ConfigError(f"{what} {path} does not exist") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"key file {path} is readable by others; run: chmod 600 {path}")
+        raise ConfigError(f"{what} {path} is readable by others; run: chmod 600 {path}")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:  # never the bytes themselves: they may be a key
-        raise MalformedError(f"{path} is not a key file: it is not text") from None
+        raise MalformedError(f"{path} is not a {what}: it is not text") from None
 
 
 @dataclass(frozen=True)
