@@ -6,26 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from detente.registry.cli import app
 from detente.statements.canonical import sha256_hex
-
-runner = CliRunner()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return " ".join(result.output.split())  # Rich wraps long lines at the runner's width
+from tests.registry.clirun import example_registry, run
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry built by ``detente example`` (keys in ``keys/``, ids in ``example.json``)."""
-    home = tmp_path_factory.mktemp("example") / "reg"
-    run("example", "--dir", str(home))
-    return home
+    return example_registry(tmp_path_factory.mktemp("example"))
 
 
 def _key(home: Path, party: str = "RU") -> Path:

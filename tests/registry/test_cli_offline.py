@@ -5,18 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from detente.registry.cli import app
 from detente.registry.home import RegistryHome
-
-runner = CliRunner()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return " ".join(result.output.split())  # Rich wraps long lines at the runner's width
+from tests.registry.clirun import example_registry, run
 
 
 class Machines:
@@ -25,8 +16,7 @@ class Machines:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.home = tmp / "reg"
-        run("example", "--dir", str(self.home))
+        self.home = example_registry(tmp)
         self.notary = RegistryHome(self.home).notary()[0].public
         self.air_gap = ["--dir", str(tmp / "no-registry-here")]
 

@@ -7,17 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from detente.registry.cli import app
-
-runner = CliRunner()
-
-
-def run(*args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, result.output
-    return " ".join(result.output.split())  # Rich wraps long lines at the runner's width
+from tests.registry.clirun import run
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,6 @@ from .cli_common import (
     _m2,
     _now,
     app,
-    out,
     read_given_secret,
 )
 from .client import RegistryClient
@@ -137,8 +136,7 @@ def _offer(
         _authority(party, key), _now(), xid=xid, to=to, notary=notary, deadline=deadline,
         terms=sha256_hex(doc), nonce=secret, answers=answers,
     )  # fmt: skip
-    out.print(f"exchange {xid}")
-    _deliver_committed(where, m1, (nonce, secret), out_file, (doc,))
+    _deliver_committed(where, m1, (nonce, secret), out_file, (doc,), f"exchange {xid}")
 
 
 def _deliver_committed(
@@ -147,6 +145,7 @@ def _deliver_committed(
     nonce: tuple[Path, bytes],
     out_file: Path | None,
     blobs: tuple[bytes, ...] = (),
+    heading: str = "",
 ) -> None:
     """Deliver a statement committing to a nonce, written first to its file (0600, never overwritten:
     the party needs it to reveal).
@@ -160,7 +159,7 @@ def _deliver_committed(
     with NewFiles() as new:
         new.create(path, (secret.hex() + "\n").encode(), mode=0o600)
         try:
-            _deliver(where, st, out_file, blobs)
+            _deliver(where, st, out_file, blobs, heading)
         except BaseException as error:
             if out_file is None and _maybe_logged(error):
                 new.keep()
@@ -395,8 +394,7 @@ def declare(
             _authority(party, key), _now(), did=os.urandom(16).hex(), to=to, clauses=clauses.split(","),
             summary=summary, text=sha256_hex(body), effective=_now(), notice_days=notice_days,
         )  # fmt: skip
-        out.print(f"declaration {st.body['did']}")
-        _deliver(Where(directory, registry), st, out_file, (body,))
+        _deliver(Where(directory, registry), st, out_file, (body,), f"declaration {st.body['did']}")
 
 
 @app.command("terminate")
@@ -424,8 +422,7 @@ def protest(
             _authority(party, key), _now(), pid=os.urandom(16).hex(), to=to, ref=ref,
             clauses=clauses.split(","), summary=summary, incidents=incident or [],
         )  # fmt: skip
-        out.print(f"protest {st.body['pid']}")
-        _deliver(Where(directory, registry), st, out_file)
+        _deliver(Where(directory, registry), st, out_file, heading=f"protest {st.body['pid']}")
 
 
 @app.command("reply")

@@ -10,6 +10,7 @@ or a running registry service with ``--registry URL``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -98,15 +99,25 @@ def _now() -> str:
     return format_time(utc_now())
 
 
-def _deliver(where: Where, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = ()) -> None:
-    """Write the envelope to a file (offline), or submit it and print the receipt."""
+def _deliver(
+    where: Where, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = (), heading: str = ""
+) -> None:
+    """Write the envelope to a file (offline), or submit it and print the receipt.
+
+    ``heading`` (the new exchange's or declaration's id) is printed first, once the statement is
+    written or accepted: an id is never printed for an act that was refused."""
     if out_file is not None:
         with NewFiles() as new:
             write_signed(new, st, out_file, blobs)
+        if heading:
+            out.print(heading)
         out.print(f"signed {st.kind} {st.sid} -> {out_file}")
         return
     with where.connect() as reg:
-        _report(reg.submit(st.envelope.encode(), blobs))
+        receipt = reg.submit(st.envelope.encode(), blobs)
+    if heading:
+        out.print(heading)
+    _report(receipt)
 
 
 def write_signed(new: NewFiles, st: Statement, out_file: Path, blobs: tuple[bytes, ...] = ()) -> None:
@@ -138,8 +149,21 @@ def _open(home: Path) -> Iterator[Registry]:
             close()
 
 
+EXCHANGE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def exchange_id(xid: str) -> str:
+    """``xid`` if it can be an exchange id (32 hex digits): one that cannot is bad input (65) before any
+    registry is asked, so a folder and a service refuse it alike (a service checks the form itself)."""
+    if not EXCHANGE_ID.fullmatch(xid):
+        raise MalformedError(
+            f"{xid[:80]!r} is not an exchange id: one is 32 hex digits, as `offer` prints it"
+        )
+    return xid
+
+
 def _m1(reg: RegistryClient, xid: str) -> Statement:
-    return reg.statement(str(reg.exchange(xid)["offer"]))
+    return reg.statement(str(reg.exchange(exchange_id(xid))["offer"]))
 
 
 def _m2(reg: RegistryClient, xid: str) -> Statement:

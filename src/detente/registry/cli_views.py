@@ -36,6 +36,7 @@ from .cli_common import (
     _authority,
     _open,
     app,
+    exchange_id,
     incident_app,
     out,
 )
@@ -62,18 +63,26 @@ def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
 def status(
     directory: Dir = DEFAULT_DIR, xid: str | None = None, at: str | None = None, registry: RegistryUrl = None
 ) -> None:
-    """Exchanges and their phases; or one exchange; with what is in force."""
-    with reported(), Where(directory, registry).connect() as reg:
-        table = Table(title=f"exchanges (log size {reg.size()})")
+    """Exchanges and their phases; or one exchange; with what is in force.
+
+    Everything is read before anything is printed: a bad --at or an unknown --xid is refused alone."""
+    with reported():
+        when = parse_time(at) if at else utc_now()
+        with Where(directory, registry).connect() as reg:
+            if xid is not None:
+                reg.exchange(
+                    exchange_id(xid)
+                )  # one that does not exist is refused (66), not shown as an empty table
+            size, exchanges, declarations = reg.size(), reg.exchanges(), reg.declarations(when)
+        table = Table(title=f"exchanges (log size {size})")
         table.add_column("xid", min_width=32, no_wrap=True)  # copied into the next command: never cut
         for column in ("from", "to", "phase", "deadline"):
             table.add_column(column, overflow="fold")
-        for ex in reg.exchanges():
+        for ex in exchanges:
             if xid is None or ex["xid"] == xid:
                 table.add_row(ex["xid"], ex["originator"], ex["responder"], ex["phase"], ex["deadline"])
         out.print(table)
-        when = parse_time(at) if at else utc_now()
-        for d in reg.declarations(when):
+        for d in declarations:
             state = "in force" if d["in_force"] else "not in force"
             if d["terminated"]:
                 state += f", terminated with effect from {d['terminated']}"
