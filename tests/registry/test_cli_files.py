@@ -97,3 +97,13 @@ def test_a_failed_out_leaves_no_nonce_so_the_retry_runs(tmp_path: Path, example:
     run(*accept, "--out", str(tmp_path / "no-such-folder" / "accept.json"), code=66)
     assert not (tmp_path / "a.nonce").exists()
     assert "signed accept" in run(*accept, "--out", str(tmp_path / "accept.json"))
+
+
+def test_submit_reads_no_further_than_an_envelope_can_be(tmp_path: Path) -> None:
+    huge = tmp_path / "big.json"
+    with huge.open("wb") as sparse:
+        sparse.truncate(300 * 1024 * 1024)  # a hole: nothing written, and nothing may be read whole
+    said = run("submit", str(huge), "--dir", str(tmp_path / "no-registry"), code=65)
+    assert f"{huge} is over 65535 bytes, the most a signed envelope can be" in said
+    said = run("keys", "sign", str(huge), "--key", str(_a_key(tmp_path, "k.key")[0]), code=65)
+    assert "the most a signed envelope can be" in said

@@ -28,7 +28,6 @@ from detente.errors import (
 from detente.files import NewFiles
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
-from detente.statements.dsse import Envelope
 from detente.statements.keys import PublicKey
 from detente.statements.statement import Statement, open_statement
 
@@ -46,6 +45,7 @@ from .cli_common import (
     _m2,
     _now,
     app,
+    envelope_file,
     read_given_secret,
 )
 from .client import RegistryClient
@@ -188,7 +188,7 @@ def _the_offer(where: Where, xid: str, offer_file: Path | None, out_file: Path |
 def _offer_from_file(path: Path, xid: str) -> Statement:
     """The offer or counter-offer of exchange ``xid`` in the envelope file ``path`` (its signatures are
     the registry's to check, when the act signed on it is submitted)."""
-    st = open_statement(Envelope.decode(path.read_bytes()))
+    st = open_statement(envelope_file(path))
     if st.kind not in ("offer", "counter"):
         raise MalformedError(f"{path} holds a {st.kind}, not an offer: --offer takes the offer's envelope")
     if st.body["xid"] != xid:
@@ -362,7 +362,7 @@ def resolve(
 
 def _acceptance_from_file(path: Path, m1: Statement) -> Statement:
     """The acceptance of offer ``m1`` in the envelope file ``path``."""
-    st = open_statement(Envelope.decode(path.read_bytes()))
+    st = open_statement(envelope_file(path))
     if st.kind != "accept":
         raise MalformedError(f"{path} holds a {st.kind}, not an acceptance: --acceptance takes its envelope")
     if st.body["offer"] != m1.sid:

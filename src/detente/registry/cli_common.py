@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConfigError, ConflictError, MalformedError, VerificationError
+from detente.errors import ConfigError, ConflictError, MalformedError, TooLargeError, VerificationError
 from detente.files import NewFiles, create_new
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
@@ -33,6 +33,7 @@ from detente.tlog.home import read_secret, write_secret
 
 from .client import HttpClient, RegistryClient, Submitted, connect, service
 from .core import Registry
+from .entry import MAX_ENTRY
 from .home import RegistryHome, utc_now
 
 app = typer.Typer(no_args_is_help=True, help="Assurances: parties, letters, the fair exchange, evidence.")
@@ -85,6 +86,25 @@ def read_given_secret(path: Path, what: str = "key file") -> str:
     gone missing."""
     path.stat()
     return read_secret(path, what)
+
+
+def read_envelope_file(path: Path) -> bytes:
+    """The bytes of a signed envelope file, read no further than an envelope can be: one over the size
+    of a log entry is refused (65) having read only that much, however large the file (a mistaken
+    ``submit`` of a 300 MB file read it whole)."""
+    with path.open("rb") as file:
+        data = file.read(MAX_ENTRY + 1)
+    if len(data) > MAX_ENTRY:
+        raise TooLargeError(
+            f"{path} is over {MAX_ENTRY} bytes, the most a signed envelope can be (a log entry's limit): "
+            "is it the envelope file?"
+        )
+    return data
+
+
+def envelope_file(path: Path) -> Envelope:
+    """The signed envelope in the file ``path`` (:func:`read_envelope_file`)."""
+    return Envelope.decode(read_envelope_file(path))
 
 
 def _keys(files: list[Path]) -> tuple[SigningKey, ...]:
@@ -236,7 +256,7 @@ def keys_keyset(
 ) -> None:
     """Build a keyset version (roles: root, foreign-minister, cert), signed by the root key files given."""
     with reported():
-        prev = Envelope.decode(previous.read_bytes()) if previous else None
+        prev = envelope_file(previous) if previous else None
         (roots, signers), (ministers, _), (certs, _) = (_listed(v) for v in (root, minister, cert or []))
         roles = {"root": (roots, root_threshold), "foreign-minister": (ministers, 1)}
         if certs:
@@ -258,7 +278,7 @@ def keys_sign(envelope: InFile, key: KeyFiles) -> None:
     opens: a signer offline sees what it vouches for.
     """
     with reported():
-        st = open_statement(Envelope.decode(envelope.read_bytes()))
+        st = open_statement(envelope_file(envelope))
         signed = st.envelope.add(_keys(key))
         envelope.write_bytes(signed.encode() + b"\n")
         version = f" version {st.body['version']}" if st.kind == "keyset" else ""
@@ -284,7 +304,7 @@ def keys_collect(
     nothing is written.
     """
     with reported():
-        copies = {f: Envelope.decode(f.read_bytes()) for f in files}
+        copies = {f: envelope_file(f) for f in files}
         known = _signers_known(open_statement(next(iter(copies.values()))), keyset or [])
         for path, copy in copies.items():  # each copy first, so that the one at fault is named
             message = pae(copy.payload_type, copy.payload)
@@ -309,7 +329,7 @@ def _signers_known(st: Statement, keyset_files: list[Path]) -> dict[str, PublicK
     those of the party's keyset files given."""
     known = dict(Keyset.from_statement(st).keys) if st.kind == "keyset" else {}
     for path in keyset_files:
-        version = Keyset.from_statement(open_statement(Envelope.decode(path.read_bytes())))
+        version = Keyset.from_statement(open_statement(envelope_file(path)))
         if version.party != st.party:
             raise MalformedError(f"{path} is a keyset of {version.party}, not of {st.party}")
         known.update(version.keys)
@@ -330,7 +350,7 @@ def party_register(
 ) -> None:
     """Register a party's first, self-signed keyset (the operator's trust-on-first-use act, public)."""
     with reported():
-        data = envelope.read_bytes()
+        data = read_envelope_file(envelope)
         if registry is None:
             with _open(directory) as reg:
                 index = reg.submit(data, register=True).index
@@ -354,5 +374,8 @@ def submit(
     registry: RegistryUrl = None,
 ) -> None:
     """Submit a signed envelope file (signed offline), with the blobs it cites."""
-    with reported(), Where(directory, registry).connect() as reg:
-        _report(reg.submit(envelope.read_bytes(), [b.read_bytes() for b in blob or []]))
+    with reported():
+        data = read_envelope_file(envelope)  # the files first: a registry is opened for nothing else
+        blobs = [b.read_bytes() for b in blob or []]
+        with Where(directory, registry).connect() as reg:
+            _report(reg.submit(data, blobs))
