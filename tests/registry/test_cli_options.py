@@ -66,3 +66,38 @@ def test_no_path_is_checked_by_typer_so_an_unreadable_file_exits_77_not_2() -> N
 
     checked = [name for name, p in params(typer.main.get_command(app)) if getattr(p.type, "readable", False)]
     assert checked == []
+
+
+def test_a_bad_file_is_named_in_its_refusal(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("{")
+    bad.chmod(0o600)
+    text = tmp_path / "text.txt"
+    text.write_text("We shall not interfere.")
+    said = run("declare", "--party", "RU", "--key", str(bad), "--clauses", "L1", "--text", str(text), "s",
+               "--out", str(tmp_path / "d.json"), code=65)  # fmt: skip
+    assert said.startswith(f"error: {bad}: key file is not valid JSON")
+    key = tmp_path / "k.key"
+    run("keys", "new", str(key))
+    said = run("keys", "sign", str(text), "--key", str(key), code=65)
+    assert said.startswith(f"error: {text}: envelope is not valid JSON")
+    said = run("submit", str(text), "--dir", str(tmp_path / "no-registry"), code=65)
+    assert said.startswith(f"error: {text}: envelope is not valid JSON")
+
+
+def test_an_option_the_schema_refuses_is_named_with_what_it_takes(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    run("keys", "new", str(key))
+    keyset = ["keys", "keyset", "--root", str(key), "--minister", str(key), "--out", str(tmp_path / "k.json")]
+    said = run(*keyset, "--party", "RU", "--version", "0", code=65)
+    assert "--version takes 1 or more (1 for a party's first keyset), not 0" in said
+    said = run(*keyset, "--party", "ru", code=65)
+    assert "--party is refused: $.party does not match ^[A-Z]{2}$ (it takes a state's ISO 3166-1" in said
+    said = run(*keyset, "--party", "RU", "--root-threshold", "0", code=65)
+    assert "--root-threshold is refused" in said
+    said = run("terminate", "0" * 32, "--party", "RU", "--key", str(key), "enough", "tomorrow",
+               "--out", str(tmp_path / "t.json"), code=65)  # fmt: skip
+    assert "EFFECTIVE is refused" in said
+    assert "such as 2030-01-01T00:00:00Z" in said
+    said = run("status", "--at", "2024-02-30T00:00:00Z", "--dir", str(tmp_path), code=65)
+    assert "--at '2024-02-30T00:00:00Z' is not" in said

@@ -29,7 +29,7 @@ from detente.files import NewFiles
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
 from detente.statements.keys import PublicKey
-from detente.statements.statement import Statement, open_statement
+from detente.statements.statement import Statement
 
 from .cli_common import (
     DEFAULT_DIR,
@@ -45,8 +45,9 @@ from .cli_common import (
     _m2,
     _now,
     app,
-    envelope_file,
+    options_named,
     read_given_secret,
+    statement_file,
 )
 from .client import RegistryClient
 from .home import utc_now
@@ -132,10 +133,11 @@ def _offer(
     xid = os.urandom(16).hex()
     deadline = format_time(utc_now() + timedelta(days=days))
     secret = os.urandom(32)
-    m1 = acts.offer(
-        _authority(party, key), _now(), xid=xid, to=to, notary=notary, deadline=deadline,
-        terms=sha256_hex(doc), nonce=secret, answers=answers,
-    )  # fmt: skip
+    with options_named():
+        m1 = acts.offer(
+            _authority(party, key), _now(), xid=xid, to=to, notary=notary, deadline=deadline,
+            terms=sha256_hex(doc), nonce=secret, answers=answers,
+        )  # fmt: skip
     _deliver_committed(where, m1, (nonce, secret), out_file, (doc,), f"exchange {xid}")
 
 
@@ -188,7 +190,7 @@ def _the_offer(where: Where, xid: str, offer_file: Path | None, out_file: Path |
 def _offer_from_file(path: Path, xid: str) -> Statement:
     """The offer or counter-offer of exchange ``xid`` in the envelope file ``path`` (its signatures are
     the registry's to check, when the act signed on it is submitted)."""
-    st = open_statement(envelope_file(path))
+    st = statement_file(path)
     if st.kind not in ("offer", "counter"):
         raise MalformedError(f"{path} holds a {st.kind}, not an offer: --offer takes the offer's envelope")
     if st.body["xid"] != xid:
@@ -205,7 +207,9 @@ def _on_offer(
     with reported():
         where = Where(directory, registry)
         m1 = _the_offer(where, xid, offer_file, out_file)
-        st = sign(_authority(party, key), _now(), m1)
+        authority = _authority(party, key)
+        with options_named():
+            st = sign(authority, _now(), m1)
         if nonce is None:
             _deliver(where, st, out_file)
         else:
@@ -357,12 +361,15 @@ def resolve(
         else:  # both from the registry, in one reading of it
             offline = "--offer FILE --acceptance FILE" if out_file is not None else None
             m1, m2 = _read(where, lambda reg: (_m1(reg, xid), _m2(reg, xid)), offline)
-        _deliver(where, acts.resolve(_authority(party, key), _now(), m1, m2), out_file)
+        authority = _authority(party, key)
+        with options_named():
+            st = acts.resolve(authority, _now(), m1, m2)
+        _deliver(where, st, out_file)
 
 
 def _acceptance_from_file(path: Path, m1: Statement) -> Statement:
     """The acceptance of offer ``m1`` in the envelope file ``path``."""
-    st = open_statement(envelope_file(path))
+    st = statement_file(path)
     if st.kind != "accept":
         raise MalformedError(f"{path} holds a {st.kind}, not an acceptance: --acceptance takes its envelope")
     if st.body["offer"] != m1.sid:
@@ -390,10 +397,12 @@ def declare(
 
     with reported():
         body = text.read_bytes()
-        st = acts.declaration(
-            _authority(party, key), _now(), did=os.urandom(16).hex(), to=to, clauses=clauses.split(","),
-            summary=summary, text=sha256_hex(body), effective=_now(), notice_days=notice_days,
-        )  # fmt: skip
+        authority = _authority(party, key)
+        with options_named():
+            st = acts.declaration(
+                authority, _now(), did=os.urandom(16).hex(), to=to, clauses=clauses.split(","),
+                summary=summary, text=sha256_hex(body), effective=_now(), notice_days=notice_days,
+            )  # fmt: skip
         _deliver(Where(directory, registry), st, out_file, (body,), f"declaration {st.body['did']}")
 
 
@@ -404,7 +413,9 @@ def terminate(
 ) -> None:  # fmt: skip
     """Terminate an exchange, or revoke a declaration, effective after its notice period (RFC 3339 UTC)."""
     with reported():
-        st = acts.termination(_authority(party, key), _now(), ref, summary, effective)
+        authority = _authority(party, key)
+        with options_named():
+            st = acts.termination(authority, _now(), ref, summary, effective)
         _deliver(Where(directory, registry), st, out_file)
 
 
@@ -418,10 +429,12 @@ def protest(
     import os
 
     with reported():
-        st = acts.protest(
-            _authority(party, key), _now(), pid=os.urandom(16).hex(), to=to, ref=ref,
-            clauses=clauses.split(","), summary=summary, incidents=incident or [],
-        )  # fmt: skip
+        authority = _authority(party, key)
+        with options_named():
+            st = acts.protest(
+                authority, _now(), pid=os.urandom(16).hex(), to=to, ref=ref,
+                clauses=clauses.split(","), summary=summary, incidents=incident or [],
+            )  # fmt: skip
         _deliver(Where(directory, registry), st, out_file, heading=f"protest {st.body['pid']}")
 
 
@@ -432,5 +445,7 @@ def reply(
 ) -> None:  # fmt: skip
     """Reply to a protest (position: accepts, rejects or neither)."""
     with reported():
-        st = acts.reply(_authority(party, key), _now(), pid, position, summary)
+        authority = _authority(party, key)
+        with options_named():
+            st = acts.reply(authority, _now(), pid, position, summary)
         _deliver(Where(directory, registry), st, out_file)

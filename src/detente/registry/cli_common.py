@@ -21,7 +21,14 @@ import typer
 from rich.console import Console
 
 from detente.accords.acts import Authority
-from detente.errors import ConfigError, ConflictError, MalformedError, TooLargeError, VerificationError
+from detente.errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    MalformedError,
+    TooLargeError,
+    VerificationError,
+)
 from detente.files import NewFiles, create_new
 from detente.shell import reported
 from detente.statements.canonical import format_time, sha256_hex
@@ -103,12 +110,70 @@ def read_envelope_file(path: Path) -> bytes:
 
 
 def envelope_file(path: Path) -> Envelope:
-    """The signed envelope in the file ``path`` (:func:`read_envelope_file`)."""
-    return Envelope.decode(read_envelope_file(path))
+    """The signed envelope in the file ``path`` (:func:`read_envelope_file`); a refusal names the file."""
+    data = read_envelope_file(path)
+    with _naming(path):
+        return Envelope.decode(data)
+
+
+def statement_file(path: Path) -> Statement:
+    """The statement in the envelope file ``path``; a refusal names the file."""
+    envelope = envelope_file(path)
+    with _naming(path):
+        return open_statement(envelope)
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Prefix the message of bad input read from ``path`` with it: a user may have given several."""
+    try:
+        yield
+    except InputError as error:
+        raise type(error)(f"{path}: {error}") from None
+
+
+def key_file(path: Path) -> SigningKey:
+    """The signing key in the key file ``path`` (0600); a refusal names the file."""
+    text = read_given_secret(path)
+    with _naming(path):
+        return SigningKey.from_file(text.encode())
 
 
 def _keys(files: list[Path]) -> tuple[SigningKey, ...]:
-    return tuple(SigningKey.from_file(read_given_secret(f).encode()) for f in files)
+    return tuple(key_file(f) for f in files)
+
+
+# The schema names what it refuses by its place in the statement; the user typed an option. Where a
+# place is an option's, the refusal names the option and what it takes.
+PARTY_CODE = "a state's ISO 3166-1 alpha-2 code in capitals, such as RU"
+OPTIONS_BY_PLACE = {
+    "$.party": ("--party", PARTY_CODE),
+    "$.body.to": ("--to", PARTY_CODE),
+    "$.body.version": ("--version", "1 for a party's first keyset, then one more than its --previous one"),
+    "$.body.roles.root.threshold": ("--root-threshold", "1 to 16, and no more than the --root keys"),
+    "$.body.clauses": ("--clauses", "1 to 16 clause ids, such as L1,M1"),
+    "$.body.notice_days": ("--notice-days", "0 to 3650"),
+    "$.body.ref": ("the exchange or declaration id", "32 hex digits, as `offer` or `declare` printed it"),
+    "$.body.pid": ("PID", "32 hex digits, as `protest` printed it"),
+    "$.body.effective": ("EFFECTIVE", "a UTC time such as 2030-01-01T00:00:00Z"),
+    "$.body.position": ("POSITION", "accepts, rejects or neither"),
+    "$.body.reason": ("--reason", "at most 4000 characters"),
+    "$.body.summary": ("SUMMARY", "at most 4000 characters"),
+}
+
+
+@contextmanager
+def options_named() -> Iterator[None]:
+    """Around the signing of a statement built from options: a value the schema refuses is named by
+    its option (only there: a statement read from a file was typed by no one here)."""
+    try:
+        yield
+    except MalformedError as error:
+        message = str(error)
+        for place, (option, takes) in OPTIONS_BY_PLACE.items():
+            if message.startswith(place) and message[len(place) : len(place) + 1] in (" ", "["):
+                raise MalformedError(f"{option} is refused: {message} (it takes {takes})") from None
+        raise
 
 
 def _authority(party: str, files: list[Path]) -> Authority:
@@ -229,7 +294,7 @@ def _listed(values: list[str]) -> tuple[list[PublicKey], list[SigningKey]]:
     for value in values:
         path = Path(value)
         if path.is_file():
-            key = SigningKey.from_file(read_given_secret(path).encode())
+            key = key_file(path)
             public.append(key.public)
             files.append(key)
             continue
@@ -257,13 +322,16 @@ def keys_keyset(
     """Build a keyset version (roles: root, foreign-minister, cert), signed by the root key files given."""
     with reported():
         prev = envelope_file(previous) if previous else None
+        if version < 1:  # checked by the schema too, which names no option
+            raise MalformedError(f"--version takes 1 or more (1 for a party's first keyset), not {version}")
         (roots, signers), (ministers, _), (certs, _) = (_listed(v) for v in (root, minister, cert or []))
         roles = {"root": (roots, root_threshold), "foreign-minister": (ministers, 1)}
         if certs:
             roles["cert"] = (certs, 1)
         prev_sid = sha256_hex(prev.payload) if prev else None
         body = keyset_body(version, prev_sid, roles)
-        st = sign_keyset(party, _now(), body, (*signers, *_keys(sign_with or [])))
+        with options_named():
+            st = sign_keyset(party, _now(), body, (*signers, *_keys(sign_with or [])))
         Keyset.from_statement(st)  # a threshold above its keys would be refused only when registered
         create_new(out_file, st.envelope.encode() + b"\n")  # never over a file: it may be a key
         signed = len(st.envelope.signatures)
@@ -278,7 +346,7 @@ def keys_sign(envelope: InFile, key: KeyFiles) -> None:
     opens: a signer offline sees what it vouches for.
     """
     with reported():
-        st = open_statement(envelope_file(envelope))
+        st = statement_file(envelope)
         signed = st.envelope.add(_keys(key))
         envelope.write_bytes(signed.encode() + b"\n")
         version = f" version {st.body['version']}" if st.kind == "keyset" else ""
@@ -305,7 +373,7 @@ def keys_collect(
     """
     with reported():
         copies = {f: envelope_file(f) for f in files}
-        known = _signers_known(open_statement(next(iter(copies.values()))), keyset or [])
+        known = _signers_known(statement_file(files[0]), keyset or [])
         for path, copy in copies.items():  # each copy first, so that the one at fault is named
             message = pae(copy.payload_type, copy.payload)
             for signature in copy.signatures:
@@ -329,7 +397,7 @@ def _signers_known(st: Statement, keyset_files: list[Path]) -> dict[str, PublicK
     those of the party's keyset files given."""
     known = dict(Keyset.from_statement(st).keys) if st.kind == "keyset" else {}
     for path in keyset_files:
-        version = Keyset.from_statement(open_statement(envelope_file(path)))
+        version = Keyset.from_statement(statement_file(path))
         if version.party != st.party:
             raise MalformedError(f"{path} is a keyset of {version.party}, not of {st.party}")
         known.update(version.keys)
@@ -376,6 +444,7 @@ def submit(
     """Submit a signed envelope file (signed offline), with the blobs it cites."""
     with reported():
         data = read_envelope_file(envelope)  # the files first: a registry is opened for nothing else
+        envelope_file(envelope)  # an envelope that cannot be read is named as the file it is
         blobs = [b.read_bytes() for b in blob or []]
         with Where(directory, registry).connect() as reg:
             _report(reg.submit(data, blobs))

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from detente.accords.projection import Projection
+from detente.errors import MalformedError
 from detente.files import create_new
 from detente.monitor import EVIDENCE_SCHEMA
 from detente.monitor import SCHEMA as INCIDENTS_SCHEMA
@@ -67,7 +68,7 @@ def status(
 
     Everything is read before anything is printed: a bad --at or an unknown --xid is refused alone."""
     with reported():
-        when = parse_time(at) if at else utc_now()
+        when = _at(at) if at else utc_now()
         with Where(directory, registry).connect() as reg:
             if xid is not None:
                 reg.exchange(
@@ -88,6 +89,14 @@ def status(
                 state += f", terminated with effect from {d['terminated']}"
             clauses = ", ".join(d["clauses"])
             out.print(f"declaration {d['did']} by {d['party']} to {d['to'] or 'all'}: {state} ({clauses})")
+
+
+def _at(value: str) -> datetime:
+    """The time ``--at`` gives."""
+    try:
+        return parse_time(value)
+    except MalformedError as error:
+        raise MalformedError(f"--at {error}, such as 2030-01-01T00:00:00Z") from None
 
 
 @app.command("timeline")
