@@ -58,13 +58,8 @@ def test_no_path_is_checked_by_typer_so_an_unreadable_file_exits_77_not_2() -> N
     """Typer's own check exits 2 (usage) for an unreadable file; the commands report it as 77."""
     import typer
 
-    def params(command: Any) -> Iterator[tuple[str, Any]]:  # Typer's own click, whatever its version
-        for name, sub in getattr(command, "commands", {}).items():
-            yield from ((f"{name} {p}", param) for p, param in params(sub))
-        for param in command.params:
-            yield str(param.name), param
-
-    checked = [name for name, p in params(typer.main.get_command(app)) if getattr(p.type, "readable", False)]
+    command = typer.main.get_command(app)
+    checked = [name for name, p in _parameters(command) if getattr(p.type, "readable", False)]
     assert checked == []
 
 
@@ -101,3 +96,23 @@ def test_an_option_the_schema_refuses_is_named_with_what_it_takes(tmp_path: Path
     assert "such as 2030-01-01T00:00:00Z" in said
     said = run("status", "--at", "2024-02-30T00:00:00Z", "--dir", str(tmp_path), code=65)
     assert "--at '2024-02-30T00:00:00Z' is not" in said
+
+
+def _parameters(command: Any) -> Iterator[tuple[str, Any]]:
+    """Every parameter of every command below ``command`` (Typer's own click, whatever its version)."""
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from ((f"{name} {p}", param) for p, param in _parameters(sub))
+    for param in command.params:
+        yield str(param.name), param
+
+
+def test_every_option_and_argument_says_what_it_is() -> None:
+    import typer
+
+    command = typer.main.get_command(app)
+    helps = {name: str(getattr(p, "help", None) or "") for name, p in _parameters(command)}
+    assert [name for name, text in helps.items() if not text] == []
+    assert "offered, refused, concluded, declared, protested, replied, incident" in helps["bundle claim"]
+    assert "by default Moscow" in helps["offer place"]
+    assert "by default Washington" in helps["counter place"]
+    assert "SHA256.blob" in helps["offer out_file"]

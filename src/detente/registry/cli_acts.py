@@ -38,7 +38,9 @@ from .cli_common import (
     OutFile,
     Party,
     RegistryUrl,
+    Summary,
     Where,
+    Xid,
     _authority,
     _deliver,
     _m1,
@@ -57,6 +59,22 @@ Nonce = Annotated[
     Path, typer.Option("--nonce", help="File (0600) holding this party's nonce.", readable=False)
 ]
 Clauses = Annotated[str, typer.Option(help="Comma-separated clause ids, e.g. L1,M1,M2.")]
+To = Annotated[str, typer.Option("--to", help="The state it is addressed to (ISO 3166-1 alpha-2).")]
+DeadlineDays = Annotated[
+    int,
+    typer.Option(
+        help="Days left to conclude (1 to 36500): then an exchange neither concluded nor decided lapses."
+    ),
+]
+NoticeDays = Annotated[
+    int, typer.Option(help="Days of notice, written in the terms, before a termination takes effect.")
+]
+PLACE_HELP = (
+    "Where the letters say they were done, before their date (by default {}, whoever signs: give yours)."
+)
+OfferPlace = Annotated[str, typer.Option(help=PLACE_HELP.format("Moscow"))]
+CounterPlace = Annotated[str, typer.Option(help=PLACE_HELP.format("Washington"))]
+Reason = Annotated[str, typer.Option(help="Why, in a sentence or a few (at most 4000 characters).")]
 
 
 MAX_DEADLINE_DAYS = 36_500  # a hundred years: beyond it, a deadline is a mistyped number
@@ -218,9 +236,10 @@ def _on_offer(
 
 @app.command("offer")
 def offer(
-    party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], clauses: Clauses, nonce: Nonce,
-    directory: Dir = DEFAULT_DIR, deadline_days: int = 30, place: str = "Moscow", notice_days: int = 90,
-    out_file: OutFile = None, registry: RegistryUrl = None, notary: Notary = None,
+    party: Party, key: KeyFiles, to: To, clauses: Clauses, nonce: Nonce,
+    directory: Dir = DEFAULT_DIR, deadline_days: DeadlineDays = 30, place: OfferPlace = "Moscow",
+    notice_days: NoticeDays = 90, out_file: OutFile = None, registry: RegistryUrl = None,
+    notary: Notary = None,
 ) -> None:  # fmt: skip
     """Offer an exchange of letters (m1): reciprocal letters from one set of terms."""
     with reported():
@@ -232,8 +251,9 @@ def offer(
 
 @app.command("counter")
 def counter(
-    xid: str, party: Party, key: KeyFiles, clauses: Clauses, nonce: Nonce, directory: Dir = DEFAULT_DIR,
-    deadline_days: int = 30, place: str = "Washington", notice_days: int = 90, out_file: OutFile = None,
+    xid: Xid, party: Party, key: KeyFiles, clauses: Clauses, nonce: Nonce, directory: Dir = DEFAULT_DIR,
+    deadline_days: DeadlineDays = 30, place: CounterPlace = "Washington", notice_days: NoticeDays = 90,
+    out_file: OutFile = None,
     registry: RegistryUrl = None, notary: Notary = None, offer_file: OfferFile = None,
 ) -> None:  # fmt: skip
     """Counter an offer addressed to you: a new offer that answers (and closes) it."""
@@ -247,7 +267,7 @@ def counter(
 
 @app.command("accept")
 def accept(
-    xid: str,
+    xid: Xid,
     party: Party,
     key: KeyFiles,
     nonce: Nonce,
@@ -273,10 +293,10 @@ def accept(
 
 @app.command("refuse")
 def refuse(
-    xid: str,
+    xid: Xid,
     party: Party,
     key: KeyFiles,
-    reason: Annotated[str, typer.Option()],
+    reason: Reason,
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
@@ -291,10 +311,10 @@ def refuse(
 
 @app.command("withdraw")
 def withdraw(
-    xid: str,
+    xid: Xid,
     party: Party,
     key: KeyFiles,
-    reason: str = "",
+    reason: Reason = "",
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
@@ -309,7 +329,7 @@ def withdraw(
 
 @app.command("reveal")
 def reveal(
-    xid: str,
+    xid: Xid,
     party: Party,
     key: KeyFiles,
     nonce: Nonce,
@@ -332,7 +352,7 @@ def reveal(
 
 @app.command("abort")
 def abort(
-    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+    xid: Xid, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
     out_file: OutFile = None, offer_file: OfferFile = None,
 ) -> None:  # fmt: skip
     """Ask the notary to abort (originator, before revealing); its first decision is final."""
@@ -341,7 +361,7 @@ def abort(
 
 @app.command("resolve")
 def resolve(
-    xid: str, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
+    xid: Xid, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None,
     out_file: OutFile = None, offer_file: OfferFile = None,
     acceptance: Annotated[Path | None, typer.Option(help=(
         "The acceptance's signed envelope, as `accept --out` wrote it: with --offer (both, or neither, "
@@ -385,9 +405,13 @@ def declare(
     key: KeyFiles,
     clauses: Clauses,
     text: Annotated[Path, typer.Option(help="The declaration's full text.", readable=False)],
-    summary: str,
-    to: str | None = None,
-    notice_days: int = 180,
+    summary: Summary,
+    to: Annotated[
+        str | None, typer.Option(help="The state it is addressed to (ISO 3166-1 alpha-2); by default, all.")
+    ] = None,
+    notice_days: Annotated[
+        int, typer.Option(help="Days of notice (0 to 3650) before a revocation takes effect.")
+    ] = 180,
     directory: Dir = DEFAULT_DIR,
     out_file: OutFile = None,
     registry: RegistryUrl = None,
@@ -408,7 +432,10 @@ def declare(
 
 @app.command("terminate")
 def terminate(
-    ref: str, party: Party, key: KeyFiles, summary: str, effective: str, directory: Dir = DEFAULT_DIR,
+    ref: Annotated[str, typer.Argument(help="The exchange or declaration id (32 hex digits).")],
+    party: Party, key: KeyFiles, summary: Summary,
+    effective: Annotated[str, typer.Argument(help="In effect from (UTC), e.g. 2030-01-01T00:00:00Z.")],
+    directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Terminate an exchange, or revoke a declaration, effective after its notice period (RFC 3339 UTC)."""
@@ -421,8 +448,11 @@ def terminate(
 
 @app.command("protest")
 def protest(
-    party: Party, key: KeyFiles, to: Annotated[str, typer.Option()], ref: Annotated[str, typer.Option()],
-    clauses: Clauses, summary: str, incident: Annotated[list[str] | None, typer.Option()] = None,
+    party: Party, key: KeyFiles,
+    to: Annotated[str, typer.Option(help="The state protested to (ISO 3166-1 alpha-2).")],
+    ref: Annotated[str, typer.Option(help="The exchange or declaration breached (its id, 32 hex digits).")],
+    clauses: Clauses, summary: Summary,
+    incident: Annotated[list[str] | None, typer.Option(help="A logged incident's id it cites.")] = None,
     directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Protest a breach, citing clause ids of an exchange or declaration (and incidents)."""
@@ -440,7 +470,10 @@ def protest(
 
 @app.command("reply")
 def reply(
-    pid: str, party: Party, key: KeyFiles, position: str, summary: str, directory: Dir = DEFAULT_DIR,
+    pid: Annotated[str, typer.Argument(help="The protest's id, as `protest` printed it.")],
+    party: Party, key: KeyFiles,
+    position: Annotated[str, typer.Argument(help="accepts, rejects or neither (the protest's claim).")],
+    summary: Summary, directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None, out_file: OutFile = None,
 ) -> None:  # fmt: skip
     """Reply to a protest (position: accepts, rejects or neither)."""

@@ -61,11 +61,20 @@ KeyFiles = Annotated[
     list[Path], typer.Option("--key", help="Key file(s) of the signing authority.", readable=False)
 ]
 Party = Annotated[str, typer.Option("--party", help="Acting party (ISO 3166-1 alpha-2).")]
-OutFile = Annotated[
-    Path | None,
-    typer.Option("--out", help="Write the signed envelope here instead of submitting.", readable=False),
+OUT_HELP = (
+    "Write the signed envelope to this new file instead of submitting it (offline signing; never over an "
+    "existing file). A document it cites (an offer's terms, a declaration's text) is written beside it as "
+    "SHA256.blob, for `submit --blob`."
+)
+OutFile = Annotated[Path | None, typer.Option("--out", help=OUT_HELP, readable=False)]
+EnvelopeFile = Annotated[Path, typer.Argument(help="A signed envelope file.", readable=False)]
+Xid = Annotated[str, typer.Argument(help="The exchange id, as `offer` printed it (32 hex digits).")]
+Summary = Annotated[
+    str, typer.Argument(help="What it says, in a sentence or a few (at most 4000 characters).")
 ]
-InFile = Annotated[Path, typer.Argument(readable=False)]
+NewFile = Annotated[
+    Path, typer.Option("--out", help="The file to write (a new one: never overwritten).", readable=False)
+]
 RegistryUrl = Annotated[
     str | None,
     typer.Option(
@@ -262,7 +271,14 @@ def _m2(reg: RegistryClient, xid: str) -> Statement:
 
 
 @app.command("init")
-def init(directory: Dir = DEFAULT_DIR, origin: str = "detente.registry", notary_name: str = "notary") -> None:
+def init(
+    directory: Dir = DEFAULT_DIR,
+    origin: Annotated[
+        str,
+        typer.Option(help="The log's name, in its checkpoints and its key, such as registry.example.org."),
+    ] = "detente.registry",
+    notary_name: Annotated[str, typer.Option(help="The notary's name, as the registry shows it.")] = "notary",
+) -> None:
     """Create a registry: a log, a notary key (apart from the log key), a blob folder."""
     with reported():
         home = RegistryHome(directory)
@@ -272,7 +288,11 @@ def init(directory: Dir = DEFAULT_DIR, origin: str = "detente.registry", notary_
 
 
 @keys_app.command("new")
-def keys_new(path: InFile) -> None:
+def keys_new(
+    path: Annotated[
+        Path, typer.Argument(help="The key file to create (0600; never over a file).", readable=False)
+    ],
+) -> None:
     """Create an Ed25519 key file (0600) and print its key id."""
     with reported():
         key = SigningKey.generate(os.urandom)
@@ -309,12 +329,18 @@ def _listed(values: list[str]) -> tuple[list[PublicKey], list[SigningKey]]:
 def keys_keyset(
     party: Party,
     root: KeyOrPublic,
-    out_file: Annotated[Path, typer.Option("--out", readable=False)],
+    out_file: NewFile,
     minister: KeyOrPublic,
     cert: Annotated[list[str] | None, typer.Option(help="As --root: a key file or a public key.")] = None,
-    root_threshold: int = 1,
-    version: int = 1,
-    previous: Annotated[Path | None, typer.Option(readable=False)] = None,
+    root_threshold: Annotated[
+        int, typer.Option(help="How many of the --root keys must sign the next version (1 to their number).")
+    ] = 1,
+    version: Annotated[
+        int, typer.Option(help="1 for a party's first keyset; then one more than --previous's.")
+    ] = 1,
+    previous: Annotated[
+        Path | None, typer.Option(help="The keyset this version follows (its file).", readable=False)
+    ] = None,
     sign_with: Annotated[
         list[Path] | None, typer.Option(help="Current root keys (for a new version).", readable=False)
     ] = None,
@@ -339,7 +365,7 @@ def keys_keyset(
 
 
 @keys_app.command("sign")
-def keys_sign(envelope: InFile, key: KeyFiles) -> None:
+def keys_sign(envelope: EnvelopeFile, key: KeyFiles) -> None:
     """Add signatures to an envelope file, offline (for a threshold, each signer signs its copy).
 
     It says what is signed (kind, party, date, and a keyset's version) and signs only a statement that
@@ -356,8 +382,8 @@ def keys_sign(envelope: InFile, key: KeyFiles) -> None:
 
 @keys_app.command("collect")
 def keys_collect(
-    files: Annotated[list[Path], typer.Argument(readable=False)],
-    out_file: Annotated[Path, typer.Option("--out", readable=False)],
+    files: Annotated[list[Path], typer.Argument(help="The signed copies of one envelope.", readable=False)],
+    out_file: NewFile,
     keyset: Annotated[
         list[Path] | None,
         typer.Option(
@@ -406,7 +432,7 @@ def _signers_known(st: Statement, keyset_files: list[Path]) -> dict[str, PublicK
 
 @party_app.command("register")
 def party_register(
-    envelope: InFile,
+    envelope: Annotated[Path, typer.Argument(help="The party's first keyset file.", readable=False)],
     directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None,
     operator_key: Annotated[
@@ -436,9 +462,14 @@ def party_register(
 
 @app.command("submit")
 def submit(
-    envelope: InFile,
+    envelope: EnvelopeFile,
     directory: Dir = DEFAULT_DIR,
-    blob: Annotated[list[Path] | None, typer.Option(readable=False)] = None,
+    blob: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A document the statement cites (the SHA256.blob written beside it).", readable=False
+        ),
+    ] = None,
     registry: RegistryUrl = None,
 ) -> None:
     """Submit a signed envelope file (signed offline), with the blobs it cites."""

@@ -26,11 +26,12 @@ from detente.tlog.home import write_secret
 from detente.tlog.note import parse_ed25519_vkey
 
 from .bundle import check_bundle_size, verify_bundle
+from .claims import CLAIM_TYPES
 from .cli_common import (
     DEFAULT_DIR,
     Dir,
-    InFile,
     KeyFiles,
+    NewFile,
     Party,
     RegistryUrl,
     Where,
@@ -62,7 +63,14 @@ def _acts_table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 @app.command("status")
 def status(
-    directory: Dir = DEFAULT_DIR, xid: str | None = None, at: str | None = None, registry: RegistryUrl = None
+    directory: Dir = DEFAULT_DIR,
+    xid: Annotated[
+        str | None, typer.Option(help="Only this exchange (its id, as `offer` printed it).")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="What is in force at this time, such as 2030-01-01T00:00:00Z (UTC).")
+    ] = None,
+    registry: RegistryUrl = None,
 ) -> None:
     """Exchanges and their phases; or one exchange; with what is in force.
 
@@ -100,7 +108,12 @@ def _at(value: str) -> datetime:
 
 
 @app.command("timeline")
-def timeline(a: str, b: str, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None) -> None:
+def timeline(
+    a: Annotated[str, typer.Argument(help="One party (ISO 3166-1 alpha-2).")],
+    b: Annotated[str, typer.Argument(help="The other party.")],
+    directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+) -> None:
     """Every act between two parties, in log order, with what is in force now."""
     with reported(), Where(directory, registry).connect() as reg:
         state = reg.between(a, b, utc_now())
@@ -110,7 +123,11 @@ def timeline(a: str, b: str, directory: Dir = DEFAULT_DIR, registry: RegistryUrl
 
 
 @app.command("offers")
-def offers(party: str, directory: Dir = DEFAULT_DIR, registry: RegistryUrl = None) -> None:
+def offers(
+    party: Annotated[str, typer.Argument(help="The party (ISO 3166-1 alpha-2).")],
+    directory: Dir = DEFAULT_DIR,
+    registry: RegistryUrl = None,
+) -> None:
     """Every offer, counter-offer and refusal made by a party."""
     with reported(), Where(directory, registry).connect() as reg:
         out.print(_acts_table(f"offers and refusals by {party}", reg.offers(party)))
@@ -126,7 +143,9 @@ def lapse(directory: Dir = DEFAULT_DIR) -> None:
 
 @app.command("bundle")
 def bundle(
-    claim: str, ref: str, out_file: Annotated[Path, typer.Option("--out", readable=False)],
+    claim: Annotated[str, typer.Argument(help=f"What the bundle proves: {', '.join(CLAIM_TYPES)}.")],
+    ref: Annotated[str, typer.Argument(help="The exchange, declaration, protest or incident id.")],
+    out_file: NewFile,
     directory: Dir = DEFAULT_DIR,
     registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
@@ -137,7 +156,10 @@ def bundle(
 
 
 @app.command("verify")
-def verify(path: InFile, log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)]) -> None:
+def verify(
+    path: Annotated[Path, typer.Argument(help="The evidence bundle file.", readable=False)],
+    log_key: Annotated[str, typer.Option("--log-key", help=LOG_KEY_HELP)],
+) -> None:
     """Verify an evidence bundle offline: no server, no database. Says plainly what is proven, as of when."""
     with reported():
         key = parse_ed25519_vkey(log_key_text(log_key))
@@ -177,9 +199,11 @@ class _ClausesInForce:
 
 @incident_app.command("submit")
 def incident_submit(
-    incidents: InFile, party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
+    incidents: Annotated[Path, typer.Argument(help="The monitor's incidents.json.", readable=False)],
+    party: Party, key: KeyFiles, directory: Dir = DEFAULT_DIR,
     approve: Annotated[list[str] | None, typer.Option(help="Approved incident ids (or --all).")] = None,
-    approve_all: Annotated[bool, typer.Option("--all")] = False, registry: RegistryUrl = None,
+    approve_all: Annotated[bool, typer.Option("--all", help="Approve every incident in the file.")] = False,
+    registry: RegistryUrl = None,
 ) -> None:  # fmt: skip
     """Sign approved monitor incidents as `incident` statements (one per origin state) with a `cert` key."""
     with reported():
