@@ -1,14 +1,19 @@
-"""Files written safely: replaced atomically and durably, or created new and never overwritten.
+"""Files written safely: replaced atomically and durably, created new and never overwritten, or
+folders made all or nothing.
 
 :func:`replace_durably`: what a crash leaves is the old file or the new one, and once the call returns,
 the new one survives a power cut. :func:`create_new` and :class:`NewFiles`: a file a command writes for
 its user (a signed envelope, a nonce, a bundle) is created only where nothing is, so that a mistyped
 ``--out`` can never destroy a key; and a command that writes several files leaves all or none.
+:func:`all_or_nothing`: a first initialisation that fails leaves the folder as it found it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -95,3 +100,44 @@ class NewFiles:
         """Keep the files created so far even if the command fails (they may be needed: a nonce whose
         commitment may have reached the registry)."""
         self._kept = True
+
+
+@contextmanager
+def all_or_nothing(folder: Path) -> Iterator[None]:
+    """Make things in ``folder`` all or nothing: if the body raises, remove what it added, then re-raise.
+
+    What is removed: ``folder`` whole if it did not exist (with the parents made for it), else each
+    entry of ``folder`` that was not there before. Invariant: nothing that existed before the call is
+    removed or changed by the undoing. Only ``folder``'s own entries are compared: a body that writes
+    into a subfolder that existed already undoes that with an ``all_or_nothing`` of its own.
+    """
+    made = _first_missing(folder)
+    before = set() if made is not None or not folder.is_dir() else set(folder.iterdir())
+    try:
+        yield
+    except BaseException:
+        if made is not None:
+            _remove(made)
+        elif folder.is_dir():
+            for path in set(folder.iterdir()) - before:
+                _remove(path)
+        raise
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (what a ``mkdir(parents=True)``
+    would make first), or None if ``folder`` exists."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if os.path.lexists(path):
+            break
+        missing = path
+    return missing
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a link (never what it points to) or a whole folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

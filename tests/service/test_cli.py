@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from detente.errors import ConfigError
+from detente.errors import ConfigError, ConflictError
 from detente.registry.example import build_example
 from detente.registry.home import RegistryHome
 from detente.service.cli import describe_store, prepare
 from detente.service.home import DATABASE_ENV, ServiceHome, Settings
+from detente.tlog.home import LogHome
 
 
 def test_first_run_creates_and_loads_the_example_later_runs_reuse(
@@ -60,6 +61,55 @@ def test_a_registry_made_by_detente_init_or_example_is_served_as_it_is(tmp_path:
     assert (settings.origin, settings.notary) == ("detente.example", "example-notary")
     with pytest.raises(ConfigError, match="already holds a registry"):
         ServiceHome(made).init(Settings())
+
+
+def _unused_port() -> int:
+    """A port nothing listens on (the system's choice, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_failed_first_run_leaves_nothing_behind_and_the_next_run_creates_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unreachable database on the first run is refused, and the folder is not left half made (a
+    log folder that every later run would refuse as a log already there)."""
+    unreachable = f"postgresql://bob:pw@127.0.0.1:{_unused_port()}/test?schema=x"
+    monkeypatch.setenv(DATABASE_ENV, unreachable)
+    home = ServiceHome(tmp_path / "made" / "reg")
+    with pytest.raises(ConfigError, match="cannot open PostgreSQL log"):
+        prepare(home)
+    assert not (tmp_path / "made").exists(), "the folders this run made are removed"
+    monkeypatch.delenv(DATABASE_ENV)
+    service, created = prepare(home)
+    with service:
+        assert created
+        assert service.read(lambda reg: reg.log.size) > 0
+    for key in (home.path / "notary.key", home.log_home.path / "log.key"):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    files = {path: path.read_bytes() for path in home.path.rglob("*") if path.is_file()}
+    monkeypatch.setenv(DATABASE_ENV, unreachable)
+    with pytest.raises(ConfigError, match=DATABASE_ENV):
+        prepare(home)
+    assert {path: path.read_bytes() for path in home.path.rglob("*") if path.is_file()} == files
+
+
+def test_a_failed_first_run_removes_only_what_it_made(tmp_path: Path, store_url: str) -> None:
+    """A store that holds another log already is refused; that log and the folder's own files stay."""
+    other = LogHome(tmp_path / "other")
+    other.init("other.example", store_url).close()
+    folder = tmp_path / "reg"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine\n", encoding="utf-8")
+    with pytest.raises(ConflictError, match="already holds a log"):
+        ServiceHome(folder).init(Settings(), store_url)
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    log = other.open(write=True)
+    try:
+        assert (log.size, log.checkpoint.origin) == (0, "other.example")
+    finally:
+        log.close()
 
 
 def test_the_store_is_described_without_its_password(tmp_path: Path) -> None:

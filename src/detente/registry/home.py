@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from detente.errors import ConfigError, TamperError
-from detente.files import replace_durably
+from detente.files import all_or_nothing, replace_durably
 from detente.statements.canonical import sha256_hex
 from detente.statements.keys import SigningKey
 from detente.tlog.home import PRIVATE_FOLDER, LogHome, read_secret, write_secret
@@ -92,13 +92,21 @@ class RegistryHome:
         database: str | None = None,
     ) -> None:
         """Create the log (SQLite here, or ``database``), a notary key and the settings; refuse if a
-        registry is already here."""
+        registry is already here.
+
+        All or nothing: if a step fails, what this call made in the folder is removed (the folder too if
+        it made it), so that a later init can succeed; nothing that was there before is touched.
+        """
         if self.exists():
             raise ConfigError(f"{self.path} already holds a registry: use it, or choose another --dir")
-        self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-        self.log_home.init(origin, database).close()
-        write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())
-        (self.path / "registry.json").write_text(json.dumps({"notary": notary_name}) + "\n", encoding="utf-8")
+        with all_or_nothing(self.path):
+            self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+            # the key before the log: a database log cannot be removed with the folder, so it is made
+            # after every file step that may fail
+            write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())
+            self.log_home.init(origin, database).close()
+            text = json.dumps({"notary": notary_name}) + "\n"
+            (self.path / "registry.json").write_text(text, encoding="utf-8")
 
     def notary(self) -> tuple[SigningKey, str]:
         """The notary key and name."""

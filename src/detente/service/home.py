@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from detente.errors import ConfigError, MalformedError
+from detente.files import all_or_nothing
 from detente.registry.home import FileBlobs, RegistryHome
 from detente.service.webhooks import Webhook
 from detente.statements.keys import SigningKey
@@ -142,11 +143,16 @@ class ServiceHome:
         self.save(Settings(origin=origin, notary=RegistryHome(self.path).notary()[1]))
 
     def init(self, settings: Settings, database: str | None = None) -> None:
-        """Create the keys, settings and an empty log; refuse if a registry is already here."""
+        """Create the keys, settings and an empty log; refuse if a registry is already here.
+
+        All or nothing: if a step fails (an unreachable database, say), what this call made is removed,
+        so that the next ``detente serve`` starts afresh; a registry already here is never touched.
+        """
         if self.exists() or RegistryHome(self.path).exists():
             raise ConfigError(f"{self.path} already holds a registry: choose another folder")
-        RegistryHome(self.path).init(settings.origin, settings.notary, os.urandom, database)
-        self.save(settings)
+        with all_or_nothing(self.path):
+            RegistryHome(self.path).init(settings.origin, settings.notary, os.urandom, database)
+            self.save(settings)
 
     def save(self, settings: Settings) -> None:
         """Write service.json."""

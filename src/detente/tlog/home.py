@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detente.errors import ConfigError, MalformedError
+from detente.files import all_or_nothing
 from detente.tlog.log import Log
 from detente.tlog.note import Ed25519Verifier, Signer, parse_ed25519_vkey, parse_private_key
 from detente.tlog.published import PublishedCheckpoint
@@ -89,17 +90,23 @@ class LogHome:
         return parse_private_key(read_secret(self.path / "log.key"))
 
     def init(self, origin: str, database: str | None = None) -> Log:
-        """Create the folder, a new key, and an empty log; refuse if a log is already here."""
-        self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
-        if (self.path / "config.json").exists():
-            raise ConfigError(f"{self.path} already holds a log")
-        signer = Signer.generate(origin)
-        write_secret(self.path / "log.key", signer.private_key_string + "\n")
-        (self.path / "log.vkey").write_text(signer.vkey + "\n", encoding="utf-8")
-        config = {"origin": origin, "database": database}
-        # 0600: a database URL may hold its password
-        write_secret(self.path / "config.json", json.dumps(config, indent=2) + "\n")
-        return Log.create(open_store(self.database_url()), signer, self.published)
+        """Create the folder, a new key, and an empty log; refuse if a log is already here.
+
+        All or nothing: if a step fails (an unreachable database, a store that holds a log already),
+        the files this call made are removed, so that the folder can be initialised again; nothing that
+        was there before is touched.
+        """
+        with all_or_nothing(self.path):
+            self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+            if (self.path / "config.json").exists():
+                raise ConfigError(f"{self.path} already holds a log")
+            signer = Signer.generate(origin)
+            write_secret(self.path / "log.key", signer.private_key_string + "\n")
+            (self.path / "log.vkey").write_text(signer.vkey + "\n", encoding="utf-8")
+            config = {"origin": origin, "database": database}
+            # 0600: a database URL may hold its password
+            write_secret(self.path / "config.json", json.dumps(config, indent=2) + "\n")
+            return Log.create(open_store(self.database_url()), signer, self.published)
 
     def store(self) -> LogStore:
         """Open the log's store."""

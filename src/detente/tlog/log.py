@@ -77,11 +77,19 @@ class Log:
 
     @classmethod
     def create(cls, store: LogStore, signer: Signer, published: PublishedCheckpoint | None = None) -> Log:
-        """Start a new empty log in ``store`` and open it for writing."""
+        """Start a new empty log in ``store`` and open it for writing.
+
+        On any failure the store is closed (as :meth:`open` closes it), so that what a failed creation
+        made can be removed at once.
+        """
         empty = Checkpoint(signer.name, 0, merkle.EMPTY_ROOT).sign([signer])
-        store.create(empty)
-        if published is not None:
-            published.record(empty)
+        try:
+            store.create(empty)
+            if published is not None:
+                published.record(empty)
+        except BaseException:
+            store.close()
+            raise
         return cls.open(store, signer.verifier(), signer=signer, published=published)
 
     @classmethod
