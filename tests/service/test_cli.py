@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import signal
 import socket
@@ -221,3 +223,65 @@ def test_a_port_already_taken_is_a_configuration_error_not_a_security_one(tmp_pa
     assert done.returncode == 78, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert not (tmp_path / "reg").exists(), "refused before the registry was made"
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown", "allowed"),
+    [
+        ({"rate": 0}, "rate is 0", "more than 0"),
+        ({"rate": -1.5}, "rate is -1.5", "more than 0"),
+        ({"rate": "50"}, 'rate is "50"', "a number of requests per second"),
+        ({"rate": math.inf}, "rate is Infinity", "more than 0"),
+        ({"burst": 0.5}, "burst is 0.5", "1 or more"),
+        ({"max_body": -5}, "max_body is -5", "a whole number of bytes, 1 or more"),
+        ({"max_body": 0}, "max_body is 0", "1 or more"),
+        ({"max_body": 1.5}, "max_body is 1.5", "a whole number"),
+        ({"max_body": True}, "max_body is true", "a whole number"),
+        ({"wait": -1}, "wait is -1", "0 or more"),
+        ({"publish_interval": 0}, "publish_interval is 0", "more than 0"),
+        ({"lapse_interval": None}, "lapse_interval is null", "a number of seconds"),
+        ({"origin": 7}, "origin is 7", "must be a string"),
+    ],
+)
+def test_a_setting_out_of_range_is_refused_saying_which_and_what_it_may_be(
+    setting: dict[str, object], shown: str, allowed: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"^service\.json: ") as refused:
+        Settings.from_json(setting)
+    assert shown in str(refused.value)
+    assert allowed in str(refused.value)
+
+
+def test_the_least_values_with_a_meaning_are_taken() -> None:
+    settings = Settings.from_json({"max_body": 1, "burst": 1, "wait": 0, "rate": 0.001})
+    assert (settings.max_body, settings.burst, settings.wait, settings.rate) == (1, 1, 0, 0.001)
+
+
+def test_serve_refuses_limits_that_cannot_work_before_it_starts(tmp_path: Path) -> None:
+    """Limits that would answer every GET with 413 (and divide by zero) stop the start, exit 78."""
+    home = ServiceHome(tmp_path / "reg")
+    home.init(Settings())
+    settings = json.loads((home.path / "service.json").read_text(encoding="utf-8"))
+    text = json.dumps({**settings, "rate": 0, "burst": 2, "max_body": -5})
+    (home.path / "service.json").write_text(text, encoding="utf-8")
+    script = Path(sys.executable).with_name("detente")
+    server = subprocess.Popen(
+        [script, "serve", "--dir", str(home.path), "--port", str(_unused_port())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = []
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # a started service prints what it serves, then how to stop it
+            started.append(line)
+            if line.startswith("stop with Ctrl-C"):
+                break
+        assert not started, "the service started"
+    finally:
+        if server.poll() is None:  # a failed check must not leave the server running
+            server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate()
+    assert server.returncode == 78, errors
+    assert "max_body is -5, but it must be a whole number of bytes, 1 or more" in errors

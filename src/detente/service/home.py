@@ -14,6 +14,7 @@ The log key and the notary key are apart on purpose (ARCHITECTURE.md, "Parties a
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -31,6 +32,43 @@ from detente.witness.client import Witness
 
 DATABASE_ENV = "DETENTE_DATABASE_URL"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class _Range:
+    """The values a numeric setting may take: finite, from ``least`` (itself allowed or not) up."""
+
+    least: float
+    allowed: bool  # whether ``least`` itself is allowed
+    unit: str
+    whole: bool = False  # a whole number (a count of bytes), not any number
+
+    def admits(self, value: object) -> bool:
+        """Whether ``value`` is in range (a JSON true or false is no number, though Python counts it one)."""
+        kinds = int if self.whole else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+            return False
+        return value >= self.least if self.allowed else value > self.least
+
+    def describe(self) -> str:
+        """The range in words, for the error message."""
+        kind = "a whole number" if self.whole else "a number"
+        bound = f"{self.least:g} or more" if self.allowed else f"more than {self.least:g}"
+        return f"{kind} of {self.unit}, {bound}"
+
+
+# Below these a limit does not limit but breaks the service: a rate of 0 divides by zero on the first
+# request, a max_body under 1 refuses every request (a GET too), a burst under 1 never lets one through,
+# an interval of 0 would spin. A wait of 0 has a meaning: answer 202 at once.
+_RANGES = {
+    "publish_interval": _Range(0, allowed=False, unit="seconds"),
+    "max_body": _Range(1, allowed=True, unit="bytes", whole=True),
+    "rate": _Range(0, allowed=False, unit="requests per second"),
+    "burst": _Range(1, allowed=True, unit="requests"),
+    "wait": _Range(0, allowed=True, unit="seconds"),
+    "lapse_interval": _Range(0, allowed=False, unit="seconds"),
+}
+_TEXTS = ("origin", "notary", "public_url", "trusted_proxies")
 
 
 @dataclass(frozen=True)
@@ -64,6 +102,21 @@ class Settings:
     public_url: str = ""  # e.g. https://registry.example.org: the links webhooks and feeds carry
     trusted_proxies: str = "127.0.0.1"  # addresses whose X-Forwarded-For is believed ("" believes none)
 
+    def _check_kinds(self) -> None:
+        """Refuse a setting of the wrong kind or out of range, at load time: the service would otherwise
+        start and fail on each request (a 500, or a 413 for every GET)."""
+        for name, allowed in _RANGES.items():
+            value = getattr(self, name)
+            if not allowed.admits(value):
+                raise ConfigError(
+                    f"service.json: {name} is {_shown(value)}, but it must be {allowed.describe()}: "
+                    f"correct it, or remove it for the default ({getattr(Settings, name)!r})"
+                )
+        for name in _TEXTS:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConfigError(f"service.json: {name} is {_shown(value)}, but it must be a string")
+
     def to_json(self) -> dict[str, Any]:
         """As JSON."""
         value = asdict(self)
@@ -88,9 +141,11 @@ class Settings:
         """Refuse settings that cannot work together, saying which and why.
 
         Raises:
-            ConfigError: ``public_url`` is not an http(s) address without a path's trailing slash, or
-                webhooks are set without it (the links they carry would lead nowhere).
+            ConfigError: a numeric setting is not a number in its range (``_RANGES``), a text setting
+                is not text, ``public_url`` is not an http(s) address without a path's trailing slash,
+                or webhooks are set without it (the links they carry would lead nowhere).
         """
+        self._check_kinds()
         if self.public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*[^/?#\s])?", self.public_url):
             raise ConfigError(
                 f"public_url {self.public_url[:80]!r} must be an http(s) address such as "
@@ -101,6 +156,15 @@ class Settings:
                 "webhooks need public_url in service.json (the registry's address as its receivers reach "
                 "it): each act they carry links to its entry page there"
             )
+
+
+def _shown(value: object) -> str:
+    """A setting's value as service.json spells it (a string quoted), cut short if long."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):  # a value built in Python, not read from JSON
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True)
