@@ -264,12 +264,18 @@ def test_serve_refuses_limits_that_cannot_work_before_it_starts(tmp_path: Path) 
     settings = json.loads((home.path / "service.json").read_text(encoding="utf-8"))
     text = json.dumps({**settings, "rate": 0, "burst": 2, "max_body": -5})
     (home.path / "service.json").write_text(text, encoding="utf-8")
+    code, errors = _refused("--dir", str(home.path), "--port", str(_unused_port()))
+    assert code == 78, errors
+    assert "max_body is -5, but it must be a whole number of bytes, 1 or more" in errors
+
+
+def _refused(*options: str) -> tuple[int, str]:
+    """``detente serve`` with these options, expected to refuse to start: its exit code and stderr.
+
+    A service that starts after all fails the test at once, and is stopped, rather than serve on."""
     script = Path(sys.executable).with_name("detente")
     server = subprocess.Popen(
-        [script, "serve", "--dir", str(home.path), "--port", str(_unused_port())],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [script, "serve", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     started = []
     try:
@@ -283,5 +289,13 @@ def test_serve_refuses_limits_that_cannot_work_before_it_starts(tmp_path: Path) 
         if server.poll() is None:  # a failed check must not leave the server running
             server.send_signal(signal.SIGTERM)
         _, errors = server.communicate()
-    assert server.returncode == 78, errors
-    assert "max_body is -5, but it must be a whole number of bytes, 1 or more" in errors
+    return server.returncode, errors
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path: Path, port: str) -> None:
+    code, errors = _refused("--dir", str(tmp_path / "reg"), "--port", port)
+    assert code == 2, errors  # as for a port that is not a number
+    assert "Traceback" not in errors
+    assert f"{port} is not in the range 1<=x<=65535" in errors
+    assert not (tmp_path / "reg").exists(), "refused before the registry was made"

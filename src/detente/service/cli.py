@@ -83,7 +83,9 @@ def serve_command(
         Path, typer.Option("--dir", help="The registry's folder (made on first run).")
     ] = DEFAULT_DIR,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    # a TCP port: out of range is a usage error (exit 2), as a port that is not a number is; 0 would
+    # listen on a port the system picks, which the URLs printed could not name
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
 ) -> None:
     """Run the registry: HTTP API, C2SP tiles, witnesses, and the public web pages."""
     import uvicorn
