@@ -10,8 +10,10 @@ its user (a signed envelope, a nonce, a bundle) is created only where nothing is
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,25 +105,68 @@ class NewFiles:
 
 
 @contextmanager
-def all_or_nothing(folder: Path) -> Iterator[None]:
+def all_or_nothing(folder: Path, mode: int = 0o777) -> Iterator[None]:
     """Make things in ``folder`` all or nothing: if the body raises, remove what it added, then re-raise.
 
-    What is removed: ``folder`` whole if it did not exist (with the parents made for it), else each
-    entry of ``folder`` that was not there before. Invariant: nothing that existed before the call is
-    removed or changed by the undoing. Only ``folder``'s own entries are compared: a body that writes
-    into a subfolder that existed already undoes that with an ``all_or_nothing`` of its own.
+    The folder is made first (``mode``, less the umask, as ``mkdir`` takes it), and the body runs holding
+    an exclusive lock on it (``flock``), so two initialisations of one folder never overlap: one that
+    fails cannot take for its own what another made meanwhile (a key another process had just written
+    and reported). What is removed: each entry of ``folder`` that was not there when the lock was taken,
+    then ``folder`` and the parents made for it, each if it is left empty. Invariant: nothing that
+    existed before the lock was taken is removed or changed by the undoing. Only ``folder``'s own entries
+    are compared: a body that writes into a subfolder that existed already undoes that with an
+    ``all_or_nothing`` of its own. A nested call for ``folder`` or a folder inside it, in the same
+    thread, runs under the lock already held.
     """
     made = _first_missing(folder)
-    before = set() if made is not None or not folder.is_dir() else set(folder.iterdir())
-    try:
-        yield
-    except BaseException:
-        if made is not None:
-            _remove(made)
-        elif folder.is_dir():
+    folder.mkdir(parents=True, exist_ok=True, mode=mode)
+    with _initialising(folder):
+        before = set(folder.iterdir())
+        try:
+            yield
+        except BaseException:
             for path in set(folder.iterdir()) - before:
                 _remove(path)
-        raise
+            _remove_empty(folder, made)
+            raise
+
+
+_HELD = threading.local()  # the folders this thread holds the initialisation lock of
+
+
+@contextmanager
+def _initialising(folder: Path) -> Iterator[None]:
+    """Hold the exclusive lock on ``folder`` (or run under the lock this thread holds on it or on a
+    folder that holds it: a second ``flock`` of another descriptor would wait for the first forever)."""
+    held: set[Path] = getattr(_HELD, "folders", set())
+    _HELD.folders = held
+    key = folder.resolve()
+    if any(key == h or h in key.parents for h in held):
+        yield
+        return
+    fd = os.open(key, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor is closed
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)
+
+
+def _remove_empty(folder: Path, made: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``made`` (those this call made), each only if empty."""
+    if made is None:
+        return
+    for path in (folder, *folder.parents):
+        try:
+            path.rmdir()
+        except OSError:  # not empty: something not ours is in it
+            return
+        if path == made:
+            return
 
 
 def _first_missing(folder: Path) -> Path | None:

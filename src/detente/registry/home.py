@@ -99,8 +99,7 @@ class RegistryHome:
         """
         if self.exists():
             raise ConfigError(f"{self.path} already holds a registry: use it, or choose another --dir")
-        with all_or_nothing(self.path):
-            self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+        with all_or_nothing(self.path, PRIVATE_FOLDER):
             # the key before the log: a database log cannot be removed with the folder, so it is made
             # after every file step that may fail
             write_secret(self.path / "notary.key", SigningKey.generate(random).to_file().decode())

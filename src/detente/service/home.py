@@ -26,7 +26,7 @@ from detente.files import all_or_nothing
 from detente.registry.home import FileBlobs, RegistryHome
 from detente.service.webhooks import Webhook
 from detente.statements.keys import SigningKey
-from detente.tlog.home import LogHome
+from detente.tlog.home import PRIVATE_FOLDER, LogHome
 from detente.tlog.log import Log
 from detente.witness.client import Witness
 
@@ -214,7 +214,7 @@ class ServiceHome:
         """
         if self.exists() or RegistryHome(self.path).exists():
             raise ConfigError(f"{self.path} already holds a registry: choose another folder")
-        with all_or_nothing(self.path):
+        with all_or_nothing(self.path, PRIVATE_FOLDER):
             RegistryHome(self.path).init(settings.origin, settings.notary, os.urandom, database)
             self.save(settings)
 

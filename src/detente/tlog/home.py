@@ -96,8 +96,7 @@ class LogHome:
         the files this call made are removed, so that the folder can be initialised again; nothing that
         was there before is touched.
         """
-        with all_or_nothing(self.path):
-            self.path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+        with all_or_nothing(self.path, PRIVATE_FOLDER):
             if (self.path / "config.json").exists():
                 raise ConfigError(f"{self.path} already holds a log")
             signer = Signer.generate(origin)
