@@ -241,6 +241,10 @@ def test_a_port_already_taken_is_a_configuration_error_not_a_security_one(tmp_pa
         ({"publish_interval": 0}, "publish_interval is 0", "more than 0"),
         ({"lapse_interval": None}, "lapse_interval is null", "a number of seconds"),
         ({"origin": 7}, "origin is 7", "must be a string"),
+        ({"rate": 10**400}, "rate is 1000", "at most 1e+12"),
+        ({"lapse_interval": 1e300}, "lapse_interval is 1e+300", "at most 86400"),
+        ({"wait": 86_401}, "wait is 86401", "at most 86400"),
+        ({"max_body": 2**31}, "max_body is 2147483648", "at most 1.07374e+09"),
     ],
 )
 def test_a_setting_out_of_range_is_refused_saying_which_and_what_it_may_be(

@@ -14,7 +14,6 @@ The log key and the notary key are apart on purpose (ARCHITECTURE.md, "Parties a
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -36,37 +35,43 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class _Range:
-    """The values a numeric setting may take: finite, from ``least`` (itself allowed or not) up."""
+    """The values a numeric setting may take: finite, from ``least`` (itself allowed or not) up to
+    ``most``."""
 
     least: float
     allowed: bool  # whether ``least`` itself is allowed
+    most: float
     unit: str
     whole: bool = False  # a whole number (a count of bytes), not any number
 
     def admits(self, value: object) -> bool:
         """Whether ``value`` is in range (a JSON true or false is no number, though Python counts it one)."""
         kinds = int if self.whole else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, kinds):
             return False
-        return value >= self.least if self.allowed else value > self.least
+        above = value >= self.least if self.allowed else value > self.least
+        return above and value <= self.most  # compared exactly: a 400-digit integer is no float
 
     def describe(self) -> str:
         """The range in words, for the error message."""
         kind = "a whole number" if self.whole else "a number"
         bound = f"{self.least:g} or more" if self.allowed else f"more than {self.least:g}"
-        return f"{kind} of {self.unit}, {bound}"
+        return f"{kind} of {self.unit}, {bound}, at most {self.most:g}"
 
 
+DAY = 86_400.0
 # Below these a limit does not limit but breaks the service: a rate of 0 divides by zero on the first
 # request, a max_body under 1 refuses every request (a GET too), a burst under 1 never lets one through,
-# an interval of 0 would spin. A wait of 0 has a meaning: answer 202 at once.
+# an interval of 0 would spin. A wait of 0 has a meaning: answer 202 at once. Above them a setting means
+# nothing more (an interval of more than a day) or overflows the clock (1e300 seconds killed the lapse
+# thread): the bounds of rate and burst leave room for "no limit" (1e9, as benchmarks set it).
 _RANGES = {
-    "publish_interval": _Range(0, allowed=False, unit="seconds"),
-    "max_body": _Range(1, allowed=True, unit="bytes", whole=True),
-    "rate": _Range(0, allowed=False, unit="requests per second"),
-    "burst": _Range(1, allowed=True, unit="requests"),
-    "wait": _Range(0, allowed=True, unit="seconds"),
-    "lapse_interval": _Range(0, allowed=False, unit="seconds"),
+    "publish_interval": _Range(0, allowed=False, most=DAY, unit="seconds"),
+    "max_body": _Range(1, allowed=True, most=1 << 30, unit="bytes", whole=True),
+    "rate": _Range(0, allowed=False, most=1e12, unit="requests per second"),
+    "burst": _Range(1, allowed=True, most=1e12, unit="requests"),
+    "wait": _Range(0, allowed=True, most=DAY, unit="seconds"),
+    "lapse_interval": _Range(0, allowed=False, most=DAY, unit="seconds"),
 }
 _TEXTS = ("origin", "notary", "public_url", "trusted_proxies")
 
