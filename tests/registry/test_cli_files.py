@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
 import pytest
 
+from detente.registry import cli_common
 from detente.statements.canonical import sha256_hex
 from tests.registry.clirun import example_registry, run
 
@@ -97,6 +99,22 @@ def test_a_failed_out_leaves_no_nonce_so_the_retry_runs(tmp_path: Path, example:
     run(*accept, "--out", str(tmp_path / "no-such-folder" / "accept.json"), code=66)
     assert not (tmp_path / "a.nonce").exists()
     assert "signed accept" in run(*accept, "--out", str(tmp_path / "accept.json"))
+
+
+def test_an_offer_whose_report_cannot_be_printed_leaves_none_of_its_files(
+    tmp_path: Path, example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nonce, the envelope and its blob are the command's files, printing its report included: a
+    stdout that cannot be written (``> /dev/full``) must not leave an envelope whose nonce was removed."""
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_common.out, "print", full)
+    nonce, offer = tmp_path / "o.nonce", tmp_path / "offer.json"
+    run("offer", "--party", "RU", "--key", str(_key(example)), "--to", "US", "--clauses", "L1",
+        "--nonce", str(nonce), "--dir", str(example), "--out", str(offer), code=74)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "a file of the failed offer was left"
 
 
 def test_submit_reads_no_further_than_an_envelope_can_be(tmp_path: Path) -> None:

@@ -179,7 +179,7 @@ def _deliver_committed(
     with NewFiles() as new:
         new.create(path, (secret.hex() + "\n").encode(), mode=0o600)
         try:
-            _deliver(where, st, out_file, blobs, heading)
+            _deliver(where, st, out_file, blobs, heading, new)
         except BaseException as error:
             if out_file is None and _maybe_logged(error):
                 new.keep()

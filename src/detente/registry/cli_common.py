@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -194,14 +194,21 @@ def _now() -> str:
 
 
 def _deliver(
-    where: Where, st: Statement, out_file: Path | None, blobs: tuple[bytes, ...] = (), heading: str = ""
+    where: Where,
+    st: Statement,
+    out_file: Path | None,
+    blobs: tuple[bytes, ...] = (),
+    heading: str = "",
+    files: NewFiles | None = None,
 ) -> None:
     """Write the envelope to a file (offline), or submit it and print the receipt.
 
     ``heading`` (the new exchange's or declaration's id) is printed first, once the statement is
-    written or accepted: an id is never printed for an act that was refused."""
+    written or accepted: an id is never printed for an act that was refused. ``files``: the command's
+    files, when it writes others with the envelope (a nonce), so that all of them are removed if any
+    step fails, printing included."""
     if out_file is not None:
-        with NewFiles() as new:
+        with nullcontext(files) if files is not None else NewFiles() as new:
             write_signed(new, st, out_file, blobs)
         if heading:
             out.print(heading)
