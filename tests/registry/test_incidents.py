@@ -151,3 +151,30 @@ def test_an_incident_is_reported_once() -> None:
     doubled["incidents"] *= 2
     with pytest.raises(MalformedError, match="appears twice in the document"):
         incident_statements(doubled, None, *sign, seeded("x"))
+
+
+def test_the_signed_statement_names_networks_by_number_never_by_organisation() -> None:
+    # some registries' organisations are private persons: a signed statement is permanent
+    w = world()
+    person = "Mr David John Benwell"
+    doc = document()
+    incident = doc["incidents"][0]
+    incident["origins"]["networks"] = [
+        {**share("64500", 500, 15), "name": person},
+        {**share("64501", 100, 5), "name": f"Andreas Fink trading as {person}"},
+    ]
+    incident["shift"] = {
+        "rising": [{"key": "64500", "name": person, "share_before": 0.0, "share_during": 0.5}]
+    }
+    incident["reasons"].append(f"AS64500 ({person}) carried 50% of the attack's requests.")
+    sts = incident_statements(
+        doc, None, w.parties["RU"].certs, w.registry.projection, w.clock.now, seeded("p")
+    )
+    assert sts
+    for st in sts:
+        assert st.body["networks"] == [
+            {"asn": 64500, "name": "", "requests": 500},
+            {"asn": 64501, "name": "", "requests": 100},
+        ]
+        assert b"Benwell" not in st.envelope.payload  # the signed bytes (the envelope holds them in base64)
+        w.registry.submit(st.envelope.encode())  # still a valid version 1 statement

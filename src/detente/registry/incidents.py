@@ -3,7 +3,10 @@
 
 Only the aggregates and the SHA-256 of the evidence go into the public statement; the evidence itself
 is handed to the counterparty, which checks it against the digest. The origin is a territory; the
-``attributed_actor`` field is always null, because the monitor never names an actor.
+``attributed_actor`` field is always null, because the monitor never names an actor. Networks are named
+by number only: the organisation a registry holds for an ASN is sometimes a private person ("Mr ...",
+"... trading as ..."), and a signed statement is permanent, so each network's ``name`` is empty
+(docs/formats.md, section 3; the organisation stays in the party's own ``incidents.json``).
 """
 
 from __future__ import annotations
@@ -27,11 +30,9 @@ def _origins(incident: dict[str, Any], reporter: str) -> list[dict[str, Any]]:
 
 
 def _networks(incident: dict[str, Any]) -> list[dict[str, Any]]:
+    """The incident's networks by ASN: never the organisation's name, which may be a person's."""
     nets = incident.get("origins", {}).get("networks", [])[:10]
-    return [
-        {"asn": int(n["key"]), "name": str(n.get("name", ""))[:200], "requests": int(n["requests"])}
-        for n in nets
-    ]
+    return [{"asn": int(n["key"]), "name": "", "requests": int(n["requests"])} for n in nets]
 
 
 def incident_statements(
