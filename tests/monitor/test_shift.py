@@ -61,7 +61,20 @@ def test_a_shift_against_the_minutes_before() -> None:
     words = " ".join(sentences(found))
     assert "100 requests in the 30 minute(s)" in words
     assert "0.31 by network and 0.00 by territory" in words
-    assert "AS2 (Two) carried 50% of the attack's requests against 0%" in words
+    assert "AS2 carried 50% of the attack's requests against 0%" in words
+    assert "Two" not in words  # an organisation may be a person: the reasons name networks by number
+
+
+def test_the_reasons_never_name_a_network_s_organisation() -> None:
+    person = "Mr David John Benwell"
+    before = _table([("10.0.0.1", 200, "GB", "1")])
+    attack = _table([("10.9.0.1", 100, "GB", "64500")])
+    found = shift(attack, before, 30, {"1": "One", "64500": person})
+    assert found is not None
+    assert found.rising == [Rise("64500", person, 0.0, 1.0)]  # kept for the reviewer, in the JSON
+    words = " ".join(sentences(found))
+    assert "AS64500 carried 100%" in words
+    assert "Benwell" not in words
 
 
 def test_too_little_traffic_before_is_said_not_measured() -> None:

@@ -120,4 +120,6 @@ def sentences(found: Shift | None) -> list[str]:
 
 
 def _network(rise: Rise) -> str:
-    return "Addresses of no known network" if rise.key == "0" else f"AS{rise.key} ({rise.name})"
+    # by number only: the organisation behind an ASN is sometimes a private person, and the reasons are
+    # prose a reviewer may quote in public (the organisation stays in ``rising[].name`` for the review)
+    return "Addresses of no known network" if rise.key == "0" else f"AS{rise.key}"
