@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -124,7 +125,8 @@ def test_a_line_dated_far_ahead_learns_the_bar_only_where_lines_are(tmp_path: Pa
     the log and a line dated decades ahead (one line dated in the year 9000 made a scan walk 122 million)."""
     line = '203.0.113.{n} - - [{when}] "GET / HTTP/1.1" 200 10 "-" "ua"\n'
     stamps = [f"14/Jun/2026:10:{s // 60:02d}:{s % 60:02d} +0000" for s in range(0, 3600, 3)]
-    stamps.insert(600, "14/Jun/2100:10:00:00 +0000")  # amid the others, as a bad clock writes it
+    # at the end, enough of them for the log to reach that time (a lone line would be set aside, ahead)
+    stamps += ["14/Jun/2100:10:00:00 +0000"] * pipeline.REACHED_BY
     log = tmp_path / "access.log"
     log.write_text("".join(line.format(n=n % 250, when=when) for n, when in enumerate(stamps)))
     with learned_bars() as bars:
@@ -320,6 +322,50 @@ def test_a_scan_that_fails_midway_leaves_no_parse_thread_behind(tmp_path: Path) 
     with pytest.raises(InputError, match="damaged compressed input"):
         scan([log], resolve("combined"), [default_asset()], load)
     assert [t.name for t in threading.enumerate() if t.name.startswith("parse")] == []
+
+
+AHEAD_LINE = '198.51.100.77 - - [15/Jun/2026:02:30:00 +0200] "GET /a?token=1 HTTP/1.1" 200 5 "-" "ua"\n'
+
+
+def test_one_line_dated_a_day_ahead_changes_nothing_but_is_counted_and_described(
+    dev_log: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line dated a day ahead amid the log (a clock set wrong for a moment) once moved the log's time
+    with it: every line after it was late, never analysed, and an attack went unreported. The log's
+    time is what five lines in a row reached: the line moves nothing, and is set aside, counted and
+    described (redacted) apart; whatever the chunks."""
+    log, _ = dev_log
+    clean, clean_ev = _run(log)
+    lines = log.read_text().splitlines(keepends=True)
+    skewed = tmp_path / "access.log"
+    skewed.write_text("".join([*lines[: len(lines) // 3], AHEAD_LINE, *lines[len(lines) // 3 :]]))
+    runs = {"usual chunks": _run(skewed)}
+    monkeypatch.setattr(inputs, "CHUNK", 1 << 17)
+    runs["128 KB chunks"] = _run(skewed)
+    for how, (doc, ev) in runs.items():
+        assert doc["input"]["lines_late"] == 0, how
+        assert doc["input"]["lines_ahead"] == 1, how
+        assert doc["input"]["last"] == clean["input"]["last"], how
+        assert doc["incidents"] == clean["incidents"], how
+        assert doc["timeline"] == clean["timeline"], how
+        assert ev["incidents"] == clean_ev["incidents"], how
+        assert ev["ahead_sample"] == [
+            '198.51.100.77 - - [15/Jun/2026:00:30:00 +0000] "GET /a?REDACTED HTTP/1.1" 200 5 "-" "ua"'
+        ], how
+    assert "lines_ahead" not in clean["input"]  # written only when a line was ahead
+    assert "ahead_sample" not in clean_ev
+
+
+@pytest.mark.parametrize("cut", [1, 3, 4, 7, 50])
+def test_the_log_reaches_what_five_lines_in_a_row_reached_however_it_is_cut(cut: int) -> None:
+    times = np.array([10, 11, 12, 9, 13, 14, 10_000, 15, 16, 17, 18, 19, 20_000, 20_001, 21, 22], np.int64)
+    found, carry = None, np.empty(0, np.int64)
+    for at in range(0, times.size, cut):
+        got, carry = pipeline.reached_ms(times[at : at + cut], carry)
+        found = got if found is None or (got is not None and got > found) else found
+    assert found == 19  # 19, 20000, 20001, 21, 22: the lines dated far ahead are held back by the others
+    assert carry.tolist() == [20_000, 20_001, 21, 22]
+    assert pipeline.reached_ms(times[:4], np.empty(0, np.int64))[0] is None  # fewer than five lines
 
 
 def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(

@@ -56,6 +56,7 @@ class Coded:
     first: datetime
     last: datetime
     missed: pl.DataFrame  # :func:`.aggregate.missed_pairs` of the chunk
+    times: Ints  # each line's time, milliseconds since the epoch, in the order of the lines
 
 
 def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
@@ -123,7 +124,7 @@ def aggregate_coded(raw: pl.DataFrame, parser: Parser) -> Coded | None:
     lo, hi = ts.min(), ts.max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
-    return Coded(frame, ParseStats(read=raw.height, parsed=raw.height), lo, hi, missed)
+    return Coded(frame, ParseStats(read=raw.height, parsed=raw.height), lo, hi, missed, ms)
 
 
 def _repeated(value: str, length: int) -> pl.Series:

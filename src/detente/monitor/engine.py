@@ -67,7 +67,9 @@ from .incidents import (
     sample_lines,
     shares,
 )
+from .parse import MAX_SAMPLES
 from .reasons import reasons
+from .redact import redacted_line
 from .shift import Shift, sentences, shift
 
 HISTORY = timedelta(minutes=30)
@@ -134,12 +136,14 @@ class Engine:
         for a in self.assets:
             self.states[a.name] = detect.initial(a.expect.requests_per_minute)
 
-    def feed(self, agg: pl.DataFrame, missed: pl.DataFrame) -> None:
+    def feed(self, agg: pl.DataFrame, missed: pl.DataFrame, horizon: datetime | None = None) -> None:
         """Add aggregates of newly parsed lines, and their :func:`.aggregate.missed_pairs`.
 
         The sample request of each row is kept apart, in the order fed: detection never reads it, and
         the narrow rows are cheaper to carry through every window; only an incident's evidence joins
         its rows' samples back (the one :func:`.aggregate.merge` would keep: see :meth:`_sampled`).
+        Rows at or past ``horizon`` (lines dated far ahead of the log) keep their samples apart, so that
+        one such line does not keep its whole chunk's samples for the rest of the scan.
         """
         if self.final_before is not None and agg.height and self._any_late(agg, self.final_before):
             # lines older than what is already final (a log file out of date order, a very late
@@ -151,8 +155,15 @@ class Engine:
             return
         last = agg["bucket"].max()
         assert isinstance(last, datetime)
-        # projections by name, not queries: no work, and a query would wait for the parser's threads
-        self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
+        if horizon is not None and last >= horizon:
+            far = pl.col("bucket") >= moment(horizon)
+            self.samples.append((last, agg.filter(far)[[*KEYS, *SAMPLE]]))
+            near = agg.filter(~far)["bucket"].max()
+            if isinstance(near, datetime):
+                self.samples.append((near, agg.filter(~far)[[*KEYS, *SAMPLE]]))
+        else:
+            # projections by name, not queries: no work, and a query would wait for the parser's threads
+            self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
         self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
         self._add_missed(missed)
 
@@ -197,6 +208,23 @@ class Engine:
             self._batch(final)
         if self.final_before is None or watermark > self.final_before:
             self.final_before = watermark
+
+    def set_aside(self, horizon: datetime) -> tuple[int, list[str]]:
+        """Take the pending rows at or past ``horizon`` out of detection (lines dated far ahead of the
+        log, which it never reached): their number of requests and the first of them, redacted as
+        evidence lines are (by time, then source)."""
+        if not self.pending.height:
+            return 0, []
+        far = pl.col("bucket") >= moment(horizon)
+        rows = self.pending.filter(far)
+        if not rows.height:
+            return 0, []
+        self.pending = self.pending.filter(~far)
+        if self.missed.height:
+            self.missed = self.missed.filter(~far)
+        first = rows.sort(["bucket", "src", "asset"]).head(MAX_SAMPLES)
+        picked = self._sampled(first).sort(["bucket", "src", "asset"])
+        return int(rows["n"].sum()), [redacted_line(r) for r in picked.iter_rows(named=True)]
 
     def finish(self) -> list[tuple[Incident, Evidence]]:
         """End of input: finalise everything and close all episodes."""

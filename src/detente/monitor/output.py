@@ -23,7 +23,7 @@ GENERATOR = "detente-monitor/0.1.0"
 
 def incident_document(result: ScanResult, geo: Attribution, now: datetime) -> dict[str, Any]:
     """The public summary: aggregates only, no address and no raw line."""
-    return {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
         "generator": GENERATOR,
         "generated": iso(now.astimezone(UTC)),
@@ -45,11 +45,14 @@ def incident_document(result: ScanResult, geo: Attribution, now: datetime) -> di
             asset: [[iso(at), n] for at, n in sorted(line.items())] for asset, line in result.timeline.items()
         },
     }
+    if result.ahead:  # added within version 1, only when a line was ahead: absent is none
+        doc["input"] = {**doc["input"], "lines_ahead": result.ahead}
+    return doc
 
 
 def evidence_document(result: ScanResult, now: datetime) -> dict[str, Any]:
     """The private evidence: per incident, every source and a redacted sample of lines."""
-    return {
+    doc: dict[str, Any] = {
         "schema": EVIDENCE_SCHEMA,
         "generated": iso(now.astimezone(UTC)),
         "rejected_sample": result.stats.samples,
@@ -58,6 +61,9 @@ def evidence_document(result: ScanResult, now: datetime) -> dict[str, Any]:
             for _, ev in result.incidents
         ],
     }
+    if result.ahead_sample:  # added within version 1, as ``lines_ahead``
+        doc["ahead_sample"] = result.ahead_sample
+    return doc
 
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:

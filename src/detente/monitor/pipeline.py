@@ -5,6 +5,14 @@ those being parsed), plus the engine's bounded buffers, so memory does not grow 
 are final once the log has moved :data:`LATENESS` past them (servers write lines in order of
 completion, so a slow request can come out a little late).
 
+How far the log has moved is what :data:`REACHED_BY` consecutive lines say, not its latest line: the
+log has *reached* a time once that many lines in a row are all dated at or after it. One line dated a
+day ahead (a clock set wrong for a moment, a hand-edited line) then moves nothing, where the latest
+line's time would have made every line after it "late" and never analysed; in a log in time order it
+is the time of the fifth line from the end, a few seconds at most behind the last. A line dated more
+than :data:`HORIZON` past what the log reached when it ends is *ahead*: counted and described apart,
+never analysed (:meth:`Scanner.finish`).
+
 Parsing and aggregating a chunk is pure (bytes in, a :class:`Parsed` out), so the next chunks are
 parsed in worker threads while the engine detects over the previous one (Polars releases the GIL):
 both cores work. The engine still takes the chunks one at a time and in file order, so the result is
@@ -17,13 +25,15 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from .aggregate import aggregate, missed_pairs
+from .aggregate import BUCKET_SECONDS, aggregate, missed_pairs
 from .assets import Asset
 from .attribution import Attribution
 from .coded import aggregate_coded
@@ -33,14 +43,18 @@ from .features import Tuning
 from .formats import LogFormat
 from .incidents import Incident
 from .inputs import Span, chunks, open_log, spans
-from .parse import Parser, ParseStats, split_raw
+from .parse import TS, Parser, ParseStats, split_raw
 
 LATENESS = timedelta(seconds=60)
+REACHED_BY = 5  # consecutive lines that must all be dated at or after a time for the log to reach it
+HORIZON = timedelta(hours=6)  # a line this far past what the log reached, when it ends, is ahead
 AHEAD = 2  # chunks parsed ahead of the engine (one per core)
 # chunks taken between two detections: the engine's work per batch is mostly fixed (a few dozen
 # queries), and its incidents do not depend on where batches fall, so fewer, larger batches cost less
 DETECT_EVERY = 2
 Progress = Callable[[int], None]
+Times = npt.NDArray[np.int64]  # line times, milliseconds since the epoch
+_NO_TIMES: Times = np.empty(0, np.int64)
 
 
 @dataclass
@@ -52,6 +66,8 @@ class ScanResult:
     stats: ParseStats
     timeline: dict[str, dict[datetime, int]]
     late: int = 0  # parsed lines dated before what was already final (files out of order): not detected
+    ahead: int = 0  # parsed lines dated more than HORIZON past what the log reached: not detected
+    ahead_sample: list[str] = field(default_factory=list)  # the first of them, redacted
     first: datetime | None = None
     last: datetime | None = None
     files: list[str] = field(default_factory=list)
@@ -67,6 +83,7 @@ class Parsed:
     last: datetime | None
     size: int
     missed: pl.DataFrame  # :func:`.aggregate.missed_pairs`
+    times: Times = field(default_factory=lambda: _NO_TIMES)  # each parsed line's time, in line order
 
 
 @dataclass
@@ -77,7 +94,12 @@ class Scanner:
     engine: Engine
     stats: ParseStats = field(default_factory=ParseStats)
     first: datetime | None = None
-    last: datetime | None = None
+    last: datetime | None = None  # the latest line's time, lines ahead of the log left out
+    reached: datetime | None = None  # the log's time: what :data:`REACHED_BY` lines in a row reached
+    ahead: int = 0  # requests set aside by :meth:`finish` (dated past the horizon)
+    ahead_sample: list[str] = field(default_factory=list)
+    _carry: Times = field(default_factory=lambda: _NO_TIMES, repr=False)  # the last lines' times
+    _beyond: Times = field(default_factory=lambda: _NO_TIMES, repr=False)  # past the horizon when read
 
     def feed(self, chunk: bytes) -> None:
         """Parse, aggregate and take one chunk of whole lines."""
@@ -93,15 +115,95 @@ class Scanner:
         if parsed.first is None or parsed.last is None:
             return
         self.first = parsed.first if self.first is None else min(self.first, parsed.first)
-        self.last = parsed.last if self.last is None else max(self.last, parsed.last)
-        self.engine.feed(parsed.agg, parsed.missed)
+        self._reach(parsed.times)
+        horizon = self.horizon()
+        if horizon is not None and parsed.last < horizon:  # nearly always: no line is far ahead
+            self._keep_last(parsed.last)
+        else:
+            self._sort_out(parsed.times if parsed.times.size else _ms_array(parsed.last))
+        self.engine.feed(parsed.agg, parsed.missed, horizon)
+
+    def _reach(self, times: Times) -> None:
+        """Move :attr:`reached` to what the windows of :data:`REACHED_BY` lines ending in ``times`` say."""
+        if not times.size:
+            return
+        found, self._carry = reached_ms(times, self._carry)
+        if found is not None and (self.reached is None or found > ms_of_time(self.reached)):
+            self.reached = _time(found)
+
+    def horizon(self) -> datetime | None:
+        """The start of the first bucket :data:`HORIZON` or more past what the log reached (None before
+        it reached anything): a line there is ahead of the log, unless the log comes to it."""
+        if self.reached is None:
+            return None
+        start = self.reached - timedelta(seconds=self.reached.timestamp() % BUCKET_SECONDS)
+        return start + HORIZON
+
+    def _keep_last(self, at: datetime) -> None:
+        self.last = at if self.last is None else max(self.last, at)
+
+    def _sort_out(self, times: Times) -> None:
+        """Keep apart the times at or past the horizon; the others count for :attr:`last`."""
+        pool = np.concatenate([self._beyond, times]) if self._beyond.size else times
+        horizon = self.horizon()
+        if horizon is None:
+            self._beyond = pool.copy()
+            return
+        within = pool < ms_of_time(horizon)
+        if within.any():
+            self._keep_last(_time(int(pool[within].max())))
+        self._beyond = pool[~within]
+
+    def far_ahead(self) -> int:
+        """Lines read so far that are dated past the horizon (a follower's running count)."""
+        horizon = self.horizon()
+        return 0 if horizon is None else int((self._beyond >= ms_of_time(horizon)).sum())
 
     def advance(self, watermark: datetime | None = None) -> None:
-        """Detect over every bucket before ``watermark`` (default: the log's latest time less lateness)."""
-        if watermark is None and self.last is not None:
-            watermark = self.last - LATENESS
+        """Detect over every bucket before ``watermark`` (default: the log's time less lateness)."""
+        if watermark is None and self.reached is not None:
+            watermark = self.reached - LATENESS
         if watermark is not None:
             self.engine.advance(watermark)
+
+    def finish(self) -> list[tuple[Incident, Evidence]]:
+        """End of input: set aside the lines ahead of the log, then detect over everything else."""
+        if self._beyond.size:
+            self._sort_out(_NO_TIMES)
+        horizon = self.horizon()
+        if horizon is not None:
+            self.ahead, self.ahead_sample = self.engine.set_aside(horizon)
+        elif self._beyond.size:  # fewer lines than a window: none can be judged ahead
+            self._keep_last(_time(int(self._beyond.max())))
+        return self.engine.finish()
+
+
+def reached_ms(times: Times, carry: Times) -> tuple[int | None, Times]:
+    """The latest time that :data:`REACHED_BY` consecutive lines all reached, among the windows that
+    end in ``times`` (``carry``: the times of the lines before them, at most ``REACHED_BY - 1``), and
+    the carry for the next lines. None when there are fewer lines than a window."""
+    seq = np.concatenate([carry, times]) if carry.size else times
+    width = REACHED_BY
+    if seq.size < width:
+        return None, seq.copy()
+    windows = seq.size - width + 1
+    low = seq[:windows].copy()
+    for j in range(1, width):
+        np.minimum(low, seq[j : j + windows], out=low)
+    return int(low.max()), seq[windows:].copy()
+
+
+def ms_of_time(at: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (as the parsed frames hold times)."""
+    return round(at.timestamp() * 1000)
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _ms_array(at: datetime) -> Times:
+    return np.array([ms_of_time(at)], dtype=np.int64)
 
 
 def prepare(parser: Parser, chunk: bytes) -> Parsed:
@@ -111,7 +213,7 @@ def prepare(parser: Parser, chunk: bytes) -> Parsed:
     raw = split_raw(chunk, parser.fmt)
     coded = aggregate_coded(raw, parser)  # the common case, counted by integers
     if coded is not None:
-        return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk), coded.missed)
+        return Parsed(coded.agg, coded.stats, coded.first, coded.last, len(chunk), coded.missed, coded.times)
     return _aggregate(parser, *parser.parse_split(raw), len(chunk))
 
 
@@ -121,7 +223,8 @@ def _aggregate(parser: Parser, frame: pl.DataFrame, stats: ParseStats, size: int
     lo, hi = frame["ts"].min(), frame["ts"].max()
     assert isinstance(lo, datetime)
     assert isinstance(hi, datetime)
-    return Parsed(aggregate(frame, parser.assets), stats, lo, hi, size, missed_pairs(frame))
+    times = frame["ts"].cast(TS).to_numpy().view(np.int64)
+    return Parsed(aggregate(frame, parser.assets), stats, lo, hi, size, missed_pairs(frame), times)
 
 
 def scan(
@@ -148,7 +251,7 @@ def scan(
                 scanner.advance()
             if progress is not None:
                 progress(parsed.size)
-    incidents = scanner.engine.finish()
+    incidents = scanner.finish()
     incidents.sort(key=lambda pair: (pair[0].start, pair[0].asset, pair[0].kind))
     return ScanResult(
         assets=assets,
@@ -156,6 +259,8 @@ def scan(
         stats=scanner.stats,
         timeline=scanner.engine.timeline,
         late=scanner.engine.late,
+        ahead=scanner.ahead,
+        ahead_sample=scanner.ahead_sample,
         first=scanner.first,
         last=scanner.last,
         files=[str(p) for p in files],

@@ -22,6 +22,11 @@ def summary(doc: dict[str, Any], console: Console) -> None:
             f"[yellow]{inp['lines_late']:,} requests were dated before what had already been analysed[/] "
             "(files out of date order?): counted, not analysed again."
         )
+    if inp.get("lines_ahead"):
+        console.print(
+            f"[yellow]{inp['lines_ahead']:,} request(s) dated hours past where the log ended[/] "
+            "(a clock set wrong?): counted and described in the evidence file, not analysed."
+        )
     table = Table(title=f"{len(doc['incidents'])} incident(s)")
     for col in (
         "asset",
