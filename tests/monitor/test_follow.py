@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from detente.monitor.assets import default_asset
@@ -14,7 +16,7 @@ from detente.monitor.attribution import load
 from detente.monitor.cli import app
 from detente.monitor.engine import Engine
 from detente.monitor.evidence import Evidence
-from detente.monitor.follow import FollowLoop
+from detente.monitor.follow import FOLLOW_LATENESS, IDLE, REPORT_EVERY, FollowCounts, FollowLoop
 from detente.monitor.formats import resolve
 from detente.monitor.generate import Mix, World, background, render
 from detente.monitor.incidents import Incident
@@ -39,10 +41,15 @@ def _events(attack_at: float) -> list[Event]:
 
 
 def _follow(
-    log: Path, events: list[Event], until: float, alerts: list[dict[str, Any]], stop: bool = False
+    log: Path,
+    events: list[Event],
+    until: float,
+    alerts: list[dict[str, Any]],
+    stop: bool = False,
+    lag: float = 0.0,
 ) -> FollowLoop:
-    """Follow ``log`` while ``events`` are written to it as they happen, a poll every 5 s of log time
-    with the clock at log time, until ``until`` seconds (or the first alert, if ``stop``)."""
+    """Follow ``log`` while ``events`` are written to it as they happen (or ``lag`` seconds after), a
+    poll every 5 s with the clock at log time, until ``until`` seconds (or the first alert, if ``stop``)."""
     log.write_text("")
     now = [START]
     asset = default_asset()
@@ -51,7 +58,7 @@ def _follow(
     i = 0
     with log.open("a") as fh:
         for second in range(0, int(until), 5):  # the log grows; the clock follows log time
-            while i < len(events) and events[i][0] < second:
+            while i < len(events) and events[i][0] < second - lag:
                 fh.write(render(START, events[i]) + "\n")
                 i += 1
             fh.flush()
@@ -72,6 +79,70 @@ def test_flood_reported_within_a_minute_of_log_time(tmp_path: Path) -> None:
     when, _ = loop.reported[0]
     latency = (when - (START + timedelta(seconds=attack_at))).total_seconds()
     assert 0 < latency <= 60
+
+
+@pytest.mark.parametrize("lag", [30.0, 300.0])
+def test_lines_that_reach_the_file_late_are_analysed_all_the_same(tmp_path: Path, lag: float) -> None:
+    """nginx's buffered writes, a shipper's delay or a server clock behind: every line reaches the file
+    ``lag`` seconds after its time. Judged by the wall clock, each was once late and dropped, and the
+    flood was never reported; the log's own time decides now."""
+    attack_at = 1200.0
+    alerts: list[dict[str, Any]] = []
+    loop = _follow(tmp_path / "access.log", _events(attack_at), 1800 + lag, alerts, stop=True, lag=lag)
+    assert [a["family"] for a in alerts] == ["flood"]
+    assert loop.scanner.engine.late == 0
+    when, _ = loop.reported[0]
+    assert 0 < (when - (START + timedelta(seconds=attack_at))).total_seconds() <= 60 + lag
+
+
+def test_a_quiet_log_is_analysed_to_its_time_and_the_counts_are_reported_at_the_end(tmp_path: Path) -> None:
+    """Once no line has come for a while, what was read is analysed up to the log's time (no line can
+    be a little out of order then); the counts go out every minute and when following ends, Ctrl-C
+    included."""
+    log = tmp_path / "access.log"
+    log.write_text("".join(render(START, e) + "\n" for e in _events(1200.0) if e[0] < 600) + "junk\n")
+    now = [datetime(2030, 1, 1, tzinfo=UTC)]  # the wall clock: far from the log's time, and no matter
+    counts: list[FollowCounts] = []
+    asset = default_asset()
+    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
+    loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: now[0], lambda _: None, counts.append)
+    loop.step()
+    reached = scanner.reached
+    assert reached is not None
+    assert reached > START + timedelta(seconds=590)
+    assert scanner.engine.final_before == reached - FOLLOW_LATENESS
+    now[0] += IDLE
+    loop.step()
+    assert scanner.engine.final_before == reached
+    assert counts == []
+    now[0] += REPORT_EVERY
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.run(interrupted)
+    assert len(counts) == 2  # the minute's, then the last
+    assert (counts[-1].rejected, counts[-1].late, counts[-1].reached) == (1, 0, reached)
+    assert counts[-1].read == counts[-1].parsed + 1
+    assert "1 rejected, 0 late" in counts[-1].sentence()
+    loop.follower.close()
+
+
+def test_ctrl_c_ends_follow_with_the_counts_on_standard_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("".join(render(START, e) + "\n" for e in _events(1200.0) if e[0] < 60) + "junk\n")
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)
+    result = CliRunner().invoke(app, ["follow", str(log), "--from-start"])
+    assert result.exit_code == 0, result.output
+    lines = log.read_text().count("\n")
+    assert f"read {lines:,} lines: {lines - 1:,} parsed, 1 rejected, 0 late" in result.output
 
 
 def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def follow_cmd(
     """Follow a growing log; print each alert as one JSON line as soon as it is confirmed."""
     from .attribution import load
     from .engine import Engine
-    from .follow import FollowLoop
+    from .follow import FollowCounts, FollowLoop
     from .formats import resolve
     from .inputs import Follower
     from .parse import Parser
@@ -173,13 +173,19 @@ def follow_cmd(
     reading = "from its start" if from_start else "from its end (--from-start reads what is already there)"
     waiting = "" if log.exists() else "; it does not exist yet: waiting for it"
     _console().print(f"following {_escape(str(log))} {reading}{waiting}; Ctrl-C stops", highlight=False)
-    loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert)
+
+    def counts(c: FollowCounts) -> None:  # every minute and at the end, on standard error
+        _console().print(c.sentence(), highlight=False)
+
+    loop = FollowLoop(Follower(log, from_start), scanner, lambda: datetime.now(UTC), alert, counts)
     try:
-        loop.run(time.sleep)
+        loop.run(time.sleep)  # the counts are reported however it ends
     except KeyboardInterrupt:
         return
     except DetenteError as exc:
         _fail(exc)
+    finally:
+        loop.follower.close()
 
 
 @app.command("report")
