@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from detente.monitor import inputs
 from detente.monitor.assets import default_asset
 from detente.monitor.attribution import load
 from detente.monitor.cli import app
@@ -143,6 +144,32 @@ def test_ctrl_c_ends_follow_with_the_counts_on_standard_error(
     assert result.exit_code == 0, result.output
     lines = log.read_text().count("\n")
     assert f"read {lines:,} lines: {lines - 1:,} parsed, 1 rejected, 0 late" in result.output
+
+
+def test_a_large_file_followed_from_its_start_is_read_a_chunk_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 292 MB file followed from its start was read whole at the first poll (1 GB resident); each
+    poll now reads a chunk of whole lines, and the loop polls again at once while more is waiting."""
+    monkeypatch.setattr(inputs, "CHUNK", 1000)
+    log = tmp_path / "access.log"
+    body = b"".join(b"line %05d of the log\n" % i for i in range(480))  # 10.56 chunks
+    log.write_bytes(body)
+    follower = Follower(log, from_start=True)
+    parts = [follower.poll()]
+    while follower.more:
+        parts.append(follower.poll())
+    assert b"".join(parts) == body
+    assert len(parts) == 11
+    assert max(len(p) for p in parts) <= 1000 + 22  # a chunk, and the line it cut
+    follower.close()
+    asset = default_asset()
+    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
+    loop = FollowLoop(Follower(log, from_start=True), scanner, lambda: START, lambda _: None)
+    sleeps: list[float] = []
+    loop.run(sleeps.append, stop=lambda: bool(sleeps))
+    assert (scanner.stats.read, len(sleeps)) == (480, 1)  # no wait between the chunks
+    loop.follower.close()
 
 
 def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:

@@ -104,7 +104,8 @@ class FollowLoop:
         try:
             while not stop():
                 self.step()
-                sleep(interval)
+                if not self.follower.more:  # a file read from its start: the next chunk at once
+                    sleep(interval)
         finally:
             if self.on_counts is not None:
                 self.on_counts(self.counts())

@@ -205,15 +205,18 @@ def _last_line_end(f: BinaryIO, lo: int, hi: int) -> int | None:
 class Follower:
     """Reads what is appended to a file, reopening it when it is rotated or truncated.
 
-    ``poll()`` never blocks: it returns the complete new lines since the last call (possibly none).
-    Rotation is noticed by a change of inode (rename and recreate) or a size below our offset
-    (copy and truncate); the rest of the old file is read before switching. Lines already in the file
-    when following starts are skipped unless ``from_start``; a file that does not exist yet is read
-    from its first line once it appears (as ``tail -F`` does): every line in it is new.
+    ``poll()`` never blocks: it returns the complete new lines since the last call (possibly none), at
+    most about :data:`CHUNK` bytes of them (``more`` then says that more is waiting), so a large file
+    followed from its start is read a chunk at a time, not whole into memory. Rotation is noticed by a
+    change of inode (rename and recreate) or a size below our offset (copy and truncate); the rest of
+    the old file is read before switching. Lines already in the file when following starts are skipped
+    unless ``from_start``; a file that does not exist yet is read from its first line once it appears
+    (as ``tail -F`` does): every line in it is new.
     """
 
     path: Path
     from_start: bool = False
+    more: bool = False  # the last poll stopped at its size: call again without waiting
     _fh: BinaryIO | None = None
     _inode: int = -1
     _rest: bytes = b""
@@ -230,19 +233,28 @@ class Follower:
             self._fh.seek(0, os.SEEK_END)
 
     def poll(self) -> bytes:
-        """New complete lines, as one bytes chunk."""
+        """New complete lines, as one bytes chunk of about :data:`CHUNK` bytes at most."""
+        self.more = False
         if self._fh is None:
             # only the file found at the first poll is opened at its end: one that appears later is new
             self._open(at_end=not self.from_start and self._inode == -1 and not self._polled)
             self._polled = True
             if self._fh is None:
                 return b""
-        data = self._fh.read()
-        data += self._rotated()
+        data = self._read()
+        if not self.more:  # the old file is read to its end
+            data += self._rotated()
         data = self._rest + data
         cut = data.rfind(b"\n")
         self._rest = data[cut + 1 :]
         return data[: cut + 1]
+
+    def _read(self) -> bytes:
+        if self._fh is None:
+            return b""
+        data = self._fh.read(CHUNK)
+        self.more = len(data) == CHUNK
+        return data
 
     def _rotated(self) -> bytes:
         assert self._fh is not None
@@ -253,10 +265,10 @@ class Follower:
         if st.st_ino != self._inode:
             self._fh.close()
             self._open(at_end=False)
-            return self._fh.read() if self._fh is not None else b""
+            return self._read()
         if st.st_size < self._fh.tell():
             self._fh.seek(0)
-            return self._fh.read()
+            return self._read()
         return b""
 
     def close(self) -> None:
