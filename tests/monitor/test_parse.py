@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,31 @@ def test_plain_gzip_and_zstd_read_alike(tmp_path: Path) -> None:
         with open_log(path) as fh:
             got = b"".join(chunks(fh, size=1000))
         assert got == data
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["access.log.10.gz", "access.log.2.zst", "access.log.1", "access.log", "error.log.1", "error.log"],
+        ["access.log-20260612.gz", "access.log-20260613", "access.log"],
+    ],
+    ids=["numbered", "dated"],
+)
+def test_rotated_files_of_one_time_are_read_oldest_first_by_their_names(
+    tmp_path: Path, names: list[str]
+) -> None:
+    """``cp -r`` or an archive can give a whole rotated set the same modification time; the names once
+    broke the tie alphabetically (access.log before access.log.1), and a scan of a rotated folder read
+    the newest file first: the rest was late, and nothing was found."""
+    for name in reversed(names):
+        (tmp_path / name).write_bytes(b"x\n")
+        os.utime(tmp_path / name, (1_000_000.0, 1_000_000.0))
+    assert [p.name for p in expand([str(tmp_path)])] == names
+    for at, name in enumerate(names):  # written within one second, in the wrong order: names decide
+        os.utime(tmp_path / name, (1_000_000.9 - at / 10, 1_000_000.9 - at / 10))
+    assert [p.name for p in expand([str(tmp_path)])] == names
+    os.utime(tmp_path / names[-1], (999_000.0, 999_000.0))  # a time a second or more apart decides
+    assert expand([str(tmp_path)])[0].name == names[-1]
 
 
 def test_a_zstd_log_of_several_frames_is_read_whole_and_a_cut_one_is_refused(tmp_path: Path) -> None:

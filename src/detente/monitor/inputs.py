@@ -10,6 +10,7 @@ import glob
 import gzip
 import io
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 def expand(specs: Iterable[str]) -> list[Path]:
     """Files named by paths, folders (every file inside, recursively) and glob patterns.
 
-    Files are ordered oldest first (by modification time), the order in which rotation wrote them.
+    Files are ordered oldest first, the order in which rotation wrote them: by modification time, to
+    the second, then by :func:`rotation_order` (``cp -r`` or an archive can give a whole rotated set
+    the same time, and the name then tells: ``access.log.2.gz``, ``access.log.1``, ``access.log``).
     """
     found: list[Path] = []
     for spec in specs:
@@ -46,7 +49,27 @@ def expand(specs: Iterable[str]) -> list[Path]:
                 raise NotFoundError(f"no log file matches {spec!r}")
             found.extend(files)
     unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda p: (p.stat().st_mtime, str(p)))
+    return sorted(unique, key=lambda p: (int(p.stat().st_mtime), *rotation_order(p), str(p)))
+
+
+_COMPRESSED = (".gz", ".zst", ".zstd")
+_NUMBERED = re.compile(r"(?P<base>.+)\.(?P<n>[0-9]{1,6})")  # logrotate: access.log.1 is the newest kept
+_DATED = re.compile(r"(?P<base>.+)[-._](?P<date>[0-9]{8,14})")  # dateext: access.log-20260614
+
+
+def rotation_order(path: Path) -> tuple[str, int, int, str]:
+    """Where ``path`` stands among the files rotation made of one log, older first: the log's name,
+    then the rotated files (a higher number older, an earlier date older), then the log itself."""
+    name = path.name
+    for suffix in _COMPRESSED:
+        if name.endswith(suffix):
+            name = name.removesuffix(suffix)
+            break
+    if found := _DATED.fullmatch(name):
+        return str(path.parent / found["base"]), 0, 0, found["date"]
+    if found := _NUMBERED.fullmatch(name):
+        return str(path.parent / found["base"]), 0, -int(found["n"]), ""
+    return str(path.parent / name), 1, 0, ""
 
 
 def open_log(path: Path) -> BinaryIO:
