@@ -193,6 +193,45 @@ def test_follower_survives_rotation_and_truncation(tmp_path: Path) -> None:
     f.close()
 
 
+def test_a_last_line_without_its_end_is_not_glued_to_the_next_file_s_first(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"one\npart")  # the server stopped mid-line, then the file was rotated away
+    f = Follower(log, from_start=True)
+    assert f.poll() == b"one\n"
+    log.rename(tmp_path / "a.log.1")
+    log.write_bytes(b"three\n")
+    assert f.poll() == b"part\nthree\n"  # once b"partthree\n": two lines lost as one malformed
+    with log.open("ab") as fh:
+        fh.write(b"cut")
+    assert f.poll() == b""
+    log.write_bytes(b"")  # copied and truncated
+    assert f.poll() == b"cut\n"
+    f.close()
+
+
+def test_a_copied_and_truncated_file_that_grew_past_the_old_offset_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    """copytruncate, and more written to the emptied file before the next poll than was read before:
+    the size never looked smaller than the offset, and the new file's first bytes were skipped."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"one\ntwo\n")
+    f = Follower(log, from_start=True)
+    assert f.poll() == b"one\ntwo\n"
+    log.write_bytes(b"a longer first line\nsecond\n")  # truncated, then written past offset 8
+    assert f.poll() == b"a longer first line\nsecond\n"
+    with log.open("ab") as fh:
+        fh.write(b"third\n")
+    assert f.poll() == b"third\n"
+    f.close()
+    following = Follower(log)  # from its end: what is there is not news, and is not taken for new
+    assert following.poll() == b""
+    with log.open("ab") as fh:
+        fh.write(b"fourth\n")
+    assert following.poll() == b"fourth\n"
+    following.close()
+
+
 def test_a_file_that_appears_after_following_starts_is_read_from_its_first_line(tmp_path: Path) -> None:
     there, later = tmp_path / "there.log", tmp_path / "later.log"
     there.write_bytes(b"old\n")

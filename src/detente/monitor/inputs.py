@@ -231,10 +231,13 @@ class Follower:
     ``poll()`` never blocks: it returns the complete new lines since the last call (possibly none), at
     most about :data:`CHUNK` bytes of them (``more`` then says that more is waiting), so a large file
     followed from its start is read a chunk at a time, not whole into memory. Rotation is noticed by a
-    change of inode (rename and recreate) or a size below our offset (copy and truncate); the rest of
-    the old file is read before switching. Lines already in the file when following starts are skipped
-    unless ``from_start``; a file that does not exist yet is read from its first line once it appears
-    (as ``tail -F`` does): every line in it is new.
+    change of inode (rename and recreate) once the old file is read to its end, or by the file no
+    longer holding the bytes last read before the offset (copy and truncate, even when the new content
+    has grown past the old offset before the next poll). A last line left without its line end when
+    the file is rotated away is given as a line of its own, never glued to the next file's first.
+    Lines already in the file when following starts are skipped unless ``from_start``; a file that
+    does not exist yet is read from its first line once it appears (as ``tail -F`` does): every line
+    in it is new.
     """
 
     path: Path
@@ -244,6 +247,7 @@ class Follower:
     _inode: int = -1
     _rest: bytes = b""
     _polled: bool = False
+    _seen: bytes = b""  # the last bytes read, just before the offset
 
     def _open(self, at_end: bool) -> None:
         try:
@@ -252,8 +256,10 @@ class Follower:
             self._fh = None
             return
         self._inode = os.fstat(self._fh.fileno()).st_ino
+        self._seen = b""
         if at_end:
             self._fh.seek(0, os.SEEK_END)
+            self._remember_before_offset()
 
     def poll(self) -> bytes:
         """New complete lines, as one bytes chunk of about :data:`CHUNK` bytes at most."""
@@ -264,35 +270,67 @@ class Follower:
             self._polled = True
             if self._fh is None:
                 return b""
-        data = self._read()
-        if not self.more:  # the old file is read to its end
-            data += self._rotated()
-        data = self._rest + data
-        cut = data.rfind(b"\n")
-        self._rest = data[cut + 1 :]
-        return data[: cut + 1]
+        out = b""
+        if self._truncated():  # copied and truncated: what is there now is new, from its start
+            out, self._rest = self._ended(), b""
+            self._fh.seek(0)
+            self._seen = b""
+        out += self._lines(self._read())
+        if not self.more and self._replaced():  # the old file is read to its end: the new one's turn
+            out, self._rest = out + self._ended(), b""
+            out += self._lines(self._read())
+        return out
 
     def _read(self) -> bytes:
         if self._fh is None:
             return b""
         data = self._fh.read(CHUNK)
+        if data:
+            self._seen = (self._seen + data[-64:])[-64:]
         self.more = len(data) == CHUNK
         return data
 
-    def _rotated(self) -> bytes:
+    def _lines(self, data: bytes) -> bytes:
+        data = self._rest + data
+        cut = data.rfind(b"\n")
+        self._rest = data[cut + 1 :]
+        return data[: cut + 1]
+
+    def _ended(self) -> bytes:
+        """The old file's last line, left without its line end: a line of its own."""
+        return self._rest + b"\n" if self._rest else b""
+
+    def _remember_before_offset(self) -> None:
+        assert self._fh is not None
+        at = self._fh.tell()
+        self._seen = os.pread(self._fh.fileno(), min(at, 64), at - min(at, 64))
+
+    def _truncated(self) -> bool:
+        """Whether the file no longer holds, just before the offset, the bytes last read there."""
+        assert self._fh is not None
+        at = self._fh.tell()
+        if not at:
+            return False
+        try:
+            size = os.fstat(self._fh.fileno()).st_size
+            if size < at:
+                return True
+            return os.pread(self._fh.fileno(), len(self._seen), at - len(self._seen)) != self._seen
+        except OSError:
+            return False
+
+    def _replaced(self) -> bool:
+        """Whether another file now has the name (rotated by rename): then it is opened from its start."""
         assert self._fh is not None
         try:
             st = self.path.stat()
         except OSError:
-            return b""  # between rename and re-create: keep the old handle
-        if st.st_ino != self._inode:
-            self._fh.close()
-            self._open(at_end=False)
-            return self._read()
-        if st.st_size < self._fh.tell():
-            self._fh.seek(0)
-            return self._read()
-        return b""
+            return False  # between rename and re-create: keep the old handle
+        if st.st_ino == self._inode:
+            return False
+        self._fh.close()
+        self._open(at_end=False)
+        return True
 
     def close(self) -> None:
         """Release the file handle."""
