@@ -182,6 +182,27 @@ def test_json_lines_with_iso_times() -> None:
     assert [t.isoformat() for t in frame["ts"]] == ["2026-06-12T08:00:00+00:00", "2026-06-12T08:00:01+00:00"]
 
 
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("2026-06-14 00:00:05", "2026-06-14T00:00:05+00:00"),  # a space for the T, no offset
+        ("2026-06-14 00:00:05.250", "2026-06-14T00:00:05.250000+00:00"),
+        ("2026-06-14 02:00:05.5+02:00", "2026-06-14T00:00:05.500000+00:00"),
+        (1781395203, "2026-06-14T00:00:03+00:00"),  # seconds
+        (1781395203.5, "2026-06-14T00:00:03.500000+00:00"),
+        (1781395203123, "2026-06-14T00:00:03.123000+00:00"),  # milliseconds (13 digits)
+        ("1781395203123", "2026-06-14T00:00:03.123000+00:00"),
+        (1781395203123456, "2026-06-14T00:00:03.123000+00:00"),  # microseconds
+    ],
+)
+def test_json_times_in_the_usual_other_forms(when: object, expected: str) -> None:
+    """Both were once rejected, every line of a log that writes them."""
+    row = {"remote_addr": "203.0.113.9", "time": when, "request": "GET / HTTP/1.1", "status": 200}
+    frame, stats = _parser("json").parse(json.dumps(row).encode() + b"\n")
+    assert stats.rejected == 0
+    assert frame["ts"][0].isoformat() == expected
+
+
 def test_custom_nginx_format_with_host_and_trusted_proxy() -> None:
     fmt = from_format_string(
         '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '

@@ -42,8 +42,22 @@ COLUMNS = (
     "allowed",
 )
 LOCAL_TIME = "%d/%b/%Y:%H:%M:%S %z"
-ISO_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z")
-NAIVE_FORMATS = ("%d/%b/%Y:%H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f")
+ISO_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+)
+NAIVE_FORMATS = (
+    "%d/%b/%Y:%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",  # RFC 3339 allows a space for the T (Python's str(datetime), SQL)
+    "%Y-%m-%d %H:%M:%S%.f",
+)
+# a number of seconds since the epoch reaches 1e11 only in the year 5138: a larger one counts
+# milliseconds (JavaScript's Date.now(), Java's currentTimeMillis()), and from 1e14 microseconds
+EPOCH_MS_FROM, EPOCH_US_FROM = 1e11, 1e14
 MAX_SAMPLES = 20
 # the string fields :func:`split_fields` gives, in the order of ``_split.c``: the user is not read, the
 # request is split into the method and the target, and the target into the path (and the query flag)
@@ -175,7 +189,14 @@ class Parser:
         tries.append(local.str.strptime(TS, LOCAL_TIME, strict=False))
         tries += [iso.str.strptime(TS, f, strict=False) for f in ISO_FORMATS]
         tries.append(pl.col("time_iso").str.strptime(TS, LOCAL_TIME, strict=False))  # JSON `time_local`
-        epoch = pl.col("time_iso").cast(pl.Float64, strict=False) * 1000
+        number = pl.col("time_iso").cast(pl.Float64, strict=False)
+        epoch = (
+            pl.when(number.abs() >= EPOCH_US_FROM)
+            .then(number / 1000)
+            .when(number.abs() >= EPOCH_MS_FROM)
+            .then(number)
+            .otherwise(number * 1000)
+        )
         tries.append(epoch.cast(pl.Int64, strict=False).cast(TS))
         for source in (local, iso):
             for f in NAIVE_FORMATS:
