@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import zstandard
 from typer.testing import CliRunner
 
 from detente.errors import InputError
@@ -282,6 +283,18 @@ BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("out under a file", {"f": b""}, ["generate", "--out", "f/g", "--hours", "0.01"], 74),
     ("work under a file", {"f": b""}, ["evaluate", "--work", "f/w"], 74),
 ]
+
+
+@pytest.mark.parametrize("name", ["b.log.1.gz", "b.log.1.zst"])
+def test_a_damaged_compressed_log_is_named_in_the_error(tmp_path: Path, name: str) -> None:
+    """A scan reads many files: "damaged compressed input" once said nothing of which."""
+    data = LINE * 50_000
+    packed = gzip.compress(data) if name.endswith(".gz") else zstandard.ZstdCompressor().compress(data)
+    (tmp_path / "a.log").write_bytes(LINE)
+    (tmp_path / name).write_bytes(packed[: len(packed) // 2])  # copied while being compressed
+    result = CliRunner().invoke(app, ["scan", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 65, result.output
+    assert f"{tmp_path / name}: damaged compressed input" in result.output.replace("\n", "")
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from detente.errors import InputError
+
 from .aggregate import BUCKET_SECONDS, aggregate, missed_pairs
 from .assets import Asset
 from .attribution import Attribution
@@ -317,7 +319,10 @@ def _jobs(parser: Parser, files: Sequence[Path]) -> Generator[Callable[[], Parse
             yield from (partial(_read_and_prepare, parser, span) for span in found)
             continue
         with open_log(path) as stream:
-            yield from (partial(prepare, parser, chunk) for chunk in chunks(stream))
+            try:
+                yield from (partial(prepare, parser, chunk) for chunk in chunks(stream))
+            except InputError as exc:  # damaged compressed data: which file, of all the scan reads
+                raise InputError(f"{path}: {exc}") from exc
 
 
 def _read_and_prepare(parser: Parser, span: Span) -> Parsed:
