@@ -276,6 +276,7 @@ BAD_INPUTS: list[tuple[str, dict[str, bytes], list[str], int]] = [
     ("incomplete report", {"i.json": INCOMPLETE}, ["report", "i.json"], 65),
     ("one hour", {}, ["generate", "--out", "g", "--hours", "1"], 78),
     ("empty folder", {}, ["scan", "."], 66),
+    ("standard input", {"a.log": LINE}, ["scan", "-"], 66),
     # a file the command writes, in a folder that does not exist or under a file (once a traceback)
     ("html nowhere", {"i.json": EMPTY_REPORT}, ["report", "i.json", "--html", "no/r.html"], 66),
     ("csv nowhere", {"i.json": EMPTY_REPORT}, ["report", "i.json", "--csv", "no/r.csv"], 66),
@@ -311,6 +312,7 @@ def test_bad_input_is_one_line_and_an_exit_code(
     assert result.exit_code == code, result.output
     assert "error:" in result.output
     assert "Traceback" not in result.output
+    assert "-" not in args or "'-' (standard input) is not read" in result.output
 
 
 def test_the_evidence_shows_rejected_lines_redacted(tmp_path: Path) -> None:

@@ -34,6 +34,11 @@ def expand(specs: Iterable[str]) -> list[Path]:
     """
     found: list[Path] = []
     for spec in specs:
+        if spec == "-":  # not a file that matches nothing: say what it is
+            raise NotFoundError(
+                "'-' (standard input) is not read: a scan reads files, oldest first by their times and "
+                "to the size they had; save the input to a file and scan that"
+            )
         path = Path(spec)
         if path.is_dir():
             inside = [p for p in sorted(path.rglob("*")) if p.is_file()]
