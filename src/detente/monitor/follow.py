@@ -1,10 +1,13 @@
 """Follow mode: read a growing log, detect as it goes, report an attack as soon as it is confirmed.
 
 The log's own time decides what is final: a bucket is analysed once the log has reached
-:data:`FOLLOW_LATENESS` past its end (:attr:`.pipeline.Scanner.reached`: what five lines in a row
-reached). So lines that reach the file long after their time (nginx's buffered writes, a shipper's
-delay, a server clock behind) are analysed like any others; judged by the wall clock, every line more
-than a few seconds late was once dropped, and an attack went unreported. The wall clock (injected:
+:data:`.pipeline.LATENESS` past its end (:attr:`.pipeline.Scanner.reached`: what five lines in a row
+reached), the same allowance as a scan's, so follow and scan count the same lines late. So lines that
+reach the file long after their time (a shipper's delay, a server clock behind) are analysed like any
+others, and so are lines written out of order by up to that allowance (web-server workers flushing
+their buffers in turn); alerts come up to that allowance after the attack is confirmed. Judged by the
+wall clock, every line more than a few seconds late was once dropped, and with 5 s of log time a
+quarter of two buffered workers' lines were. The wall clock (injected:
 ``clock() -> datetime``) serves only to analyse what was read once the log has been quiet for
 :data:`IDLE`, to stamp alerts and to report the counts every :data:`REPORT_EVERY`.
 """
@@ -18,10 +21,12 @@ from typing import Any
 
 from .incidents import iso
 from .inputs import Follower
-from .pipeline import Scanner
+from .pipeline import LATENESS, Scanner
 
-FOLLOW_LATENESS = timedelta(seconds=5)  # of log time
-IDLE = timedelta(seconds=10)  # of the wall clock without a new line: what was read is analysed
+# of the wall clock without a new line: what was read is analysed to the log's time. As long as the
+# lateness allowance: a worker that flushes its buffer less often than this leaves the log quiet in
+# between, while another worker's lines are still to come (10 s once made them late)
+IDLE = LATENESS
 REPORT_EVERY = timedelta(minutes=1)  # of the wall clock, between two reports of the counts
 Clock = Callable[[], datetime]
 Alert = Callable[[dict[str, Any]], None]
@@ -73,9 +78,10 @@ class FollowLoop:
             self._read_at, self._flushed = now, False
             reached = self.scanner.reached
             if reached is not None:
-                self.scanner.advance(reached - FOLLOW_LATENESS)
+                # as a scan does: a shorter allowance drops lines that buffered workers write late
+                self.scanner.advance(reached - LATENESS)
         elif not self._flushed and self._read_at is not None and now - self._read_at >= IDLE:
-            # quiet: no line is coming soon, so none can be a little out of order
+            # quiet for as long as the lateness allowance: no worker still holds a buffer of lines
             if reached is not None:
                 self.scanner.advance(reached)
             self._flushed = True
