@@ -294,8 +294,10 @@ def test_plain_gzip_and_zstd_read_alike(tmp_path: Path) -> None:
     [
         ["access.log.10.gz", "access.log.2.zst", "access.log.1", "access.log", "error.log.1", "error.log"],
         ["access.log-20260612.gz", "access.log-20260613", "access.log"],
+        ["access.log-2026-06-12.gz", "access.log-2026-06-13", "access.log-2026-06-13_12-30", "access.log"],
+        ["app.log.2026.06.11", "app.log_2026_06_12T0600.zst", "app.log-20260612-1800", "app.log"],
     ],
-    ids=["numbered", "dated"],
+    ids=["numbered", "dated", "dated-with-separators", "dated-mixed"],
 )
 def test_rotated_files_of_one_time_are_read_oldest_first_by_their_names(
     tmp_path: Path, names: list[str]

@@ -59,7 +59,12 @@ def expand(specs: Iterable[str]) -> list[Path]:
 
 _COMPRESSED = (".gz", ".zst", ".zstd")
 _NUMBERED = re.compile(r"(?P<base>.+)\.(?P<n>[0-9]{1,6})")  # logrotate: access.log.1 is the newest kept
-_DATED = re.compile(r"(?P<base>.+)[-._](?P<date>[0-9]{8,14})")  # dateext: access.log-20260614
+# dateext: access.log-20260614, or with separators (dateformat -%Y-%m-%d: access.log-2026-06-14) and a
+# time of day; [0-9], not \d, which would take any Unicode digit
+_DATED = re.compile(
+    r"(?P<base>.+)[-._](?P<date>[0-9]{4}[-_.]?[0-9]{2}[-_.]?[0-9]{2}(?:[-_.T]?[0-9]{2}(?:[-_.:]?[0-9]{2}){0,2})?)"
+)
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def rotation_order(path: Path) -> tuple[str, int, int, str]:
@@ -71,7 +76,8 @@ def rotation_order(path: Path) -> tuple[str, int, int, str]:
             name = name.removesuffix(suffix)
             break
     if found := _DATED.fullmatch(name):
-        return str(path.parent / found["base"]), 0, 0, found["date"]
+        # the digits alone: compared as text, they order by time whatever separators the name has
+        return str(path.parent / found["base"]), 0, 0, _NOT_DIGIT.sub("", found["date"])
     if found := _NUMBERED.fullmatch(name):
         return str(path.parent / found["base"]), 0, -int(found["n"]), ""
     return str(path.parent / name), 1, 0, ""
