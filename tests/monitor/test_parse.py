@@ -312,8 +312,29 @@ def test_rotated_files_of_one_time_are_read_oldest_first_by_their_names(
     for at, name in enumerate(names):  # written within one second, in the wrong order: names decide
         os.utime(tmp_path / name, (1_000_000.9 - at / 10, 1_000_000.9 - at / 10))
     assert [p.name for p in expand([str(tmp_path)])] == names
-    os.utime(tmp_path / names[-1], (999_000.0, 999_000.0))  # a time a second or more apart decides
-    assert expand([str(tmp_path)])[0].name == names[-1]
+
+
+@pytest.mark.parametrize(
+    "rotated",
+    [
+        ["access.log.10.gz", "access.log.9.gz", "access.log.2.gz", "access.log.1", "access.log"],
+        ["access.log-2026-06-12.gz", "access.log-20260613", "access.log"],
+    ],
+    ids=["numbered", "dated"],
+)
+def test_a_copied_rotated_set_is_read_oldest_first_whatever_the_copies_times(
+    tmp_path: Path, rotated: list[str]
+) -> None:
+    """``cp`` or ``scp`` of a large rotated set can give the copies times in the reverse order, seconds
+    apart (access.log copied first); the times once came before the names, and the newest file was
+    read first. Within one log's set the names decide; the times order different logs."""
+    first, last = "error.log", "other.log"  # logs of other names, copied before and after
+    for at, name in enumerate([first, *reversed(rotated), last]):
+        (tmp_path / name).write_bytes(b"x\n")
+        os.utime(tmp_path / name, (1_000_000.0 + 10 * at, 1_000_000.0 + 10 * at))
+    assert [p.name for p in expand([str(tmp_path)])] == [first, *rotated, last]
+    os.utime(tmp_path / first, (2_000_000.0, 2_000_000.0))  # copied after the others: read after them
+    assert [p.name for p in expand([str(tmp_path)])] == [*rotated, last, first]
 
 
 def test_a_zstd_log_of_several_frames_is_read_whole_and_a_cut_one_is_refused(tmp_path: Path) -> None:

@@ -28,9 +28,7 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 def expand(specs: Iterable[str]) -> list[Path]:
     """Files named by paths, folders (every file inside, recursively) and glob patterns.
 
-    Files are ordered oldest first, the order in which rotation wrote them: by modification time, to
-    the second, then by :func:`rotation_order` (``cp -r`` or an archive can give a whole rotated set
-    the same time, and the name then tells: ``access.log.2.gz``, ``access.log.1``, ``access.log``).
+    Files are ordered oldest first, the order in which rotation wrote them (:func:`oldest_first`).
     """
     found: list[Path] = []
     for spec in specs:
@@ -53,8 +51,33 @@ def expand(specs: Iterable[str]) -> list[Path]:
             if not files:
                 raise NotFoundError(f"no log file matches {spec!r}")
             found.extend(files)
-    unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda p: (int(p.stat().st_mtime), *rotation_order(p), str(p)))
+    return oldest_first(list(dict.fromkeys(found)))
+
+
+def oldest_first(paths: list[Path]) -> list[Path]:
+    """``paths`` in the order rotation wrote them.
+
+    Invariants: the files of one log's rotated set (one base name) are in :func:`rotation_order`
+    whatever their modification times (a copy of the set gives them the times of the copy: ``cp -r``
+    or an archive one time, ``cp`` or ``scp`` of a large set times seconds apart, possibly newest
+    first); files of different logs are ordered by modification time, to the second. So each set takes
+    its own files' times, earliest first, in the order of its names: sets interleave by time, and no
+    set is reordered by them.
+    """
+    sets: dict[str, list[Path]] = {}
+    for path in paths:
+        sets.setdefault(rotation_order(path)[0], []).append(path)
+    timed: list[tuple[int, Path]] = []
+    for members in sets.values():
+        members.sort(key=_by_name)
+        times = sorted(int(p.stat().st_mtime) for p in members)
+        timed.extend(zip(times, members, strict=True))
+    timed.sort(key=lambda pair: (pair[0], *_by_name(pair[1])))
+    return [path for _, path in timed]
+
+
+def _by_name(path: Path) -> tuple[str, int, int, str, str]:
+    return (*rotation_order(path), str(path))
 
 
 _COMPRESSED = (".gz", ".zst", ".zstd")
