@@ -371,6 +371,40 @@ def test_one_line_dated_a_day_ahead_changes_nothing_but_is_counted_and_described
     assert "ahead_sample" not in clean_ev
 
 
+def _stamped(times: list[datetime]) -> str:
+    """Combined lines, one at each of ``times``, from 250 addresses in turn."""
+    line = '203.0.113.{n} - - [{at:%d/%b/%Y:%H:%M:%S +0000}] "GET / HTTP/1.1" 200 10 "-" "ua"\n'
+    return "".join(line.format(n=n % 250, at=at) for n, at in enumerate(times))
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        [timedelta(days=1, seconds=s) for s in (0, 7, 9)],  # the last 3 lines a day after the others
+        [timedelta(hours=7 * k) for k in range(1, 13)],  # the last 12 lines 7 hours apart
+    ],
+    ids=["three lines a day later", "twelve lines 7 hours apart"],
+)
+@pytest.mark.parametrize("chunk", [None, 256], ids=["one chunk", "256 B chunks"])
+def test_the_last_lines_of_a_log_in_order_after_a_quiet_gap_are_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: list[timedelta], chunk: int | None
+) -> None:
+    """A log in time order is the log's time to its last line, however far its last lines are from the
+    others: they were once set aside as ahead (fewer than five lines in a row had reached them) and
+    never analysed. Only a line that a later line is dated far before is ahead (see the test of one
+    line dated a day ahead)."""
+    start = datetime(2026, 6, 14, 10, 0, tzinfo=UTC)
+    times = [start + timedelta(seconds=s) for s in range(0, 600, 3)] + [start + t for t in tail]
+    log = tmp_path / "access.log"
+    log.write_text(_stamped(times))
+    if chunk:
+        monkeypatch.setattr(inputs, "CHUNK", chunk)
+    result = scan([log], resolve("combined"), [default_asset()], load)
+    assert (result.ahead, result.ahead_sample) == (0, [])
+    assert sum(result.timeline["site"].values()) == len(times)
+    assert result.last == times[-1]
+
+
 @pytest.mark.parametrize("cut", [1, 3, 4, 7, 50])
 def test_the_log_reaches_what_five_lines_in_a_row_reached_however_it_is_cut(cut: int) -> None:
     times = np.array([10, 11, 12, 9, 13, 14, 10_000, 15, 16, 17, 18, 19, 20_000, 20_001, 21, 22], np.int64)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from . import detect
@@ -209,19 +210,19 @@ class Engine:
         if self.final_before is None or watermark > self.final_before:
             self.final_before = watermark
 
-    def set_aside(self, horizon: datetime) -> tuple[int, list[str]]:
-        """Take the pending rows at or past ``horizon`` out of detection (lines dated far ahead of the
-        log, which it never reached): their number of requests and the first of them, redacted as
-        evidence lines are (by time, then source)."""
-        if not self.pending.height:
+    def set_aside(self, buckets: npt.NDArray[np.int64]) -> tuple[int, list[str]]:
+        """Take the pending rows of ``buckets`` (their starts in milliseconds) out of detection (lines
+        dated far ahead of the log, which it never reached): their number of requests and the first of
+        them, redacted as evidence lines are (by time, then source)."""
+        if not self.pending.height or not buckets.size:
             return 0, []
-        far = pl.col("bucket") >= moment(horizon)
+        far = pl.Series(np.isin(bucket_ms(self.pending), buckets))
         rows = self.pending.filter(far)
         if not rows.height:
             return 0, []
         self.pending = self.pending.filter(~far)
         if self.missed.height:
-            self.missed = self.missed.filter(~far)
+            self.missed = self.missed.filter(~pl.Series(np.isin(bucket_ms(self.missed), buckets)))
         first = rows.sort(["bucket", "src", "asset"]).head(MAX_SAMPLES)
         picked = self._sampled(first).sort(["bucket", "src", "asset"])
         return int(rows["n"].sum()), [redacted_line(r) for r in picked.iter_rows(named=True)]

@@ -9,9 +9,11 @@ How far the log has moved is what :data:`REACHED_BY` consecutive lines say, not 
 log has *reached* a time once that many lines in a row are all dated at or after it. One line dated a
 day ahead (a clock set wrong for a moment, a hand-edited line) then moves nothing, where the latest
 line's time would have made every line after it "late" and never analysed; in a log in time order it
-is the time of the fifth line from the end, a few seconds at most behind the last. A line dated more
-than :data:`HORIZON` past what the log reached when it ends is *ahead*: counted and described apart,
-never analysed (:meth:`Scanner.finish`).
+is the time of the fifth line from the end, a few seconds at most behind the last. A line is *ahead*
+when it is dated more than :data:`HORIZON` past what the log reached when it ends and a later line is
+dated more than :data:`HORIZON` before it (a clock wrong for a moment): counted and described apart,
+never analysed (:meth:`Scanner.finish`). The last lines of a log in order are the log's time however
+far they are from the others (a quiet night, a site that gets a few requests a day), and are analysed.
 
 Parsing and aggregating a chunk is pure (bytes in, a :class:`Parsed` out), so the next chunks are
 parsed in worker threads while the engine detects over the previous one (Polars releases the GIL):
@@ -49,7 +51,8 @@ from .parse import TS, Parser, ParseStats, split_raw
 
 LATENESS = timedelta(seconds=60)
 REACHED_BY = 5  # consecutive lines that must all be dated at or after a time for the log to reach it
-HORIZON = timedelta(hours=6)  # a line this far past what the log reached, when it ends, is ahead
+HORIZON = timedelta(hours=6)  # a line this far past what the log reached, when it ends, may be ahead
+_HORIZON_MS = HORIZON // timedelta(milliseconds=1)
 AHEAD = 2  # chunks parsed ahead of the engine (one per core)
 # chunks taken between two detections: the engine's work per batch is mostly fixed (a few dozen
 # queries), and its incidents do not depend on where batches fall, so fewer, larger batches cost less
@@ -101,7 +104,11 @@ class Scanner:
     ahead: int = 0  # requests set aside by :meth:`finish` (dated past the horizon)
     ahead_sample: list[str] = field(default_factory=list)
     _carry: Times = field(default_factory=lambda: _NO_TIMES, repr=False)  # the last lines' times
-    _beyond: Times = field(default_factory=lambda: _NO_TIMES, repr=False)  # past the horizon when read
+    # past the horizon when read, and no later line yet dated more than HORIZON before them
+    _beyond: Times = field(default_factory=lambda: _NO_TIMES, repr=False)
+    # past the horizon when read, and a later line dated more than HORIZON before them: ahead, unless the
+    # log comes to them (appended, never concatenated: there can be as many as the log's lines)
+    _ahead: list[Times] = field(default_factory=list, repr=False)
 
     def feed(self, chunk: bytes) -> None:
         """Parse, aggregate and take one chunk of whole lines."""
@@ -118,6 +125,8 @@ class Scanner:
             return
         self.first = parsed.first if self.first is None else min(self.first, parsed.first)
         self._reach(parsed.times)
+        if self._beyond.size:  # the chunk's lines come after them all
+            self._judge(ms_of_time(parsed.first))
         horizon = self.horizon()
         if horizon is not None and parsed.last < horizon:  # nearly always: no line is far ahead
             self._keep_last(parsed.last)
@@ -144,10 +153,26 @@ class Scanner:
     def _keep_last(self, at: datetime) -> None:
         self.last = at if self.last is None else max(self.last, at)
 
+    def _judge(self, later: int) -> None:
+        """Move to :attr:`_ahead` the lines of :attr:`_beyond` dated more than :data:`HORIZON` after
+        ``later``, the earliest time of lines read after them."""
+        ahead = self._beyond > later + _HORIZON_MS
+        if ahead.any():
+            self._ahead.append(self._beyond[ahead])
+            self._beyond = self._beyond[~ahead]
+
     def _sort_out(self, times: Times) -> None:
-        """Keep apart the times at or past the horizon; the others count for :attr:`last`."""
-        pool = np.concatenate([self._beyond, times]) if self._beyond.size else times
+        """Keep apart the times at or past the horizon: in :attr:`_ahead` those that a later line of
+        ``times`` is dated more than :data:`HORIZON` before, in :attr:`_beyond` the others. The rest
+        count for :attr:`last`."""
         horizon = self.horizon()
+        ahead = times > _earliest_after(times) + _HORIZON_MS
+        if horizon is not None:
+            ahead &= times >= ms_of_time(horizon)
+        if ahead.any():
+            self._ahead.append(times[ahead])
+            times = times[~ahead]
+        pool = np.concatenate([self._beyond, times]) if self._beyond.size else times
         if horizon is None:
             self._beyond = pool.copy()
             return
@@ -159,7 +184,10 @@ class Scanner:
     def far_ahead(self) -> int:
         """Lines read so far that are dated past the horizon (a follower's running count)."""
         horizon = self.horizon()
-        return 0 if horizon is None else int((self._beyond >= ms_of_time(horizon)).sum())
+        if horizon is None:
+            return 0
+        at = ms_of_time(horizon)
+        return int((self._beyond >= at).sum()) + sum(int((a >= at).sum()) for a in self._ahead)
 
     def advance(self, watermark: datetime | None = None) -> None:
         """Detect over every bucket before ``watermark`` (default: the log's time less lateness)."""
@@ -169,14 +197,24 @@ class Scanner:
             self.engine.advance(watermark)
 
     def finish(self) -> list[tuple[Incident, Evidence]]:
-        """End of input: set aside the lines ahead of the log, then detect over everything else."""
+        """End of input: set aside the lines ahead of the log, then detect over everything else.
+
+        Invariant: a bucket is set aside only if it holds a line ahead and no line of the log's own
+        time: the lines left in :attr:`_beyond` (no later line far before them: the end of a log in
+        order) are the log's time, analysed and counted for :attr:`last`.
+        """
         if self._beyond.size:
-            self._sort_out(_NO_TIMES)
-        horizon = self.horizon()
-        if horizon is not None:
-            self.ahead, self.ahead_sample = self.engine.set_aside(horizon)
-        elif self._beyond.size:  # fewer lines than a window: none can be judged ahead
             self._keep_last(_time(int(self._beyond.max())))
+        if self._ahead:
+            ahead = np.concatenate(self._ahead)
+            horizon = self.horizon()
+            # the log came to them after all; or it reached nothing (fewer lines than a window), and
+            # then none can be judged ahead of it
+            came = ahead < ms_of_time(horizon) if horizon is not None else np.ones(ahead.size, np.bool_)
+            if came.any():
+                self._keep_last(_time(int(ahead[came].max())))
+            aside = np.setdiff1d(_buckets_ms(ahead[~came]), _buckets_ms(self._beyond))
+            self.ahead, self.ahead_sample = self.engine.set_aside(aside)
         return self.engine.finish()
 
 
@@ -193,6 +231,22 @@ def reached_ms(times: Times, carry: Times) -> tuple[int | None, Times]:
     for j in range(1, width):
         np.minimum(low, seq[j : j + windows], out=low)
     return int(low.max()), seq[windows:].copy()
+
+
+def _earliest_after(times: Times) -> Times:
+    """For each line, the earliest time of the lines after it in ``times`` (the largest int64 for the
+    last: no line comes after it)."""
+    after = np.empty_like(times)
+    if times.size:
+        after[-1] = np.iinfo(np.int64).max - _HORIZON_MS  # so that ``after + _HORIZON_MS`` cannot wrap
+        after[:-1] = np.minimum.accumulate(times[:0:-1])[::-1]
+    return after
+
+
+def _buckets_ms(times: Times) -> Times:
+    """The distinct buckets of ``times``, as the engine's bucket starts in milliseconds."""
+    step = BUCKET_SECONDS * 1000
+    return np.unique(times - times % step)
 
 
 def ms_of_time(at: datetime) -> int:
