@@ -616,3 +616,32 @@ def test_a_scan_spelt_with_encoded_dots_and_slashes_is_a_scan(tmp_path: Path, ge
     assert [s["source"] for s in evidence["sources"]] == ["203.0.113.66"]
     (line,) = evidence["sample"]
     assert '"GET /..%c0%af..%c0%afetc/passwd HTTP/1.1" 400 ' in line  # the first, shown as written
+
+
+def test_rows_dated_far_ahead_are_not_summed_again_with_every_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other line dated 30 days ahead: their rows once stayed among the pending rows, past every
+    chunk's first bucket, and were summed again with each chunk (a log twice as long took 2.4 times as
+    long, four times as long 6.6 times). The rows summed now grow with the log, not its square."""
+    from detente.monitor import aggregate
+
+    summed = [0]
+    real = aggregate._summed_rows
+
+    def counting(parts: Any, schema: Any) -> pl.DataFrame:
+        summed[0] += sum(p.height for p in parts)
+        return real(parts, schema)
+
+    monkeypatch.setattr(aggregate, "_summed_rows", counting)
+    start = datetime(2026, 6, 14, 10, 0, tzinfo=UTC)
+    asset = default_asset()
+    scanner = Scanner(Parser(resolve("combined"), [asset]), Engine([asset], load()))
+    chunks, per_chunk = 40, 200
+    for c in range(chunks):
+        times = [start + timedelta(seconds=3 * (c * per_chunk + i)) for i in range(per_chunk)]
+        times = [t if i % 2 else t + timedelta(days=30) for i, t in enumerate(times)]
+        scanner.feed(_stamped(times).encode())
+        if c % pipeline.DETECT_EVERY:
+            scanner.advance()
+    scanner.finish()
+    assert scanner.ahead == chunks * per_chunk // 2
+    assert summed[0] < chunks * per_chunk  # once about chunks**2 * per_chunk / 4 rows

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -105,6 +105,17 @@ class OpenEpisode:
         return min(first, self.start) if isinstance(first, datetime) else self.start
 
 
+_END = datetime.max.replace(tzinfo=UTC)  # after every bucket: what brings every row back
+
+
+def _taken_off(rows: pl.DataFrame, twice: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with each key's ``miss`` less its ``twice`` (paths counted missing in two chunks)."""
+    counted = rows.join(twice, on=KEYS, how="inner", nulls_equal=True).select(
+        *KEYS, pl.col("miss") - pl.col("twice")
+    )
+    return rows.update(counted, on=list(KEYS))
+
+
 @dataclass
 class Engine:
     """Runs detection over aggregates for a set of assets."""
@@ -115,6 +126,10 @@ class Engine:
     bar: float = 0.0  # the heavy rate in force (requests a minute in 60 s; the floor until learned)
     pending: pl.DataFrame = field(default_factory=pl.DataFrame)
     missed: pl.DataFrame = field(default_factory=pl.DataFrame)  # the pending rows' missing paths
+    # rows at or past the horizon when fed (lines dated far ahead), summed as ``pending`` is but apart
+    # from it: among the pending rows they were summed again with every chunk (each chunk's first
+    # bucket is before them). Back into ``pending`` once the horizon or a watermark passes them.
+    beyond: pl.DataFrame = field(default_factory=pl.DataFrame)
     history: pl.DataFrame = field(default_factory=pl.DataFrame)
     site_tail: pl.DataFrame = field(default_factory=pl.DataFrame)
     states: dict[str, AssetState] = field(default_factory=dict)
@@ -165,8 +180,24 @@ class Engine:
         else:
             # projections by name, not queries: no work, and a query would wait for the parser's threads
             self.samples.append((last, agg[[*KEYS, *SAMPLE]]))
-        self.pending = append(self.pending, agg[[*KEYS, *COUNTS]])
+        rows = agg[[*KEYS, *COUNTS]]
+        if horizon is not None:
+            self._bring_back(horizon)
+            if last >= horizon:
+                rows, ahead = split_final(rows, horizon)  # before the horizon, and at or past it
+                self.beyond = append(self.beyond, ahead)
+        self.pending = append(self.pending, rows)
         self._add_missed(missed)
+
+    def _bring_back(self, before: datetime) -> None:
+        """Move the rows of :attr:`beyond` dated before ``before`` into :attr:`pending`."""
+        if not self.beyond.height:
+            return
+        first = self.beyond["bucket"].min()
+        assert isinstance(first, datetime)
+        if first < before:
+            back, self.beyond = split_final(self.beyond, before)
+            self.pending = append(self.pending, back)
 
     def _add_missed(self, missed: pl.DataFrame) -> None:
         """Add a chunk's :func:`.aggregate.missed_pairs`, each pending (key, path) kept once.
@@ -187,10 +218,9 @@ class Engine:
         again = pairs_seen(missed, self.missed)
         if again.height:
             twice = again.group_by(KEYS).agg(pl.len().cast(pl.Int64).alias("twice"))
-            counted = self.pending.join(twice, on=KEYS, how="inner", nulls_equal=True).select(
-                *KEYS, pl.col("miss") - pl.col("twice")
-            )
-            self.pending = self.pending.update(counted, on=list(KEYS))
+            self.pending = _taken_off(self.pending, twice)
+            if self.beyond.height:
+                self.beyond = _taken_off(self.beyond, twice)
             missed = missed.join(again, on=pair, how="anti", nulls_equal=True)
         self.missed = stacked([self.missed, missed])
 
@@ -203,6 +233,7 @@ class Engine:
 
     def advance(self, watermark: datetime) -> None:
         """Finalise and detect every bucket that ends at or before ``watermark``."""
+        self._bring_back(watermark)
         final, self.pending = split_final(self.pending, watermark)
         self.missed = split_final(self.missed, watermark)[1]  # final rows meet no other
         if final.height:
@@ -214,6 +245,7 @@ class Engine:
         """Take the pending rows of ``buckets`` (their starts in milliseconds) out of detection (lines
         dated far ahead of the log, which it never reached): their number of requests and the first of
         them, redacted as evidence lines are (by time, then source)."""
+        self._bring_back(_END)
         if not self.pending.height or not buckets.size:
             return 0, []
         far = pl.Series(np.isin(bucket_ms(self.pending), buckets))
@@ -229,6 +261,7 @@ class Engine:
 
     def finish(self) -> list[tuple[Incident, Evidence]]:
         """End of input: finalise everything and close all episodes."""
+        self._bring_back(_END)
         if self.pending.height:
             self._batch(self.pending)
             self.pending = self.pending.clear()
