@@ -645,3 +645,18 @@ def test_rows_dated_far_ahead_are_not_summed_again_with_every_chunk(monkeypatch:
     scanner.finish()
     assert scanner.ahead == chunks * per_chunk // 2
     assert summed[0] < chunks * per_chunk  # once about chunks**2 * per_chunk / 4 rows
+
+
+def test_the_last_line_of_a_wrong_clock_is_ahead_like_the_others_of_it(tmp_path: Path) -> None:
+    """Every other line dated 30 days ahead, the last of them last in the log: no line follows it to
+    show it ahead, but lines of the same clock were shown ahead. It was analysed as the log's time
+    (its bucket alone, 30 days after the rest, and the log's last time with it)."""
+    start = datetime(2026, 6, 14, 10, 0, tzinfo=UTC)
+    times = [start + timedelta(seconds=3 * i) for i in range(400)]
+    times = [t + timedelta(days=30) if i % 2 else t for i, t in enumerate(times)]
+    log = tmp_path / "access.log"
+    log.write_text(_stamped(times))
+    result = scan([log], resolve("combined"), [default_asset()], load)
+    assert result.ahead == 200
+    assert result.last == times[-2]
+    assert sum(result.timeline["site"].values()) == 200

@@ -201,8 +201,13 @@ class Scanner:
 
         Invariant: a bucket is set aside only if it holds a line ahead and no line of the log's own
         time: the lines left in :attr:`_beyond` (no later line far before them: the end of a log in
-        order) are the log's time, analysed and counted for :attr:`last`.
+        order), but those of a clock shown wrong (:func:`_of_wrong_clock`), are the log's time,
+        analysed and counted for :attr:`last`.
         """
+        if self._ahead:
+            wrong = _of_wrong_clock(self._beyond, np.concatenate(self._ahead))
+            self._ahead.append(self._beyond[wrong])
+            self._beyond = self._beyond[~wrong]
         if self._beyond.size:
             self._keep_last(_time(int(self._beyond.max())))
         if self._ahead:
@@ -241,6 +246,19 @@ def _earliest_after(times: Times) -> Times:
         after[-1] = np.iinfo(np.int64).max - _HORIZON_MS  # so that ``after + _HORIZON_MS`` cannot wrap
         after[:-1] = np.minimum.accumulate(times[:0:-1])[::-1]
     return after
+
+
+def _of_wrong_clock(tail: Times, ahead: Times) -> npt.NDArray[np.bool_]:
+    """Which of ``tail`` (lines no later line showed ahead) are dated less than :data:`HORIZON` after
+    a line of ``ahead``, or at its time: the same clock, shown wrong by the lines after that one. The
+    last line of a log whose lines alternate with a clock days ahead has no line after it, and was once
+    analysed as the log's time."""
+    known = np.sort(ahead)
+    at = np.searchsorted(known, tail, side="right") - 1  # the latest line ahead at or before each
+    found = at >= 0
+    near = np.zeros(tail.size, np.bool_)
+    near[found] = tail[found] - known[at[found]] < _HORIZON_MS
+    return near
 
 
 def _buckets_ms(times: Times) -> Times:
