@@ -442,6 +442,11 @@ def test_lines_older_than_what_is_final_are_counted_late_not_detected_twice(
     assert doc["input"]["lines_late"] == 60
 
 
+def _readers(at: str) -> list[str]:
+    """Six visitors reading a page at ``at`` (a combined log's time), the background of the logs below."""
+    return [f'198.51.100.{v} - - [{at}] "GET /news HTTP/1.1" 200 900 "-" "browser"\n' for v in range(6)]
+
+
 def _scan_log(start: datetime, minutes: int, scans: dict[int, int]) -> str:
     """Combined lines: six visitors reading pages every 20 s for ``minutes`` minutes, and one scanner
     asking for ``scans[m]`` distinct missing paths in minute ``m``."""
@@ -449,8 +454,7 @@ def _scan_log(start: datetime, minutes: int, scans: dict[int, int]) -> str:
     for second in range(minutes * 60):
         at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
         if second % 20 == 0:
-            page = '"GET /news HTTP/1.1" 200 900 "-" "browser"'
-            out += [f"198.51.100.{v} - - [{at}] {page}\n" for v in range(6)]
+            out += _readers(at)
         if second % 60 < scans.get(second // 60, 0):
             out.append(f'203.0.113.66 - - [{at}] "GET /old-{second}.html HTTP/1.1" 404 0 "-" "browser"\n')
     return "".join(out)
@@ -529,9 +533,7 @@ def _login_log(start: datetime, path: str) -> str:
     for second in range(3600):
         at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
         if second % 20 == 0:
-            out += [
-                f'198.51.100.{v} - - [{at}] "GET /news HTTP/1.1" 200 900 "-" "browser"\n' for v in range(6)
-            ]
+            out += _readers(at)
         if second % 30 == 0:
             out.append(
                 f'192.0.2.{second // 30 % 200} - - [{at}] "POST /login HTTP/1.1" 302 0 "-" "browser"\n'
@@ -586,9 +588,7 @@ def _encoded_scan_log(start: datetime) -> str:
     for second in range(3600):
         at = (start + timedelta(seconds=second)).strftime("%d/%b/%Y:%H:%M:%S +0000")
         if second % 10 == 0:
-            out += [
-                f'198.51.100.{v} - - [{at}] "GET /news HTTP/1.1" 200 900 "-" "browser"\n' for v in range(6)
-            ]
+            out += _readers(at)
         if 1800 <= second < 2400 and second % 2 == 0:
             path, status = ENCODED_SCAN[second // 2 % len(ENCODED_SCAN)]
             out.append(f'203.0.113.66 - - [{at}] "GET {path} HTTP/1.1" {status} 0 "-" "zgrab/0.x"\n')
